@@ -1,0 +1,51 @@
+#pragma once
+// KnowledgeBase: one directory on disk holding everything ragline knows (see DESIGN.md).
+//
+// Thread safety: a KnowledgeBase object is not shared between threads; open one per thread
+// (they may point at the same directory). Any number of readers and one writer can use a KB
+// directory at once, from threads or processes: SQLite's WAL lets queries run during an ingest,
+// and a second concurrent writer waits up to the busy timeout, then gets ErrorKind::busy.
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ragline/error.hpp"
+#include "ragline/types.hpp"
+
+namespace ragline {
+
+class KnowledgeBase {
+ public:
+  // Opens the KB in `dir`, creating the directory and an empty KB if allowed. Throws Error.
+  static KnowledgeBase open(const std::filesystem::path& dir, const OpenOptions& options = {});
+
+  KnowledgeBase(KnowledgeBase&&) noexcept;
+  KnowledgeBase& operator=(KnowledgeBase&&) noexcept;
+  ~KnowledgeBase();
+
+  // Ingests files and directories (recursively). Bad inputs are listed in the report's failures
+  // and skipped; everything else is committed in batches of options.batch_documents documents.
+  IngestReport ingest(const std::vector<std::filesystem::path>& paths, const IngestOptions& options = {});
+
+  // Ranked chunks for a free-text query (BM25 over chunk text, title and heading path).
+  std::vector<Hit> retrieve(const Query& query) const;
+
+  // Removes one document and its chunks; false when no document has that URI.
+  bool remove_document(const std::string& uri);
+
+  std::vector<DocumentInfo> documents() const;
+  Stats stats() const;
+  const std::filesystem::path& directory() const;
+
+ private:
+  struct Impl;
+  explicit KnowledgeBase(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// file:// URI for a local path (absolute, percent-encoded), the form documents are keyed by.
+std::string file_uri(const std::filesystem::path& path);
+
+}  // namespace ragline

@@ -1,0 +1,6 @@
+#pragma once
+// The umbrella header applications include: #include <ragline/ragline.hpp>
+
+#include "ragline/error.hpp"
+#include "ragline/knowledge_base.hpp"
+#include "ragline/types.hpp"

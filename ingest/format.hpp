@@ -1,0 +1,67 @@
+#pragma once
+// Format parsers: bytes of one source file in, documents out. Parsers are registered by name
+// and chosen by file extension; adding a format touches only its own file and the registry.
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ingest/document.hpp"
+#include "ragline/types.hpp"
+
+namespace ragline::ingest {
+
+struct SourceFile {
+  std::filesystem::path path;  // absolute
+  std::string uri;             // file_uri(path)
+  std::string bytes;           // the whole file
+  std::int64_t mtime = 0;
+  Metadata sidecar_metadata;  // from <file>.metadata.json, merged under each document's own
+};
+
+// Options a parser may read (JSON field names); a subset of IngestOptions.
+struct ParseOptions {
+  std::string id_field = "id";
+  std::string title_field = "title";
+  std::string text_field = "text";
+  std::string metadata_field = "metadata";
+};
+
+// One item of a file that failed while the rest of the file was usable (a malformed JSONL line).
+struct ItemFailure {
+  std::string location;  // path:line
+  std::string reason;
+};
+
+struct ParsedFile {
+  std::vector<Document> documents;  // raw text; not yet normalised
+  std::vector<ItemFailure> item_failures;
+  std::size_t invalid_utf8_replaced = 0;  // bytes the parser replaced while decoding
+};
+
+class FormatParser {
+ public:
+  virtual ~FormatParser() = default;
+  virtual std::string_view name() const = 0;  // "text", "markdown", "html", "pdf", "json"
+  // Throws ragline::Error (kind format) when the whole file is unusable; the message says why
+  // (the pipeline adds the path).
+  virtual ParsedFile parse(const SourceFile& file, const ParseOptions& options) const = 0;
+};
+
+// The parser for a path by its extension (case-insensitive), or nullptr when unsupported.
+// .txt .text .md .markdown .html .htm .pdf .jsonl .ndjson .json
+const FormatParser* parser_for(const std::filesystem::path& path);
+const FormatParser* parser_by_name(std::string_view name);
+
+// Reads <path>.metadata.json (Amazon Bedrock Knowledge Bases form: {"metadataAttributes": {...}}
+// whose values are plain JSON values or {"value": {"type": "STRING"|"NUMBER"|"BOOLEAN"|
+// "STRING_LIST", "stringValue"|"numberValue"|"booleanValue"|"stringListValue": ...}}).
+// Returns an empty map when there is no sidecar; throws Error(format) naming the sidecar file
+// and field when it is malformed.
+Metadata read_sidecar_metadata(const std::filesystem::path& path);
+bool is_sidecar_metadata_file(const std::filesystem::path& path);
+
+}  // namespace ragline::ingest

@@ -1,0 +1,38 @@
+#pragma once
+// Helpers shared by the test suites: scratch directories and file I/O.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace ragline::testing {
+
+// A fresh directory under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes bytes to a file, creating parent directories.
+void write_file(const std::filesystem::path& path, std::string_view bytes);
+std::string read_file(const std::filesystem::path& path);
+// Path of a fixture under tests/data/.
+std::filesystem::path test_data(std::string_view relative);
+
+// Runs a shell command through /bin/sh; captures its exit status, stdout and stderr.
+struct CommandResult {
+  int exit_code = -1;
+  std::string stdout_text;
+  std::string stderr_text;
+};
+CommandResult run_command(const std::string& command);
+
+}  // namespace ragline::testing
