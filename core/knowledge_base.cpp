@@ -1,0 +1,136 @@
+#include "ragline/knowledge_base.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <unordered_map>
+
+#include "core/check.hpp"
+#include "index/keyword_index.hpp"
+#include "index/store.hpp"
+#include "ingest/pipeline.hpp"
+
+namespace ragline {
+
+struct KnowledgeBase::Impl {
+  Impl(std::filesystem::path dir, index::Store opened_store, LogCallback log_callback)
+      : directory(std::move(dir)),
+        store(std::move(opened_store)),
+        keywords(store.database(), store.analyzer()),
+        log(std::move(log_callback)) {}
+
+  std::filesystem::path directory;
+  index::Store store;
+  index::KeywordIndex keywords;
+  LogCallback log;
+};
+
+KnowledgeBase::KnowledgeBase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KnowledgeBase::KnowledgeBase(KnowledgeBase&&) noexcept = default;
+KnowledgeBase& KnowledgeBase::operator=(KnowledgeBase&&) noexcept = default;
+KnowledgeBase::~KnowledgeBase() = default;
+
+KnowledgeBase KnowledgeBase::open(const std::filesystem::path& dir, const OpenOptions& options) {
+  std::error_code error;
+  if (std::filesystem::exists(dir, error)) {
+    RAGLINE_CHECK(std::filesystem::is_directory(dir, error), invalid_argument,
+                  "KB path " << dir.string() << " exists and is not a directory");
+  }
+  auto store = index::Store::open(dir, options.create_if_missing, options.chunker, options.analyzer);
+  return KnowledgeBase(std::make_unique<Impl>(dir, std::move(store), options.log));
+}
+
+IngestReport KnowledgeBase::ingest(const std::vector<std::filesystem::path>& paths, const IngestOptions& options) {
+  return ingest::run_ingest(impl_->store, paths, options, impl_->log);
+}
+
+std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const {
+  auto& store = impl_->store;
+  index::ReadTransaction snapshot(store.database());
+  const bool hierarchical = store.chunker().name == "hierarchical";
+  // Hierarchical KBs search children and return each parent once, scored by its best child;
+  // children of one parent crowd the top, so more of them are fetched.
+  const std::size_t depth = hierarchical ? query.k * 4 : query.k;
+  const auto keyword_hits = impl_->keywords.search(query.text, depth);
+
+  std::vector<std::int64_t> ids;
+  std::unordered_map<std::int64_t, double> scores;
+  ids.reserve(keyword_hits.size());
+  for (const auto& hit : keyword_hits) {
+    ids.push_back(hit.chunk_id);
+    scores.emplace(hit.chunk_id, hit.score);
+  }
+  auto chunks = store.chunks_by_id(ids);
+  if (hierarchical) {
+    std::vector<std::int64_t> parent_ids;
+    std::unordered_map<std::int64_t, double> parent_scores;
+    for (const auto& chunk : chunks) {
+      const std::int64_t parent = chunk.parent_id.value_or(chunk.id);
+      if (parent_scores.emplace(parent, scores[chunk.id]).second) parent_ids.push_back(parent);
+      if (parent_ids.size() == query.k) break;
+    }
+    chunks = store.chunks_by_id(parent_ids);
+    scores = std::move(parent_scores);
+  }
+
+  std::vector<Hit> hits;
+  hits.reserve(std::min(chunks.size(), query.k));
+  std::unordered_map<std::int64_t, Metadata> metadata_by_document;
+  for (auto& chunk : chunks) {
+    if (hits.size() == query.k) break;
+    auto metadata = metadata_by_document.find(chunk.document_id);
+    if (metadata == metadata_by_document.end()) {
+      metadata = metadata_by_document.emplace(chunk.document_id, store.document_metadata(chunk.document_id)).first;
+    }
+    Hit hit;
+    hit.chunk_id = chunk.id;
+    hit.document_uri = std::move(chunk.document_uri);
+    hit.title = std::move(chunk.title);
+    hit.heading_path = std::move(chunk.heading_path);
+    hit.text = std::move(chunk.text);
+    hit.byte_start = chunk.byte_start;
+    hit.byte_end = chunk.byte_end;
+    hit.page = chunk.page;
+    hit.metadata = metadata->second;
+    hit.score = scores[chunk.id];
+    hits.push_back(std::move(hit));
+  }
+  return hits;
+}
+
+bool KnowledgeBase::remove_document(const std::string& uri) {
+  auto& store = impl_->store;
+  index::WriteTransaction transaction(store.database());
+  auto existing = store.find_document(uri);
+  if (!existing) return false;
+  store.delete_document(existing->id);
+  store.bump_generation();
+  transaction.commit();
+  return true;
+}
+
+std::vector<DocumentInfo> KnowledgeBase::documents() const { return impl_->store.documents(); }
+
+Stats KnowledgeBase::stats() const { return impl_->store.stats(); }
+
+const std::filesystem::path& KnowledgeBase::directory() const { return impl_->directory; }
+
+std::string file_uri(const std::filesystem::path& path) {
+  std::error_code error;
+  const std::string absolute = std::filesystem::absolute(path, error).lexically_normal().generic_string();
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string uri = "file://";
+  for (unsigned char c : absolute) {
+    const bool unreserved = std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+    if (unreserved) {
+      uri += static_cast<char>(c);
+    } else {
+      uri += '%';
+      uri += kHex[c >> 4];
+      uri += kHex[c & 0xf];
+    }
+  }
+  return uri;
+}
+
+}  // namespace ragline

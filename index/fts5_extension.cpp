@@ -1,0 +1,181 @@
+#include "index/fts5_extension.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/check.hpp"
+#include "index/sqlite.hpp"
+#include "index/text_analyzer.hpp"
+
+namespace ragline::index {
+namespace {
+
+fts5_api* fts5_api_of(sqlite3* database) {
+  fts5_api* api = nullptr;
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(database, "SELECT fts5(?1)", -1, &raw, nullptr);
+  if (rc != SQLITE_OK) throw_sqlite_error(database, rc, "looking up the FTS5 API (is FTS5 compiled in?)");
+  StatementHandle statement(raw);
+  sqlite3_bind_pointer(raw, 1, static_cast<void*>(&api), "fts5_api_ptr", nullptr);
+  sqlite3_step(raw);
+  RAGLINE_CHECK(api != nullptr && api->iVersion >= 2, unsupported, "this SQLite has no usable FTS5 API");
+  return api;
+}
+
+// ---- tokenizer ----------------------------------------------------------------------------
+
+struct Tokenizer {
+  explicit Tokenizer(const AnalyzerConfig& config) : analyzer(config) {}
+  TextAnalyzer analyzer;
+};
+
+int tokenizer_create(void*, const char** arguments, int argument_count, Fts5Tokenizer** out) {
+  try {
+    AnalyzerConfig config;
+    if (argument_count > 0) config.language = arguments[0];
+    if (argument_count > 1) config.stemming = std::strcmp(arguments[1], "0") != 0;
+    if (argument_count > 2) config.stopwords = std::strcmp(arguments[2], "0") != 0;
+    *out = reinterpret_cast<Fts5Tokenizer*>(new Tokenizer(config));
+    return SQLITE_OK;
+  } catch (...) {
+    return SQLITE_ERROR;
+  }
+}
+
+void tokenizer_delete(Fts5Tokenizer* tokenizer) { delete reinterpret_cast<Tokenizer*>(tokenizer); }
+
+int tokenizer_tokenize(Fts5Tokenizer* handle, void* context, int flags, const char* text, int length,
+                       int (*emit_token)(void*, int, const char*, int, int, int)) {
+  auto* tokenizer = reinterpret_cast<Tokenizer*>(handle);
+  if ((flags & FTS5_TOKENIZE_QUERY) != 0 && length > 0 && text[0] == kPreAnalysedMarker) {
+    if (length == 1) return SQLITE_OK;
+    return emit_token(context, 0, text + 1, length - 1, 1, length);
+  }
+  int rc = SQLITE_OK;
+  try {
+    tokenizer->analyzer.analyze(std::string_view(text, static_cast<std::size_t>(length)),
+                                [&](const AnalyzedToken& token) {
+                                  rc = emit_token(context, 0, token.term.data(), static_cast<int>(token.term.size()),
+                                                  static_cast<int>(token.byte_start), static_cast<int>(token.byte_end));
+                                  return rc == SQLITE_OK;
+                                });
+  } catch (...) {
+    return SQLITE_ERROR;
+  }
+  return rc;
+}
+
+// ---- BM25F ----------------------------------------------------------------------------------
+
+// Per-query statistics, computed on the first row and cached as FTS5 auxdata.
+struct QueryStatistics {
+  std::vector<double> idf;             // per phrase
+  std::vector<double> average_length;  // per column
+};
+
+int count_rows(const Fts5ExtensionApi*, Fts5Context*, void* user_data) {
+  ++*static_cast<std::int64_t*>(user_data);
+  return SQLITE_OK;
+}
+
+QueryStatistics* query_statistics(const Fts5ExtensionApi* api, Fts5Context* fts, int& rc) {
+  if (auto* cached = static_cast<QueryStatistics*>(api->xGetAuxdata(fts, 0))) return cached;
+  auto statistics = std::make_unique<QueryStatistics>();
+  sqlite3_int64 row_count = 0;
+  if ((rc = api->xRowCount(fts, &row_count)) != SQLITE_OK) return nullptr;
+  const int columns = api->xColumnCount(fts);
+  for (int column = 0; column < columns; ++column) {
+    sqlite3_int64 total = 0;
+    if ((rc = api->xColumnTotalSize(fts, column, &total)) != SQLITE_OK) return nullptr;
+    statistics->average_length.push_back(row_count > 0 ? static_cast<double>(total) / row_count : 0.0);
+  }
+  const int phrases = api->xPhraseCount(fts);
+  for (int phrase = 0; phrase < phrases; ++phrase) {
+    std::int64_t rows_with_phrase = 0;
+    if ((rc = api->xQueryPhrase(fts, phrase, &rows_with_phrase, count_rows)) != SQLITE_OK) return nullptr;
+    const double n = static_cast<double>(rows_with_phrase);
+    statistics->idf.push_back(std::log(1.0 + (static_cast<double>(row_count) - n + 0.5) / (n + 0.5)));
+  }
+  QueryStatistics* raw = statistics.release();
+  if ((rc = api->xSetAuxdata(fts, raw, [](void* p) { delete static_cast<QueryStatistics*>(p); })) != SQLITE_OK) {
+    return nullptr;  // FTS5 frees the auxdata through the destructor on failure
+  }
+  return raw;
+}
+
+void bm25f(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* result, int argument_count,
+           sqlite3_value** arguments) {
+  int rc = SQLITE_OK;
+  QueryStatistics* statistics = query_statistics(api, fts, rc);
+  if (statistics == nullptr) {
+    sqlite3_result_error_code(result, rc == SQLITE_OK ? SQLITE_ERROR : rc);
+    return;
+  }
+  const double k1 = argument_count > 0 ? sqlite3_value_double(arguments[0]) : 1.2;
+  const double b = argument_count > 1 ? sqlite3_value_double(arguments[1]) : 0.75;
+  const int columns = static_cast<int>(statistics->average_length.size());
+  const int phrases = static_cast<int>(statistics->idf.size());
+
+  // Length normalisation and weight per column for this row.
+  double column_factor[16];
+  const int used_columns = std::min(columns, 16);
+  for (int column = 0; column < used_columns; ++column) {
+    const double weight = argument_count > 2 + column ? sqlite3_value_double(arguments[2 + column]) : 1.0;
+    int length = 0;
+    if ((rc = api->xColumnSize(fts, column, &length)) != SQLITE_OK) {
+      sqlite3_result_error_code(result, rc);
+      return;
+    }
+    const double average = statistics->average_length[static_cast<std::size_t>(column)];
+    const double normaliser = average > 0 ? (1.0 - b + b * length / average) : 1.0;
+    column_factor[column] = weight / normaliser;
+  }
+
+  // Weighted, length-normalised term frequency per phrase, summed over columns (BM25F).
+  double stack_frequency[64];
+  std::vector<double> heap_frequency;
+  double* frequency = stack_frequency;
+  if (phrases > 64) {
+    heap_frequency.assign(static_cast<std::size_t>(phrases), 0.0);
+    frequency = heap_frequency.data();
+  } else {
+    std::fill(stack_frequency, stack_frequency + phrases, 0.0);
+  }
+  int instances = 0;
+  if ((rc = api->xInstCount(fts, &instances)) != SQLITE_OK) {
+    sqlite3_result_error_code(result, rc);
+    return;
+  }
+  for (int instance = 0; instance < instances; ++instance) {
+    int phrase = 0, column = 0, offset = 0;
+    if ((rc = api->xInst(fts, instance, &phrase, &column, &offset)) != SQLITE_OK) {
+      sqlite3_result_error_code(result, rc);
+      return;
+    }
+    if (column < used_columns) frequency[phrase] += column_factor[column];
+  }
+
+  double score = 0;
+  for (int phrase = 0; phrase < phrases; ++phrase) {
+    const double tf = frequency[phrase];
+    if (tf > 0) score += statistics->idf[static_cast<std::size_t>(phrase)] * tf * (k1 + 1.0) / (k1 + tf);
+  }
+  sqlite3_result_double(result, score);
+}
+
+}  // namespace
+
+void register_fts5_extensions(sqlite3* database) {
+  fts5_api* api = fts5_api_of(database);
+  fts5_tokenizer tokenizer{tokenizer_create, tokenizer_delete, tokenizer_tokenize};
+  int rc = api->xCreateTokenizer(api, "ragline", nullptr, &tokenizer, nullptr);
+  if (rc != SQLITE_OK) throw_sqlite_error(database, rc, "registering the ragline FTS5 tokenizer");
+  rc = api->xCreateFunction(api, "ragline_bm25", nullptr, bm25f, nullptr);
+  if (rc != SQLITE_OK) throw_sqlite_error(database, rc, "registering ragline_bm25");
+}
+
+}  // namespace ragline::index

@@ -1,0 +1,57 @@
+#pragma once
+// KeywordIndex: BM25 search over the FTS5 index the Store maintains (chunk text, document title
+// and heading path as three weighted columns).
+//
+// Queries are free text. They go through the same TextAnalyzer as the documents; the analysed
+// terms are OR-ed (not FTS5's implicit AND) and each is passed to FTS5 pre-analysed, so no
+// character of user text can be read as FTS5 query syntax.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "index/sqlite.hpp"
+#include "index/text_analyzer.hpp"
+#include "ragline/types.hpp"
+
+namespace ragline::index {
+
+// BM25F parameters (see fts5_extension.hpp). Defaults were chosen on the Cranfield, MED and
+// CISI collections (bench/README.md), not on any one of them.
+struct Bm25Parameters {
+  double k1 = 1.2;
+  double b = 0.75;
+  double weight_text = 1.0;
+  double weight_title = 1.0;
+  double weight_heading = 0.5;
+  // Count a term as often as it occurs in the query (as Lucene's boolean query does).
+  bool query_term_frequency = true;
+};
+
+struct KeywordHit {
+  std::int64_t chunk_id = 0;
+  double score = 0;  // BM25F; higher is better
+};
+
+class KeywordIndex {
+ public:
+  // `database` must outlive the index and have the ragline FTS5 extensions registered.
+  KeywordIndex(Database& database, const AnalyzerConfig& analyzer, Bm25Parameters parameters = {});
+
+  // The top `k` chunks for `text`, best first. Empty when the text has no searchable terms.
+  std::vector<KeywordHit> search(std::string_view text, std::size_t k);
+
+  // The FTS5 MATCH expression for `text`; empty when it has no searchable terms.
+  std::string match_expression(std::string_view text);
+
+  const Bm25Parameters& parameters() const { return parameters_; }
+
+ private:
+  Database& database_;
+  TextAnalyzer analyzer_;
+  Bm25Parameters parameters_;
+  Statement search_statement_;
+};
+
+}  // namespace ragline::index

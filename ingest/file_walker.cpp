@@ -1,0 +1,140 @@
+#include "ingest/file_walker.hpp"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <system_error>
+
+#include "ingest/format.hpp"
+
+namespace ragline::ingest {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool matches_any(const std::vector<std::string>& globs, const fs::path& relative) {
+  const std::string name = relative.filename().string();
+  const std::string whole = relative.generic_string();
+  return std::any_of(globs.begin(), globs.end(), [&](const std::string& glob) {
+    return ::fnmatch(glob.c_str(), name.c_str(), 0) == 0 || ::fnmatch(glob.c_str(), whole.c_str(), 0) == 0;
+  });
+}
+
+bool is_inside(const fs::path& path, const fs::path& root) {
+  auto mismatch = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
+  return mismatch.first == root.end();
+}
+
+std::int64_t seconds_since_epoch(fs::file_time_type time) {
+  const auto system_time = std::chrono::file_clock::to_sys(time);
+  return std::chrono::duration_cast<std::chrono::seconds>(system_time.time_since_epoch()).count();
+}
+
+class Walker {
+ public:
+  Walker(const std::vector<std::string>& include_globs, const std::vector<std::string>& exclude_globs)
+      : include_globs_(include_globs), exclude_globs_(exclude_globs) {}
+
+  WalkResult run(const std::vector<fs::path>& paths) {
+    for (const auto& given : paths) {
+      std::error_code error;
+      fs::path absolute = fs::absolute(given, error).lexically_normal();
+      if (!absolute.has_filename() && absolute.has_parent_path()) absolute = absolute.parent_path();
+      if (error || !fs::exists(absolute, error)) {
+        result_.failures.push_back({given.string(), "no such file or directory"});
+        continue;
+      }
+      result_.roots.push_back(absolute);
+      canonical_roots_.push_back(fs::canonical(absolute, error));
+    }
+    for (const auto& root : result_.roots) {
+      std::error_code error;
+      if (fs::is_directory(root, error)) {
+        walk_directory(root, root);
+      } else {
+        add_file(root, root, /*named_directly=*/true);
+      }
+    }
+    std::sort(result_.files.begin(), result_.files.end(),
+              [](const FoundFile& a, const FoundFile& b) { return a.path < b.path; });
+    return std::move(result_);
+  }
+
+ private:
+  bool inside_roots(const fs::path& canonical) const {
+    return std::any_of(canonical_roots_.begin(), canonical_roots_.end(),
+                       [&](const fs::path& root) { return is_inside(canonical, root); });
+  }
+
+  void walk_directory(const fs::path& directory, const fs::path& root) {
+    std::error_code error;
+    const fs::path canonical = fs::canonical(directory, error);
+    if (error || !visited_directories_.insert(canonical).second) return;
+    fs::directory_iterator entries(directory, error);
+    if (error) {
+      result_.failures.push_back({directory.string(), "cannot read directory: " + error.message()});
+      return;
+    }
+    std::vector<fs::directory_entry> sorted(begin(entries), end(entries));
+    std::sort(sorted.begin(), sorted.end());
+    for (const auto& entry : sorted) {
+      const fs::path& path = entry.path();
+      if (path.filename().string().starts_with(".")) continue;
+      if (entry.is_symlink(error)) {
+        const fs::path target = fs::canonical(path, error);
+        if (error || !inside_roots(target)) continue;
+      }
+      if (entry.is_directory(error)) {
+        walk_directory(path, root);
+      } else if (entry.is_regular_file(error)) {
+        add_file(path, root, /*named_directly=*/false);
+      }
+    }
+  }
+
+  void add_file(const fs::path& path, const fs::path& root, bool named_directly) {
+    if (is_sidecar_metadata_file(path)) return;
+    const fs::path relative = named_directly ? path.filename() : path.lexically_relative(root);
+    if (!include_globs_.empty() && !matches_any(include_globs_, relative)) return;
+    if (matches_any(exclude_globs_, relative)) return;
+    if (parser_for(path) == nullptr) {
+      if (named_directly) result_.failures.push_back({path.string(), "unsupported file type"});
+      return;
+    }
+    std::error_code error;
+    const fs::path canonical = fs::canonical(path, error);
+    if (error) {
+      result_.failures.push_back({path.string(), "cannot resolve path: " + error.message()});
+      return;
+    }
+    if (!seen_files_.insert(canonical).second) return;
+    FoundFile found;
+    found.path = path;
+    found.root = root;
+    found.size = fs::file_size(path, error);
+    if (!error) found.mtime = seconds_since_epoch(fs::last_write_time(path, error));
+    if (error) {
+      result_.failures.push_back({path.string(), "cannot stat file: " + error.message()});
+      return;
+    }
+    result_.files.push_back(std::move(found));
+  }
+
+  const std::vector<std::string>& include_globs_;
+  const std::vector<std::string>& exclude_globs_;
+  std::vector<fs::path> canonical_roots_;
+  std::set<fs::path> visited_directories_;
+  std::set<fs::path> seen_files_;
+  WalkResult result_;
+};
+
+}  // namespace
+
+WalkResult walk_inputs(const std::vector<std::filesystem::path>& paths, const std::vector<std::string>& include_globs,
+                       const std::vector<std::string>& exclude_globs) {
+  return Walker(include_globs, exclude_globs).run(paths);
+}
+
+}  // namespace ragline::ingest

@@ -1,0 +1,21 @@
+#pragma once
+// The ingest pipeline: walk → read → parse → normalise → hash → chunk → store, in batches of
+// documents, each batch one write transaction. Parsing and chunking of a batch happen before its
+// transaction opens, so the write lock is held only for the writes.
+
+#include <filesystem>
+#include <vector>
+
+#include "index/store.hpp"
+#include "ragline/types.hpp"
+
+namespace ragline::ingest {
+
+IngestReport run_ingest(index::Store& store, const std::vector<std::filesystem::path>& paths,
+                        const IngestOptions& options, const LogCallback& log);
+
+// The hash that decides whether a document changed: its normalised text, title, mime type,
+// page layout and metadata.
+std::string content_hash(const Document& document);
+
+}  // namespace ragline::ingest

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Configures and builds ragline into ${RAGLINE_BUILD_DIR:-build}. Extra arguments go to CMake's
+# configure step (e.g. -DRAGLINE_SANITIZE=address,undefined).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=${RAGLINE_BUILD_DIR:-build}
+jobs=${RAGLINE_JOBS:-2}
+generator=()
+if command -v ninja >/dev/null 2>&1 && [ ! -f "$build_dir/Makefile" ]; then
+  generator=(-G Ninja)
+fi
+
+cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="${RAGLINE_BUILD_TYPE:-RelWithDebInfo}" \
+  -DRAGLINE_WARNINGS_AS_ERRORS=ON "$@"
+cmake --build "$build_dir" -j "$jobs"

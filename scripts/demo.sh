@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The quick start: installs dependencies, builds, ingests the sample corpus into a fresh KB and
+# answers a query. Pass your own question as the first argument.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+question=${1:-"How do I get reimbursed for a taxi on a business trip?"}
+
+scripts/install-deps.sh
+RAGLINE_BUILD_TYPE=Release scripts/build.sh >/dev/null
+build_dir=${RAGLINE_BUILD_DIR:-build}
+rag_query="$build_dir/tools/rag-query"
+
+kb="$build_dir/demo-kb"
+rm -rf "$kb"
+echo "== ingesting corpora/handbook/corpus.jsonl into $kb"
+"$rag_query" ingest corpora/handbook/corpus.jsonl --kb "$kb" --chunker sentence --max-tokens 200
+echo
+"$rag_query" stats --kb "$kb"
+echo
+echo "== query: $question"
+"$rag_query" search "$question" --kb "$kb" -k 3
