@@ -246,7 +246,12 @@ int main(int argc, char** argv) {
   remove->add_option("uri", delete_target, "Document URI (file:///...#id) or a file path")->required();
   add_kb_option(remove, delete_kb);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help and --version exit 0; every real usage error exits 2, whatever CLI11's own code.
+    return app.exit(error) == 0 ? 0 : 2;
+  }
 
   try {
     if (*ingest) return run_ingest(ingest_arguments);

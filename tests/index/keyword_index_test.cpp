@@ -1,0 +1,142 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "index/keyword_index.hpp"
+#include "index/store.hpp"
+#include "support/test_support.hpp"
+
+namespace ragline::index {
+namespace {
+
+using ragline::testing::TempDir;
+
+struct SmallCorpus {
+  explicit SmallCorpus(const AnalyzerConfig& analyzer = {})
+      : store(Store::open(dir.path(), true, std::nullopt, analyzer)) {}
+
+  std::int64_t add(const std::string& title, const std::string& text, const std::string& heading = "") {
+    ingest::Document document;
+    document.uri = "mem://" + std::to_string(next_id++);
+    document.source_path = "/mem/" + document.uri;
+    document.title = title;
+    document.mime_type = "text/plain";
+    document.text = text;
+    ingest::Chunk chunk;
+    chunk.text = text;
+    chunk.byte_end = text.size();
+    chunk.heading_path = heading;
+    WriteTransaction transaction(store.database());
+    store.put_document(document, "h", {chunk}, 0);
+    transaction.commit();
+    return store.database().query_int64("SELECT max(id) FROM chunks").value();
+  }
+
+  TempDir dir;
+  Store store;
+  int next_id = 0;
+};
+
+std::vector<std::int64_t> ids_of(const std::vector<KeywordHit>& hits) {
+  std::vector<std::int64_t> ids;
+  for (const auto& hit : hits) ids.push_back(hit.chunk_id);
+  return ids;
+}
+
+TEST(KeywordIndex, RanksByBm25WithTermsOred) {
+  // Terms are OR-ed; rarer terms and higher term frequency rank higher; shorter docs beat longer.
+  SmallCorpus corpus;
+  const auto wing = corpus.add("", "the wing of the aircraft bends under load");
+  const auto flutter = corpus.add("", "wing flutter appears at high speed; flutter damping matters");
+  const auto engine = corpus.add("", "the engine mounts are attached to the fuselage");
+  const auto both_long = corpus.add("", "flutter wing " + std::string(400, ' ') +
+                                            "padding words that make this text long and dilute term frequency "
+                                            "padding words that make this text long and dilute term frequency");
+  KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
+  const auto hits = index.search("wing flutter", 10);
+  ASSERT_EQ(hits.size(), 3u);  // the engine chunk matches neither term
+  EXPECT_EQ(hits[0].chunk_id, flutter);
+  EXPECT_EQ(hits[1].chunk_id, both_long);
+  EXPECT_EQ(hits[2].chunk_id, wing);
+  EXPECT_GT(hits[0].score, hits[1].score);
+  EXPECT_GT(hits[1].score, hits[2].score);
+  EXPECT_GT(hits[2].score, 0.0);
+  EXPECT_EQ(ids_of(index.search("engines", 10)), std::vector<std::int64_t>{engine});  // stemmed
+}
+
+TEST(KeywordIndex, ScoresMatchHandComputedBm25) {
+  // With one column and one term, the score equals idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avg)).
+  SmallCorpus corpus;
+  const auto a = corpus.add("", "alpha beta gamma");
+  corpus.add("", "delta epsilon");
+  corpus.add("", "zeta eta theta iota");
+  KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
+  const auto hits = index.search("alpha", 5);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].chunk_id, a);
+  const double n_rows = 3, n_with = 1, k1 = 1.2, b = 0.75;
+  const double average_length = (3.0 + 2.0 + 4.0) / 3.0;
+  const double idf = std::log(1 + (n_rows - n_with + 0.5) / (n_with + 0.5));
+  const double tf = 1.0 / (1 - b + b * 3.0 / average_length);
+  EXPECT_NEAR(hits[0].score, idf * tf * (k1 + 1) / (k1 + tf), 1e-9);
+}
+
+TEST(KeywordIndex, TitleAndHeadingColumnsCount) {
+  // A term found only in the title or the heading path still matches, the title weighing more.
+  SmallCorpus corpus;
+  const auto in_title = corpus.add("Propeller design", "blades and hubs");
+  const auto in_heading = corpus.add("", "blades and hubs", "Propeller > Hubs");
+  KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
+  EXPECT_EQ(ids_of(index.search("propeller", 10)), (std::vector<std::int64_t>{in_title, in_heading}));
+}
+
+TEST(KeywordIndex, UserTextNeverBreaksTheQueryParser) {
+  // FTS5 syntax characters, keywords, quotes, invalid UTF-8 and empty queries never raise an error.
+  SmallCorpus corpus;
+  const auto id = corpus.add("", "near and or not column filters in fts5 queries");
+  KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
+  for (const std::string query :
+       {"\"unbalanced", "NEAR(a b", "AND OR NOT", "title:queries", "col* ^start", "a - b + c", "{text}: x",
+        "fts5\"\"queries", "(((", "\x01raw", std::string("\xff\xfe queries \xc3"), "", "   ", "the of and"}) {
+    EXPECT_NO_THROW(index.search(query, 5)) << query;
+  }
+  EXPECT_EQ(ids_of(index.search("\"queries\" AND (filters", 5)), std::vector<std::int64_t>{id});
+  EXPECT_TRUE(index.search("the of and", 5).empty());  // only stopwords: nothing to search
+  EXPECT_TRUE(index.match_expression("").empty());
+}
+
+TEST(KeywordIndex, SearchesGermanFrenchChineseAndJapanese) {
+  // Multilingual text: German and French stems and diacritics, CJK segmented by ICU.
+  SmallCorpus german_corpus(AnalyzerConfig{"german", true, true});
+  const auto haus = german_corpus.add("", "Die Häuser am Fluss wurden renoviert.");
+  KeywordIndex german(german_corpus.store.database(), german_corpus.store.analyzer());
+  EXPECT_EQ(ids_of(german.search("Haus", 5)), std::vector<std::int64_t>{haus});
+
+  SmallCorpus french_corpus(AnalyzerConfig{"french", true, true});
+  const auto avion = french_corpus.add("", "L'avion décolle à l'aéroport de Lyon.");
+  KeywordIndex french(french_corpus.store.database(), french_corpus.store.analyzer());
+  EXPECT_EQ(ids_of(french.search("avions aeroport", 5)), std::vector<std::int64_t>{avion});
+
+  SmallCorpus cjk_corpus;  // the default English analyser still segments CJK text
+  const auto chinese = cjk_corpus.add("", "我喜欢机器学习和自然语言处理。");
+  const auto japanese = cjk_corpus.add("", "東京は日本の首都です。機械学習の研究が盛んです。");
+  cjk_corpus.add("", "unrelated english text about machines");
+  KeywordIndex cjk(cjk_corpus.store.database(), cjk_corpus.store.analyzer());
+  EXPECT_EQ(ids_of(cjk.search("机器学习", 5)), std::vector<std::int64_t>{chinese});
+  EXPECT_EQ(ids_of(cjk.search("自然语言", 5)), std::vector<std::int64_t>{chinese});
+  EXPECT_EQ(ids_of(cjk.search("首都", 5)), std::vector<std::int64_t>{japanese});
+}
+
+TEST(KeywordIndex, RespectsKAndOrdersTiesStably) {
+  // k limits the result; equal scores come back in chunk-id order.
+  SmallCorpus corpus;
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(corpus.add("", "identical text about rivets"));
+  KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
+  const auto hits = index.search("rivets", 5);
+  EXPECT_EQ(ids_of(hits), std::vector<std::int64_t>(ids.begin(), ids.begin() + 5));
+  EXPECT_TRUE(index.search("rivets", 0).empty());
+}
+
+}  // namespace
+}  // namespace ragline::index
