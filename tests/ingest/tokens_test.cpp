@@ -174,7 +174,7 @@ TEST(TokenSpans, SafeFromManyThreads) {
   for (int count : mismatches) EXPECT_EQ(count, 0);
 }
 
-TEST(SentenceSpans, SplitsAndTrimsSentences) {
+TEST(TokenSentenceSpans, SplitsAndTrimsSentences) {
   // Sentences exclude trailing white space; white-space-only input has no sentences.
   EXPECT_EQ(sentence_texts("Hello world. How are you?  Fine!  "), (Texts{"Hello world.", "How are you?", "Fine!"}));
   EXPECT_EQ(sentence_texts("  leading space. Next"), (Texts{"leading space.", "Next"}));
@@ -182,7 +182,7 @@ TEST(SentenceSpans, SplitsAndTrimsSentences) {
   EXPECT_TRUE(sentence_spans(" \n\n \t").empty());
 }
 
-TEST(SentenceSpans, LineBreaksEndSentencesAndCjkTerminators) {
+TEST(TokenSentenceSpans, LineBreaksEndSentencesAndCjkTerminators) {
   // A paragraph separator ends a sentence; full-width terminators end Chinese and Japanese ones.
   EXPECT_EQ(sentence_texts("# Title\nFirst line\n\nSecond."), (Texts{"# Title", "First line", "Second."}));
   EXPECT_EQ(sentence_texts("今天天气很好。我们去公园吧！"), (Texts{"今天天气很好。", "我们去公园吧！"}));
