@@ -1,0 +1,284 @@
+// rag-bench: retrieval quality and speed of a ragline KB on a BEIR-format dataset, through the
+// public API only. See bench/README.md for the definitions of every figure it prints.
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <ragline/ragline.hpp>
+#include <string>
+#include <system_error>
+#include <unordered_set>
+#include <vector>
+
+#include "bench/beir_dataset.hpp"
+#include "bench/latency.hpp"
+#include "bench/metrics.hpp"
+#include "bench/report.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ragline::bench::BeirDataset;
+using ragline::bench::BeirQuery;
+using ragline::bench::BenchReport;
+
+// Exit codes: the run worked but its output cannot be trusted (1) is kept apart from a run that
+// could not happen at all (2), so CI can tell a quality regression from a broken set-up.
+constexpr int kExitSelfCheckFailed = 1;
+constexpr int kExitSetupError = 2;
+
+// More queries than this fraction returning nothing means the index or the query analyser is
+// broken, not that BM25 is weak.
+constexpr double kMaxNoResultFraction = 0.05;
+
+struct Options {
+  fs::path dataset;
+  fs::path kb;
+  std::string mode = "bm25";
+  std::string split = "test";
+  bool json = false;
+  bool verbose = false;
+  std::size_t documents_per_query = 100;
+  std::size_t chunk_depth = 1000;
+  std::size_t warmup_queries = 20;
+  std::optional<double> min_ndcg;
+  fs::path trec_run;
+};
+
+std::uint64_t directory_bytes(const fs::path& directory) {
+  std::uint64_t total = 0;
+  std::error_code error;
+  for (fs::recursive_directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
+    std::error_code size_error;
+    if (it->is_regular_file(size_error)) {
+      const std::uintmax_t size = it->file_size(size_error);
+      if (!size_error) total += size;
+    }
+  }
+  return total;
+}
+
+std::string dataset_name(const fs::path& directory) {
+  std::error_code error;
+  fs::path canonical = fs::weakly_canonical(directory, error);
+  if (error) canonical = directory;
+  if (!canonical.has_filename()) canonical = canonical.parent_path();
+  return canonical.filename().string();
+}
+
+// Ingests corpus.jsonl into an empty KB; fills the ingest fields of the report.
+void ingest_corpus(ragline::KnowledgeBase& kb, const BeirDataset& dataset, BenchReport& report) {
+  std::cerr << "rag-bench: ingesting " << dataset.corpus_path.string() << " ...\n";
+  const auto start = std::chrono::steady_clock::now();
+  const ragline::IngestReport ingest = kb.ingest({dataset.corpus_path});
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.ingest_seconds = seconds;
+  report.ingest_mb_s = seconds > 0 ? static_cast<double>(dataset.corpus_bytes) / 1e6 / seconds : 0.0;
+  report.ingest_failures = ingest.failures.size();
+  constexpr std::size_t kFailuresShown = 10;
+  for (std::size_t index = 0; index < ingest.failures.size() && index < kFailuresShown; ++index) {
+    std::cerr << "rag-bench: ingest failure: " << ingest.failures[index].location << ": "
+              << ingest.failures[index].reason << '\n';
+  }
+  if (ingest.failures.size() > kFailuresShown) {
+    std::cerr << "rag-bench: ... and " << ingest.failures.size() - kFailuresShown << " more ingest failures\n";
+  }
+}
+
+int run(const Options& options) {
+  if (options.mode != "bm25") {
+    std::cerr << "rag-bench: --mode " << options.mode << " is not available: the retriever only has 'bm25' so far\n";
+    return kExitSetupError;
+  }
+  if (options.documents_per_query == 0 || options.chunk_depth < options.documents_per_query) {
+    std::cerr << "rag-bench: need 1 <= -k (" << options.documents_per_query << ") <= --chunk-depth ("
+              << options.chunk_depth << ")\n";
+    return kExitSetupError;
+  }
+  if (options.documents_per_query < ragline::bench::kRecallCutoff) {
+    std::cerr << "rag-bench: warning: -k " << options.documents_per_query
+              << " < 100: Recall@100 and MAP@100 only see the top " << options.documents_per_query << '\n';
+  }
+
+  const BeirDataset dataset = ragline::bench::load_beir_dataset(options.dataset, options.split);
+  if (dataset.judgments_unknown_document > 0 || dataset.judgments_unknown_query > 0) {
+    std::cerr << "rag-bench: warning: " << dataset.qrels_path.string() << " has " << dataset.judgments_unknown_document
+              << " judgments of documents not in corpus.jsonl and " << dataset.judgments_unknown_query
+              << " of queries not in queries.jsonl\n";
+  }
+
+  BenchReport report;
+  report.dataset = dataset_name(options.dataset);
+  report.mode = options.mode;
+  report.corpus_documents = dataset.document_ids.size();
+  report.queries_total = dataset.queries.size();
+  report.documents_per_query = options.documents_per_query;
+  report.chunk_depth = options.chunk_depth;
+
+  ragline::OpenOptions open_options;
+  open_options.log = [verbose = options.verbose](ragline::LogLevel level, const std::string& message) {
+    if (verbose || level >= ragline::LogLevel::warning) std::cerr << "ragline: " << message << '\n';
+  };
+  ragline::KnowledgeBase kb = ragline::KnowledgeBase::open(options.kb, open_options);
+
+  const ragline::Stats before = kb.stats();
+  if (before.documents == 0) {
+    ingest_corpus(kb, dataset, report);
+  } else {
+    std::cerr << "rag-bench: the KB already holds " << before.documents
+              << " documents: ingest skipped, no ingest MB/s figure\n";
+  }
+  const ragline::Stats stats = kb.stats();
+  report.kb_documents = static_cast<std::size_t>(stats.documents);
+  report.kb_chunks = static_cast<std::size_t>(stats.chunks);
+
+  std::vector<const BeirQuery*> scored;
+  for (const BeirQuery& query : dataset.queries) {
+    if (dataset.qrels.contains(query.id)) scored.push_back(&query);
+  }
+  report.queries_scored = scored.size();
+
+  // Untimed: the first queries pay for opening SQLite pages and the OS file cache, which a
+  // long-running service pays once.
+  report.warmup_queries = std::min(options.warmup_queries, scored.size());
+  for (std::size_t index = 0; index < report.warmup_queries; ++index) {
+    (void)kb.retrieve(ragline::Query{scored[index]->text, options.chunk_depth});
+  }
+
+  std::ofstream run_file;
+  if (!options.trec_run.empty()) {
+    run_file.open(options.trec_run);
+    if (!run_file) {
+      std::cerr << "rag-bench: cannot write " << options.trec_run.string() << '\n';
+      return kExitSetupError;
+    }
+  }
+
+  ragline::bench::LatencyRecorder latency;
+  std::vector<ragline::bench::QueryMetrics> per_query;
+  per_query.reserve(scored.size());
+  std::size_t hits_outside_corpus = 0;
+  std::string example_outside_corpus;
+  std::size_t queries_short_of_k = 0;
+  for (const BeirQuery* query : scored) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::vector<ragline::Hit> hits = kb.retrieve(ragline::Query{query->text, options.chunk_depth});
+    latency.add(std::chrono::steady_clock::now() - start);
+
+    std::vector<std::string> chunk_document_ids;
+    std::vector<double> chunk_scores;
+    chunk_document_ids.reserve(hits.size());
+    for (const ragline::Hit& hit : hits) {
+      std::optional<std::string> id = ragline::bench::document_id_from_uri(hit.document_uri);
+      if (!id || !dataset.document_ids.contains(*id)) {
+        if (hits_outside_corpus++ == 0) example_outside_corpus = hit.document_uri;
+        continue;
+      }
+      chunk_document_ids.push_back(std::move(*id));
+      chunk_scores.push_back(hit.score);
+    }
+    const std::vector<std::string> ranking =
+        ragline::bench::collapse_to_documents(chunk_document_ids, options.documents_per_query);
+    if (hits.empty()) ++report.queries_without_results;
+    if (hits.size() >= options.chunk_depth && ranking.size() < options.documents_per_query) ++queries_short_of_k;
+    per_query.push_back(ragline::bench::evaluate_query(ranking, dataset.qrels.at(query->id)));
+
+    if (run_file.is_open()) {
+      // Scores of the best chunk of each document: the first occurrence, as in the collapse.
+      std::unordered_set<std::string> written;
+      std::size_t rank = 0;
+      for (std::size_t index = 0; index < chunk_document_ids.size() && rank < ranking.size(); ++index) {
+        if (!written.insert(chunk_document_ids[index]).second) continue;
+        run_file << query->id << " Q0 " << chunk_document_ids[index] << ' ' << ++rank << ' ' << chunk_scores[index]
+                 << " ragline-" << options.mode << '\n';
+      }
+    }
+  }
+  report.metrics = ragline::bench::mean_metrics(per_query);
+  report.latency = latency.summary();
+  report.kb_bytes = directory_bytes(options.kb);
+
+  if (queries_short_of_k > 0) {
+    std::cerr << "rag-bench: warning: " << queries_short_of_k << " queries used all " << options.chunk_depth
+              << " chunks before reaching " << options.documents_per_query
+              << " documents; raise --chunk-depth for exact @100 figures\n";
+  }
+
+  // Self-checks: a fast run with wrong or missing results must not pass for a good one.
+  if (report.kb_documents == 0) report.self_check_failures.push_back("the KB has no documents after ingest");
+  if (scored.empty()) report.self_check_failures.push_back("no query has judgments: nothing was scored");
+  if (report.ingest_mb_s && report.ingest_failures * 100 > report.corpus_documents) {
+    report.self_check_failures.push_back(std::to_string(report.ingest_failures) +
+                                         " corpus records failed to ingest (more than 1%)");
+  }
+  if (!scored.empty() &&
+      static_cast<double>(report.queries_without_results) > kMaxNoResultFraction * static_cast<double>(scored.size())) {
+    report.self_check_failures.push_back(std::to_string(report.queries_without_results) + " of " +
+                                         std::to_string(scored.size()) +
+                                         " scored queries returned no results (more than 5%)");
+  }
+  if (hits_outside_corpus > 0) {
+    report.self_check_failures.push_back(std::to_string(hits_outside_corpus) +
+                                         " hits name documents that are not in this corpus (e.g. " +
+                                         example_outside_corpus + "): is --kb a KB of another dataset?");
+  }
+  if (options.min_ndcg && report.metrics.ndcg_at_10 < *options.min_ndcg) {
+    report.self_check_failures.push_back("nDCG@10 " + std::to_string(report.metrics.ndcg_at_10) +
+                                         " is below --min-ndcg " + std::to_string(*options.min_ndcg));
+  }
+
+  print_text_report(std::cout, report);
+  if (options.json) std::cout << to_json_line(report) << '\n';
+  std::cout.flush();
+  for (const std::string& failure : report.self_check_failures) {
+    std::cerr << "rag-bench: self-check failed: " << failure << '\n';
+  }
+  return report.self_check_failures.empty() ? 0 : kExitSelfCheckFailed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Measures retrieval quality (nDCG@10, Recall@100, MRR@10, MAP@100), query latency and ingest "
+      "speed of a ragline KB on a BEIR-format dataset.",
+      "rag-bench"};
+  Options options;
+  app.add_option("--dataset", options.dataset, "BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--kb", options.kb, "knowledge base directory; corpus.jsonl is ingested when it is empty")->required();
+  app.add_option("--mode", options.mode, "retrieval mode (only bm25 exists so far)")->capture_default_str();
+  app.add_option("--split", options.split, "qrels file to score against: qrels/<split>.tsv")->capture_default_str();
+  app.add_flag("--json", options.json, "end standard output with one JSON object on its own line");
+  app.add_option("-k", options.documents_per_query, "ranked documents kept per query")->capture_default_str();
+  app.add_option("--chunk-depth", options.chunk_depth, "chunks retrieved per query before collapsing to documents")
+      ->capture_default_str();
+  app.add_option("--warmup", options.warmup_queries, "scored queries run once, untimed, before the timed pass")
+      ->capture_default_str();
+  app.add_option("--min-ndcg", options.min_ndcg, "fail (exit 1) when nDCG@10 is below this value");
+  app.add_option("--trec-run", options.trec_run, "also write the ranking as a TREC run file (for trec_eval)");
+  app.add_flag("-v,--verbose", options.verbose, "show the library's info and debug messages");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // CLI11 prints the message (or the help text, exit code 0); its own codes are remapped so a
+    // usage error has the same status as every other set-up error.
+    return app.exit(error) == 0 ? 0 : kExitSetupError;
+  }
+
+  try {
+    return run(options);
+  } catch (const ragline::Error& error) {
+    std::cerr << "rag-bench: " << error.what() << " [" << ragline::to_string(error.kind()) << "]\n";
+  } catch (const std::exception& error) {
+    std::cerr << "rag-bench: " << error.what() << '\n';
+  }
+  return kExitSetupError;
+}
