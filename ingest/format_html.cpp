@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -442,6 +443,63 @@ const GumboNode* find_first(const GumboNode* root, GumboTag tag) {
   return nullptr;
 }
 
+// Gumbo's tree construction is quadratic in the depth of open elements (200,000 nested <div>s
+// take minutes), so absurd nesting is refused before parsing. The estimate counts start tags
+// minus end tags, leaving out void elements, elements whose end tag is optional (a long list of
+// unclosed <li>s is ordinary HTML), comments and script/style contents.
+constexpr std::size_t kMaxNestingDepth = 10000;
+
+bool tag_never_nests(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "area",  "base",  "br",       "col",     "embed", "hr", "img", "input", "link", "meta",   "param",    "source",
+      "track", "wbr",   "p",        "li",      "dt",    "dd", "tr",  "td",    "th",   "option", "optgroup", "thead",
+      "tbody", "tfoot", "colgroup", "caption", "rb",    "rt", "rtc", "rp",    "html", "head",   "body"};
+  for (const std::string_view known : kNames) {
+    if (name == known) return true;
+  }
+  return false;
+}
+
+std::size_t estimated_nesting_depth(std::string_view html) {
+  std::size_t depth = 0;
+  std::size_t deepest = 0;
+  std::size_t position = 0;
+  while ((position = html.find('<', position)) != std::string_view::npos) {
+    ++position;
+    if (html.substr(position).starts_with("!--")) {
+      const auto end = html.find("-->", position);
+      if (end == std::string_view::npos) break;
+      position = end + 3;
+      continue;
+    }
+    const bool closing = position < html.size() && html[position] == '/';
+    if (closing) ++position;
+    std::size_t name_end = position;
+    while (name_end < html.size() && std::isalnum(static_cast<unsigned char>(html[name_end]))) ++name_end;
+    if (name_end == position) continue;
+    const std::string name = lower_ascii(html.substr(position, name_end - position));
+    const auto tag_end = html.find('>', name_end);
+    if (tag_end == std::string_view::npos) break;
+    position = tag_end + 1;
+    if (closing) {
+      if (!tag_never_nests(name) && depth > 0) --depth;
+      continue;
+    }
+    if (name == "script" || name == "style") {
+      // Raw text: the element ends at the first "</script" or "</style", in any case.
+      while ((position = html.find("</", position)) != std::string_view::npos) {
+        position += 2;
+        if (lower_ascii(html.substr(position, name.size())) == name) break;
+      }
+      if (position == std::string_view::npos) break;
+      continue;
+    }
+    if (tag_never_nests(name) || html[tag_end - 1] == '/') continue;
+    deepest = std::max(deepest, ++depth);
+  }
+  return deepest;
+}
+
 // The charset a <meta> declares near the top of the page, lower-cased, or nothing.
 std::optional<std::string> declared_charset(std::string_view bytes) {
   const std::string head = lower_ascii(bytes.substr(0, 4096));
@@ -485,6 +543,8 @@ class HtmlParser final : public FormatParser {
         decoded.replaced = 0;
       }
     }
+    RAGLINE_CHECK(estimated_nesting_depth(decoded.text) <= kMaxNestingDepth, format,
+                  "HTML nested more than " << kMaxNestingDepth << " elements deep");
     GumboOptions options = kGumboDefaultOptions;
     options.max_errors = 0;  // parse errors are not reported; don't collect them
     GumboOutputPtr output(gumbo_parse_with_options(&options, decoded.text.data(), decoded.text.size()));

@@ -42,7 +42,10 @@ std::string percent_encode(std::string_view text) {
   out.reserve(text.size());
   for (const char character : text) {
     const auto byte = static_cast<unsigned char>(character);
-    if (std::isalnum(byte) || character == '-' || character == '.' || character == '_' || character == '~') {
+    const bool unreserved = (character >= 'a' && character <= 'z') || (character >= 'A' && character <= 'Z') ||
+                            (character >= '0' && character <= '9') || character == '-' || character == '.' ||
+                            character == '_' || character == '~';
+    if (unreserved) {
       out.push_back(character);
     } else {
       out.push_back('%');

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -246,6 +247,21 @@ TEST(FormatMarkdown, TitleFromFirstHeadingOutsideCodeThenStem) {
   EXPECT_NE(unclosed.text.find("title: x"), std::string::npos);
 }
 
+TEST(FormatMarkdown, FrontMatterWithCrlfQuotesAndComments) {
+  // CRLF front matter, quoted values, comments and numbers that are really strings.
+  const std::string text =
+      "---\r\n# a comment\r\ntitle: 'It''s here'\r\ncount: 12 # trailing comment\r\ndate: 2024-05-01\r\n"
+      "code: \"007\"\r\nempty: []\r\n---\r\nBody\r\n";
+  const ParsedFile parsed = parse(source_from_bytes("/x/crlf.md", text));
+  const Document& document = only_document(parsed);
+  EXPECT_EQ(document.title, "It's here");
+  EXPECT_EQ(metadata_as<double>(document.metadata, "count"), 12);
+  EXPECT_EQ(metadata_as<std::string>(document.metadata, "date"), "2024-05-01");
+  EXPECT_EQ(metadata_as<std::string>(document.metadata, "code"), "007");
+  EXPECT_TRUE(metadata_as<std::vector<std::string>>(document.metadata, "empty").empty());
+  EXPECT_EQ(document.text, "Body\r\n");
+}
+
 // ---- HTML -------------------------------------------------------------------------------------
 
 TEST(FormatHtml, RendersVisibleTextAsMarkdownLite) {
@@ -297,6 +313,22 @@ TEST(FormatHtml, TableCellsStayOnOneLine) {
   const std::string html = "<table><tr><td><p>a</p><p>b|c</p></td><td>d<br>e</td></tr></table>";
   EXPECT_EQ(normalise_text(only_document(parse(source_from_bytes("/x/t.html", html))).text),
             "| a b\\|c | d e |\n| --- | --- |");
+}
+
+TEST(FormatHtml, RefusesAbsurdNestingButNotLongLists) {
+  // 20,000 nested <div>s (quadratic for gumbo) are refused; 20,000 unclosed <li>s are ordinary.
+  std::string nested;
+  for (int level = 0; level < 20000; ++level) nested += "<div>";
+  nested += "deep";
+  const std::string message = format_error(source_from_bytes("/x/deep.html", nested));
+  EXPECT_NE(message.find("nested more than"), std::string::npos) << message;
+
+  std::string list = "<script>var s = '<div><div><div>';</script><ul>";
+  for (int item = 0; item < 20000; ++item) list += "<li>item";
+  const ParsedFile parsed = parse(source_from_bytes("/x/list.html", list));
+  const std::string& text = only_document(parsed).text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 20000 - 1 + 2) << text.substr(0, 200);
+  EXPECT_EQ(text.rfind("- item\n- item\n", 0), 0u);
 }
 
 // ---- PDF --------------------------------------------------------------------------------------
