@@ -22,7 +22,9 @@ using Metadata = std::map<std::string, MetadataValue>;
 // white space (words, numbers and punctuation marks each count one); see ingest/README.md for
 // how they relate to a model's sub-word tokens.
 struct ChunkerConfig {
-  std::string name = "sentence";  // fixed | sentence | markdown | hierarchical | none
+  // markdown is the default: it follows headings, paragraphs, code fences and tables where the
+  // text has them, and packs sentences where it has none.
+  std::string name = "markdown";  // fixed | sentence | markdown | hierarchical | none
   int max_tokens = 256;           // fixed, sentence, markdown: upper bound of a chunk
   int overlap_tokens = 0;         // fixed, sentence: tokens repeated from the previous chunk
   int parent_tokens = 1024;       // hierarchical: size of the returned parent chunks

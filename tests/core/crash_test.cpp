@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -71,7 +72,7 @@ TEST(CrashSafety, SigkillDuringIngestLeavesAConsistentResumableKb) {
   // checks, answers a search, and a resumed ingest ends equal to an uninterrupted build.
   TempDir dir;
   const fs::path corpus = dir / "corpus";
-  write_corpus(corpus, 120);
+  write_corpus(corpus, 300);
 
   const fs::path reference_kb = dir / "reference";
   {
@@ -79,15 +80,12 @@ TEST(CrashSafety, SigkillDuringIngestLeavesAConsistentResumableKb) {
     ASSERT_TRUE(kb.ingest({corpus}).ok());
   }
   const Snapshot reference = snapshot_of(reference_kb, corpus);
-  ASSERT_EQ(reference.documents.size(), 120u);
+  ASSERT_EQ(reference.documents.size(), 300u);
 
-  std::mt19937 random(7);
-  int killed_mid_ingest = 0;
-  const int rounds = 6;
-  for (int round = 0; round < rounds; ++round) {
-    const fs::path kb_dir = dir / ("kb" + std::to_string(round));
+  // One child runs to the end first: its duration spreads the kill moments over the whole ingest
+  // (opening, schema creation, every batch, the last commit).
+  auto start_child = [&](const fs::path& kb_dir) {
     const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
     if (child == 0) {
       try {
         auto kb = KnowledgeBase::open(kb_dir);
@@ -99,7 +97,25 @@ TEST(CrashSafety, SigkillDuringIngestLeavesAConsistentResumableKb) {
       }
       ::_exit(0);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(30 + random() % 400));
+    return child;
+  };
+  const auto timing_started = std::chrono::steady_clock::now();
+  const pid_t timing_child = start_child(dir / "timing");
+  ASSERT_GT(timing_child, 0);
+  int timing_status = 0;
+  ::waitpid(timing_child, &timing_status, 0);
+  ASSERT_TRUE(WIFEXITED(timing_status) && WEXITSTATUS(timing_status) == 0);
+  const auto child_microseconds =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - timing_started).count();
+
+  std::mt19937 random(7);
+  int killed_mid_ingest = 0;
+  const int rounds = 20;
+  for (int round = 0; round < rounds; ++round) {
+    const fs::path kb_dir = dir / ("kb" + std::to_string(round));
+    const pid_t child = start_child(kb_dir);
+    ASSERT_GT(child, 0);
+    std::this_thread::sleep_for(std::chrono::microseconds(random() % std::max<std::int64_t>(child_microseconds, 1)));
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);

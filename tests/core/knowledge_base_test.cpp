@@ -46,9 +46,11 @@ TEST(KnowledgeBase, IngestsADirectoryAndRetrieves) {
   write_file(dir / "docs" / "records.jsonl",
              "{\"_id\": \"r1\", \"title\": \"On-call\", \"text\": \"On-call engineers rotate weekly.\", "
              "\"metadata\": {\"team\": \"sre\"}}\n");
-  auto kb = KnowledgeBase::open(dir / "kb");
+  auto kb = KnowledgeBase::open(dir / "kb");  // default chunker: markdown, so heading paths are kept
   const auto report = kb.ingest({dir / "docs"});
-  EXPECT_TRUE(report.ok()) << (report.failures.empty() ? "" : report.failures[0].location + ": " + report.failures[0].reason);
+  EXPECT_TRUE(report.ok()) << (report.failures.empty()
+                                   ? ""
+                                   : report.failures[0].location + ": " + report.failures[0].reason);
   EXPECT_EQ(report.files_seen, 4u);
   EXPECT_EQ(report.documents_added, 4u);
   EXPECT_GT(report.chunks_written, 3u);
@@ -128,7 +130,10 @@ TEST(KnowledgeBase, BadInputsAreReportedAndTheRestIngested) {
   TempDir dir;
   const fs::path docs = dir / "docs";
   write_file(docs / "good.txt", "A perfectly fine document about gliders.");
-  write_file(docs / "binary.txt", std::string("\x7f" "ELF\x02\x01\x01\x00\x00\x00\x00\x00", 12) + std::string(64, '\0'));
+  write_file(docs / "binary.txt", std::string("\x7f"
+                                              "ELF\x02\x01\x01\x00\x00\x00\x00\x00",
+                                              12) +
+                                      std::string(64, '\0'));
   write_file(docs / "latin1.txt", "caf\xe9 au lait and croissants");
   write_file(docs / "empty.txt", "");
   write_file(docs / "huge.txt", std::string(3'000'000, 'a') + " needle");
@@ -199,7 +204,8 @@ TEST(KnowledgeBase, HierarchicalReturnsParentsOnce) {
   // In a hierarchical KB children are searched and each matching parent is returned once.
   TempDir dir;
   std::string text;
-  for (int i = 0; i < 60; ++i) text += "Sentence number " + std::to_string(i) + " mentions anemometers twice, anemometers. ";
+  for (int i = 0; i < 60; ++i)
+    text += "Sentence number " + std::to_string(i) + " mentions anemometers twice, anemometers. ";
   write_file(dir / "long.txt", text);
   OpenOptions options;
   options.chunker = ChunkerConfig{"hierarchical", 256, 0, 200, 40};

@@ -1,8 +1,10 @@
+#include "index/keyword_index.hpp"
+
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 
-#include "index/keyword_index.hpp"
 #include "index/store.hpp"
 #include "support/test_support.hpp"
 
@@ -95,9 +97,9 @@ TEST(KeywordIndex, UserTextNeverBreaksTheQueryParser) {
   SmallCorpus corpus;
   const auto id = corpus.add("", "near and or not column filters in fts5 queries");
   KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
-  for (const std::string query :
-       {"\"unbalanced", "NEAR(a b", "AND OR NOT", "title:queries", "col* ^start", "a - b + c", "{text}: x",
-        "fts5\"\"queries", "(((", "\x01raw", std::string("\xff\xfe queries \xc3"), "", "   ", "the of and"}) {
+  for (const std::string& query : std::vector<std::string>{
+           "\"unbalanced", "NEAR(a b", "AND OR NOT", "title:queries", "col* ^start", "a - b + c", "{text}: x",
+           "fts5\"\"queries", "(((", "\x01raw", std::string("\xff\xfe queries \xc3"), "", "   ", "the of and"}) {
     EXPECT_NO_THROW(index.search(query, 5)) << query;
   }
   EXPECT_EQ(ids_of(index.search("\"queries\" AND (filters", 5)), std::vector<std::int64_t>{id});

@@ -1,7 +1,9 @@
+#include "index/store.hpp"
+
 #include <gtest/gtest.h>
 
 #include "index/sqlite.hpp"
-#include "index/store.hpp"
+#include "ragline/error.hpp"
 #include "support/test_support.hpp"
 
 namespace ragline::index {
@@ -16,8 +18,8 @@ ingest::Document make_document(const std::string& uri, const std::string& title,
   document.title = title;
   document.mime_type = "text/plain";
   document.text = text;
-  document.metadata = {{"dept", std::string("hr")}, {"year", 2023.0}, {"public", true},
-                       {"tags", std::vector<std::string>{"a", "b"}}};
+  document.metadata = {
+      {"dept", std::string("hr")}, {"year", 2023.0}, {"public", true}, {"tags", std::vector<std::string>{"a", "b"}}};
   return document;
 }
 

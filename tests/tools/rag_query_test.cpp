@@ -79,13 +79,13 @@ TEST(RagQuery, ExitCodesAndErrors) {
   result = run_command(rag_query("frobnicate"));
   EXPECT_EQ(result.exit_code, 2);
 
-  result = run_command(rag_query("ingest " + quoted(dir / "docs") + " --kb " + quoted(dir / "kb") +
-                                 " --chunker sentence"));
+  result =
+      run_command(rag_query("ingest " + quoted(dir / "docs") + " --kb " + quoted(dir / "kb") + " --chunker sentence"));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.stderr_text.find("created with chunker"), std::string::npos) << result.stderr_text;
 
-  result = run_command(rag_query("ingest " + quoted(dir / "docs") + " --kb " + quoted(dir / "kb2") +
-                                 " --chunker bogus"));
+  result =
+      run_command(rag_query("ingest " + quoted(dir / "docs") + " --kb " + quoted(dir / "kb2") + " --chunker bogus"));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.stderr_text.find("bogus"), std::string::npos) << result.stderr_text;
 }
