@@ -49,6 +49,13 @@ struct Options {
   std::size_t warmup_queries = 20;
   std::optional<double> min_ndcg;
   fs::path trec_run;
+  // Settings for a KB the bench creates (an existing KB keeps its own), and ranking knobs.
+  std::optional<std::string> chunker;
+  std::optional<int> max_tokens;
+  std::optional<std::string> language;
+  bool no_stemming = false;
+  bool no_stopwords = false;
+  ragline::Bm25Config bm25;
 };
 
 std::uint64_t directory_bytes(const fs::path& directory) {
@@ -125,6 +132,19 @@ int run(const Options& options) {
   open_options.log = [verbose = options.verbose](ragline::LogLevel level, const std::string& message) {
     if (verbose || level >= ragline::LogLevel::warning) std::cerr << "ragline: " << message << '\n';
   };
+  if (options.chunker || options.max_tokens) {
+    ragline::ChunkerConfig chunker;
+    if (options.chunker) chunker.name = *options.chunker;
+    if (options.max_tokens) chunker.max_tokens = *options.max_tokens;
+    open_options.chunker = chunker;
+  }
+  if (options.language || options.no_stemming || options.no_stopwords) {
+    ragline::AnalyzerConfig analyzer;
+    if (options.language) analyzer.language = *options.language;
+    analyzer.stemming = !options.no_stemming;
+    analyzer.stopwords = !options.no_stopwords;
+    open_options.analyzer = analyzer;
+  }
   ragline::KnowledgeBase kb = ragline::KnowledgeBase::open(options.kb, open_options);
 
   const ragline::Stats before = kb.stats();
@@ -148,7 +168,7 @@ int run(const Options& options) {
   // long-running service pays once.
   report.warmup_queries = std::min(options.warmup_queries, scored.size());
   for (std::size_t index = 0; index < report.warmup_queries; ++index) {
-    (void)kb.retrieve(ragline::Query{scored[index]->text, options.chunk_depth});
+    (void)kb.retrieve(ragline::Query{scored[index]->text, options.chunk_depth, options.bm25});
   }
 
   std::ofstream run_file;
@@ -168,7 +188,7 @@ int run(const Options& options) {
   std::size_t queries_short_of_k = 0;
   for (const BeirQuery* query : scored) {
     const auto start = std::chrono::steady_clock::now();
-    const std::vector<ragline::Hit> hits = kb.retrieve(ragline::Query{query->text, options.chunk_depth});
+    const std::vector<ragline::Hit> hits = kb.retrieve(ragline::Query{query->text, options.chunk_depth, options.bm25});
     latency.add(std::chrono::steady_clock::now() - start);
 
     std::vector<std::string> chunk_document_ids;
@@ -265,6 +285,16 @@ int main(int argc, char** argv) {
   app.add_option("--min-ndcg", options.min_ndcg, "fail (exit 1) when nDCG@10 is below this value");
   app.add_option("--trec-run", options.trec_run, "also write the ranking as a TREC run file (for trec_eval)");
   app.add_flag("-v,--verbose", options.verbose, "show the library's info and debug messages");
+  app.add_option("--chunker", options.chunker, "chunker of a KB the bench creates (default: the library's)");
+  app.add_option("--max-tokens", options.max_tokens, "chunk size of a KB the bench creates");
+  app.add_option("--language", options.language, "analyser language of a KB the bench creates");
+  app.add_flag("--no-stemming", options.no_stemming, "a KB the bench creates indexes unstemmed terms");
+  app.add_flag("--no-stopwords", options.no_stopwords, "a KB the bench creates keeps stopwords");
+  app.add_option("--k1", options.bm25.k1, "BM25 term-frequency saturation")->capture_default_str();
+  app.add_option("--b", options.bm25.b, "BM25 length normalisation")->capture_default_str();
+  app.add_option("--weight-title", options.bm25.weight_title, "BM25F weight of the title")->capture_default_str();
+  app.add_option("--weight-heading", options.bm25.weight_heading, "BM25F weight of the heading path")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -51,7 +51,7 @@ std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const {
   // Hierarchical KBs search children and return each parent once, scored by its best child;
   // children of one parent crowd the top, so more of them are fetched.
   const std::size_t depth = hierarchical ? query.k * 4 : query.k;
-  const auto keyword_hits = impl_->keywords.search(query.text, depth);
+  const auto keyword_hits = impl_->keywords.search(query.text, depth, query.bm25);
 
   std::vector<std::int64_t> ids;
   std::unordered_map<std::int64_t, double> scores;

@@ -159,10 +159,18 @@ void bm25f(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* resul
     if (column < used_columns) frequency[phrase] += column_factor[column];
   }
 
+  // Optional per-phrase query weights: a BLOB of doubles after the column weights.
+  const double* query_weights = nullptr;
+  if (argument_count > 2 + columns && sqlite3_value_type(arguments[2 + columns]) == SQLITE_BLOB &&
+      sqlite3_value_bytes(arguments[2 + columns]) == static_cast<int>(sizeof(double)) * phrases) {
+    query_weights = static_cast<const double*>(sqlite3_value_blob(arguments[2 + columns]));
+  }
   double score = 0;
   for (int phrase = 0; phrase < phrases; ++phrase) {
     const double tf = frequency[phrase];
-    if (tf > 0) score += statistics->idf[static_cast<std::size_t>(phrase)] * tf * (k1 + 1.0) / (k1 + tf);
+    if (tf <= 0) continue;
+    const double weight = query_weights != nullptr ? query_weights[phrase] : 1.0;
+    score += weight * statistics->idf[static_cast<std::size_t>(phrase)] * tf * (k1 + 1.0) / (k1 + tf);
   }
   sqlite3_result_double(result, score);
 }

@@ -1,48 +1,69 @@
 #include "index/keyword_index.hpp"
 
-#include <unordered_set>
+#include <cmath>
+#include <unordered_map>
 
 #include "index/fts5_extension.hpp"
 
 namespace ragline::index {
 
-KeywordIndex::KeywordIndex(Database& database, const AnalyzerConfig& analyzer, Bm25Parameters parameters)
+namespace {
+// A term repeated in a query weighs more, but less than linearly: long natural-language
+// questions repeat their key terms (counting each repeat fully helps CISI and hurts MED;
+// sqrt(count) serves both, bench/README.md).
+double query_term_weight(int count) { return std::sqrt(static_cast<double>(count)); }
+}  // namespace
+
+KeywordIndex::KeywordIndex(Database& database, const AnalyzerConfig& analyzer)
     : database_(database),
       analyzer_(analyzer),
-      parameters_(parameters),
       search_statement_(database.prepare(
-          "SELECT rowid, ragline_bm25(chunk_keywords, ?2, ?3, ?4, ?5, ?6) AS score FROM chunk_keywords "
-          "WHERE chunk_keywords MATCH ?1 ORDER BY score DESC, rowid LIMIT ?7")) {}
+          "SELECT rowid, ragline_bm25(chunk_keywords, ?2, ?3, ?4, ?5, ?6, ?7) AS score FROM chunk_keywords "
+          "WHERE chunk_keywords MATCH ?1 ORDER BY score DESC, rowid LIMIT ?8")) {}
 
-std::string KeywordIndex::match_expression(std::string_view text) {
-  std::string expression;
-  std::unordered_set<std::string> seen;
+KeywordIndex::QueryTerms KeywordIndex::analyse_query(std::string_view text) {
+  QueryTerms query;
+  std::vector<std::string> terms;
+  std::vector<int> counts;
+  std::unordered_map<std::string, std::size_t> position;
   analyzer_.analyze(text, [&](const AnalyzedToken& token) {
-    if (!parameters_.query_term_frequency && !seen.emplace(token.term).second) return true;
-    if (!expression.empty()) expression += " OR ";
-    expression += '"';
-    expression += kPreAnalysedMarker;
-    for (char c : token.term) {
-      expression += c;
-      if (c == '"') expression += '"';  // FTS5 escapes a quote inside a string by doubling it
+    auto [found, inserted] = position.emplace(token.term, terms.size());
+    if (inserted) {
+      terms.emplace_back(token.term);
+      counts.push_back(1);
+    } else {
+      ++counts[found->second];
     }
-    expression += '"';
     return true;
   });
-  return expression;
+  for (std::size_t i = 0; i < terms.size(); ++i) {
+    if (!query.match_expression.empty()) query.match_expression += " OR ";
+    query.match_expression += '"';
+    query.match_expression += kPreAnalysedMarker;
+    for (char c : terms[i]) {
+      query.match_expression += c;
+      if (c == '"') query.match_expression += '"';  // FTS5 escapes a quote inside a string by doubling it
+    }
+    query.match_expression += '"';
+    query.weights.push_back(query_term_weight(counts[i]));
+  }
+  return query;
 }
 
-std::vector<KeywordHit> KeywordIndex::search(std::string_view text, std::size_t k) {
+std::string KeywordIndex::match_expression(std::string_view text) { return analyse_query(text).match_expression; }
+
+std::vector<KeywordHit> KeywordIndex::search(std::string_view text, std::size_t k, const Bm25Config& bm25) {
   std::vector<KeywordHit> hits;
-  const std::string expression = match_expression(text);
-  if (expression.empty() || k == 0) return hits;
-  search_statement_.bind(1, expression)
-      .bind(2, parameters_.k1)
-      .bind(3, parameters_.b)
-      .bind(4, parameters_.weight_text)
-      .bind(5, parameters_.weight_title)
-      .bind(6, parameters_.weight_heading)
-      .bind(7, static_cast<std::int64_t>(k));
+  const QueryTerms query = analyse_query(text);
+  if (query.match_expression.empty() || k == 0) return hits;
+  search_statement_.bind(1, query.match_expression)
+      .bind(2, bm25.k1)
+      .bind(3, bm25.b)
+      .bind(4, bm25.weight_text)
+      .bind(5, bm25.weight_title)
+      .bind(6, bm25.weight_heading)
+      .bind_blob(7, query.weights.data(), query.weights.size() * sizeof(double))
+      .bind(8, static_cast<std::int64_t>(k));
   try {
     while (search_statement_.step()) {
       hits.push_back({search_statement_.column_int64(0), search_statement_.column_double(1)});

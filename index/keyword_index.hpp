@@ -17,18 +17,6 @@
 
 namespace ragline::index {
 
-// BM25F parameters (see fts5_extension.hpp). Defaults were chosen on the Cranfield, MED and
-// CISI collections (bench/README.md), not on any one of them.
-struct Bm25Parameters {
-  double k1 = 1.2;
-  double b = 0.75;
-  double weight_text = 1.0;
-  double weight_title = 1.0;
-  double weight_heading = 0.5;
-  // Count a term as often as it occurs in the query (as Lucene's boolean query does).
-  bool query_term_frequency = true;
-};
-
 struct KeywordHit {
   std::int64_t chunk_id = 0;
   double score = 0;  // BM25F; higher is better
@@ -37,20 +25,23 @@ struct KeywordHit {
 class KeywordIndex {
  public:
   // `database` must outlive the index and have the ragline FTS5 extensions registered.
-  KeywordIndex(Database& database, const AnalyzerConfig& analyzer, Bm25Parameters parameters = {});
+  KeywordIndex(Database& database, const AnalyzerConfig& analyzer);
 
   // The top `k` chunks for `text`, best first. Empty when the text has no searchable terms.
-  std::vector<KeywordHit> search(std::string_view text, std::size_t k);
+  std::vector<KeywordHit> search(std::string_view text, std::size_t k, const Bm25Config& bm25 = {});
 
   // The FTS5 MATCH expression for `text`; empty when it has no searchable terms.
   std::string match_expression(std::string_view text);
 
-  const Bm25Parameters& parameters() const { return parameters_; }
-
  private:
+  struct QueryTerms {
+    std::string match_expression;  // each distinct term once, OR-ed
+    std::vector<double> weights;   // per term, from its count in the query
+  };
+  QueryTerms analyse_query(std::string_view text);
+
   Database& database_;
   TextAnalyzer analyzer_;
-  Bm25Parameters parameters_;
   Statement search_statement_;
 };
 

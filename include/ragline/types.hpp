@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -69,7 +70,7 @@ using ProgressCallback = std::function<void(const IngestProgress&)>;
 struct IngestOptions {
   std::vector<std::string> include_globs;  // file names matched against these (empty: all supported)
   std::vector<std::string> exclude_globs;  // applied after include; matched against relative paths and names
-  bool prune = false;  // remove documents whose source under the given roots is gone
+  bool prune = false;                      // remove documents whose source under the given roots is gone
   // JSON/JSONL record field names.
   std::string id_field = "id";  // BEIR's "_id" is accepted as well when this field is missing
   std::string title_field = "title";
@@ -99,9 +100,25 @@ struct IngestReport {
   bool ok() const { return failures.empty(); }
 };
 
+// BM25F ranking (Robertson & Zaragoza) over a chunk's text, its document's title and its heading
+// path. The defaults were chosen on the Cranfield, MED and CISI collections together
+// (bench/README.md), not on any one of them.
+struct Bm25Config {
+  double k1 = 2.0;  // term-frequency saturation
+  double b = 0.75;  // length normalisation, 0 (none) to 1 (full)
+  double weight_text = 1.0;
+  double weight_title = 2.0;
+  double weight_heading = 1.0;
+};
+
 struct Query {
+  Query() = default;
+  Query(std::string query_text, std::size_t top_k = 10, Bm25Config bm25_config = {})
+      : text(std::move(query_text)), k(top_k), bm25(bm25_config) {}
+
   std::string text;
-  std::size_t k = 10;
+  std::size_t k = 10;  // results wanted
+  Bm25Config bm25;
 };
 
 struct Hit {

@@ -76,11 +76,44 @@ TEST(KeywordIndex, ScoresMatchHandComputedBm25) {
   const auto hits = index.search("alpha", 5);
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].chunk_id, a);
-  const double n_rows = 3, n_with = 1, k1 = 1.2, b = 0.75;
+  const Bm25Config defaults;
+  const double n_rows = 3, n_with = 1, k1 = defaults.k1, b = defaults.b;
   const double average_length = (3.0 + 2.0 + 4.0) / 3.0;
   const double idf = std::log(1 + (n_rows - n_with + 0.5) / (n_with + 0.5));
   const double tf = 1.0 / (1 - b + b * 3.0 / average_length);
   EXPECT_NEAR(hits[0].score, idf * tf * (k1 + 1) / (k1 + tf), 1e-9);
+}
+
+TEST(KeywordIndex, RepeatedQueryTermsWeighSquareRootOfTheirCount) {
+  // A term written twice in the query scores sqrt(2) times a term written once.
+  SmallCorpus corpus;
+  corpus.add("", "rivets hold the panels");
+  corpus.add("", "other words entirely");
+  KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
+  const auto once = index.search("rivets", 5);
+  const auto twice = index.search("rivets rivets", 5);
+  ASSERT_EQ(once.size(), 1u);
+  ASSERT_EQ(twice.size(), 1u);
+  EXPECT_NEAR(twice[0].score, std::sqrt(2.0) * once[0].score, 1e-9);
+  EXPECT_EQ(index.match_expression("rivets rivets"), index.match_expression("rivets"));
+}
+
+TEST(KeywordIndex, ParametersChangeTheRanking) {
+  // k1, b and the column weights given with a search are the ones used.
+  SmallCorpus corpus;
+  const auto titled = corpus.add("Hinges", "a door part");
+  const auto repeated = corpus.add("", "hinges hinges hinges hold doors");
+  KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
+  Bm25Config title_heavy;
+  title_heavy.weight_title = 10;
+  EXPECT_EQ(index.search("hinges", 5, title_heavy).at(0).chunk_id, titled);
+  Bm25Config title_ignored;
+  title_ignored.weight_title = 0;
+  const auto hits = index.search("hinges", 5, title_ignored);
+  EXPECT_EQ(hits.at(0).chunk_id, repeated);
+  Bm25Config no_saturation = title_ignored;
+  no_saturation.k1 = 100;
+  EXPECT_GT(index.search("hinges", 5, no_saturation).at(0).score, hits.at(0).score);
 }
 
 TEST(KeywordIndex, TitleAndHeadingColumnsCount) {
