@@ -73,15 +73,14 @@ std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const {
     scores = std::move(parent_scores);
   }
 
+  if (chunks.size() > query.k) chunks.resize(query.k);
+  std::vector<std::int64_t> document_ids;
+  for (const auto& chunk : chunks) document_ids.push_back(chunk.document_id);
+  auto metadata = store.metadata_of(document_ids);
+
   std::vector<Hit> hits;
-  hits.reserve(std::min(chunks.size(), query.k));
-  std::unordered_map<std::int64_t, Metadata> metadata_by_document;
+  hits.reserve(chunks.size());
   for (auto& chunk : chunks) {
-    if (hits.size() == query.k) break;
-    auto metadata = metadata_by_document.find(chunk.document_id);
-    if (metadata == metadata_by_document.end()) {
-      metadata = metadata_by_document.emplace(chunk.document_id, store.document_metadata(chunk.document_id)).first;
-    }
     Hit hit;
     hit.chunk_id = chunk.id;
     hit.document_uri = std::move(chunk.document_uri);
@@ -91,7 +90,7 @@ std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const {
     hit.byte_start = chunk.byte_start;
     hit.byte_end = chunk.byte_end;
     hit.page = chunk.page;
-    hit.metadata = metadata->second;
+    hit.metadata = metadata[chunk.document_id];
     hit.score = scores[chunk.id];
     hits.push_back(std::move(hit));
   }

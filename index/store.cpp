@@ -3,6 +3,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <system_error>
+#include <unordered_map>
 
 #include "core/check.hpp"
 #include "index/fts5_extension.hpp"
@@ -361,41 +362,58 @@ std::int64_t Store::generation() {
   return database_.query_int64("SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'generation'").value_or(0);
 }
 
+namespace {
+std::string json_id_array(const std::vector<std::int64_t>& ids) {
+  std::string array = "[";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) array += ',';
+    array += std::to_string(ids[i]);
+  }
+  return array + "]";
+}
+}  // namespace
+
 std::vector<StoredChunk> Store::chunks_by_id(const std::vector<std::int64_t>& chunk_ids) {
+  // One statement for the whole list; json_each's key keeps the order the ids were given in.
   auto statement = database_.prepare(
       "SELECT c.id, c.document_id, c.parent_id, d.uri, d.title, c.heading_path, c.text, c.byte_start, c.byte_end, "
-      "c.page FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?1");
+      "c.page FROM json_each(?1) j JOIN chunks c ON c.id = j.value JOIN documents d ON d.id = c.document_id "
+      "ORDER BY j.key");
+  statement.bind(1, json_id_array(chunk_ids));
   std::vector<StoredChunk> found;
   found.reserve(chunk_ids.size());
-  for (std::int64_t chunk_id : chunk_ids) {
-    statement.bind(1, chunk_id);
-    if (statement.step()) {
-      StoredChunk chunk;
-      chunk.id = statement.column_int64(0);
-      chunk.document_id = statement.column_int64(1);
-      if (!statement.column_is_null(2)) chunk.parent_id = statement.column_int64(2);
-      chunk.document_uri = statement.column_string(3);
-      chunk.title = statement.column_string(4);
-      chunk.heading_path = statement.column_string(5);
-      chunk.text = statement.column_string(6);
-      chunk.byte_start = static_cast<std::size_t>(statement.column_int64(7));
-      chunk.byte_end = static_cast<std::size_t>(statement.column_int64(8));
-      if (!statement.column_is_null(9)) chunk.page = static_cast<int>(statement.column_int64(9));
-      found.push_back(std::move(chunk));
-    }
-    statement.reset();
+  while (statement.step()) {
+    StoredChunk chunk;
+    chunk.id = statement.column_int64(0);
+    chunk.document_id = statement.column_int64(1);
+    if (!statement.column_is_null(2)) chunk.parent_id = statement.column_int64(2);
+    chunk.document_uri = statement.column_string(3);
+    chunk.title = statement.column_string(4);
+    chunk.heading_path = statement.column_string(5);
+    chunk.text = statement.column_string(6);
+    chunk.byte_start = static_cast<std::size_t>(statement.column_int64(7));
+    chunk.byte_end = static_cast<std::size_t>(statement.column_int64(8));
+    if (!statement.column_is_null(9)) chunk.page = static_cast<int>(statement.column_int64(9));
+    found.push_back(std::move(chunk));
   }
   return found;
 }
 
-Metadata Store::document_metadata(std::int64_t document_id) {
-  auto statement = database_.prepare("SELECT key, type, value FROM metadata WHERE document_id = ?1 ORDER BY key");
-  statement.bind(1, document_id);
-  Metadata metadata;
+std::unordered_map<std::int64_t, Metadata> Store::metadata_of(const std::vector<std::int64_t>& document_ids) {
+  auto statement = database_.prepare(
+      "SELECT m.document_id, m.key, m.type, m.value FROM json_each(?1) j JOIN metadata m ON m.document_id = j.value");
+  statement.bind(1, json_id_array(document_ids));
+  std::unordered_map<std::int64_t, Metadata> metadata;
+  for (std::int64_t document_id : document_ids) metadata.try_emplace(document_id);
   while (statement.step()) {
-    metadata.emplace(statement.column_string(0), read_metadata_value(statement.column_text(1), statement, 2));
+    metadata[statement.column_int64(0)].emplace(statement.column_string(1),
+                                                read_metadata_value(statement.column_text(2), statement, 3));
   }
   return metadata;
+}
+
+Metadata Store::document_metadata(std::int64_t document_id) {
+  return std::move(metadata_of({document_id})[document_id]);
 }
 
 std::vector<DocumentInfo> Store::documents() {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "index/sqlite.hpp"
@@ -71,7 +72,10 @@ class Store {
   void bump_generation();
   std::int64_t generation();
 
+  // The chunks with these ids, in the order given; ids that do not exist are left out.
   std::vector<StoredChunk> chunks_by_id(const std::vector<std::int64_t>& chunk_ids);
+  // Metadata of each listed document (an empty map for documents without any).
+  std::unordered_map<std::int64_t, Metadata> metadata_of(const std::vector<std::int64_t>& document_ids);
   Metadata document_metadata(std::int64_t document_id);
   std::vector<DocumentInfo> documents();
   Stats stats();
