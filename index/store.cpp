@@ -171,8 +171,14 @@ Store Store::open(const std::filesystem::path& kb_dir, bool create, const std::o
 
 void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
                     const std::optional<AnalyzerConfig>& analyzer) {
-  WriteTransaction transaction(database_);
-  int version = static_cast<int>(database_.query_int64("PRAGMA user_version").value_or(0));
+  // Readers must not wait for an ingest's write lock: the lock is taken only when the schema is
+  // missing or old, and the version is read again under it (another process may have won).
+  const auto current_version = [&] {
+    return static_cast<int>(database_.query_int64("PRAGMA user_version").value_or(0));
+  };
+  std::optional<WriteTransaction> transaction;
+  if (current_version() != kSchemaVersion) transaction.emplace(database_);
+  int version = current_version();
   const bool empty = database_.query_int64("SELECT count(*) FROM sqlite_schema").value_or(0) == 0;
   RAGLINE_CHECK(version <= kSchemaVersion, unsupported,
                 "KB " << kb_dir_.string() << " has schema version " << version << ", newer than this ragline ("
@@ -196,7 +202,7 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
     version = 1;
   }
   // Later schema versions add their steps here: if (version == 1) { ...; version = 2; }
-  transaction.commit();
+  if (transaction) transaction->commit();
   schema_version_ = version;
   load_settings();
 

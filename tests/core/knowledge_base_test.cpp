@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "index/sqlite.hpp"
@@ -224,6 +225,27 @@ TEST(KnowledgeBase, HierarchicalReturnsParentsOnce) {
 TEST(KnowledgeBase, FileUriPercentEncodes) {
   // file_uri is absolute and percent-encodes bytes outside the unreserved set.
   EXPECT_EQ(file_uri("/tmp/a b/ü#1.txt"), "file:///tmp/a%20b/%C3%BC%231.txt");
+}
+
+}  // namespace
+}  // namespace ragline
+
+namespace ragline {
+namespace {
+
+TEST(KnowledgeBaseConcurrency, ReadersOpenAndSearchWhileAWriterHoldsTheLock) {
+  // A KB opens and answers queries while another connection holds the write lock (an ingest).
+  ragline::testing::TempDir dir;
+  ragline::testing::write_file(dir / "a.txt", "gyroscope drift compensation");
+  { KnowledgeBase::open(dir / "kb").ingest({dir / "a.txt"}); }
+  auto writer = index::Database::open(dir / "kb" / "kb.sqlite", false);
+  writer.exec("BEGIN IMMEDIATE");
+  writer.exec("DELETE FROM settings WHERE key = 'nothing'");
+  const auto started = std::chrono::steady_clock::now();
+  auto reader = KnowledgeBase::open(dir / "kb");
+  EXPECT_EQ(reader.retrieve({"gyroscope", 5}).size(), 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5)) << "the reader waited for the writer";
+  writer.exec("COMMIT");
 }
 
 }  // namespace
