@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds ragline into ${RAGLINE_BUILD_DIR:-build}. Extra arguments go to CMake's
-# configure step (e.g. -DRAGLINE_SANITIZE=address,undefined).
+# configure step (e.g. -DRAGLINE_SANITIZE=address,undefined); RAGLINE_TARGETS names the targets
+# to build (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +14,6 @@ fi
 
 cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="${RAGLINE_BUILD_TYPE:-RelWithDebInfo}" \
   -DRAGLINE_WARNINGS_AS_ERRORS=ON "$@"
-cmake --build "$build_dir" -j "$jobs"
+targets=()
+for target in ${RAGLINE_TARGETS:-}; do targets+=(--target "$target"); done
+cmake --build "$build_dir" -j "$jobs" "${targets[@]}"

@@ -7,14 +7,20 @@ cd "$(dirname "$0")/.."
 question=${1:-"How do I get reimbursed for a taxi on a business trip?"}
 
 scripts/install-deps.sh
-RAGLINE_BUILD_TYPE=Release scripts/build.sh >/dev/null
 build_dir=${RAGLINE_BUILD_DIR:-build}
+mkdir -p "$build_dir"
+echo "== building rag-query (log: $build_dir/demo-build.log)"
+if ! RAGLINE_TARGETS=rag-query scripts/build.sh >"$build_dir/demo-build.log" 2>&1; then
+  tail -n 40 "$build_dir/demo-build.log"
+  echo "demo: the build failed; the whole log is in $build_dir/demo-build.log" >&2
+  exit 1
+fi
 rag_query="$build_dir/tools/rag-query"
 
 kb="$build_dir/demo-kb"
 rm -rf "$kb"
 echo "== ingesting corpora/handbook/corpus.jsonl into $kb"
-"$rag_query" ingest corpora/handbook/corpus.jsonl --kb "$kb" --chunker sentence --max-tokens 200
+"$rag_query" ingest corpora/handbook/corpus.jsonl --kb "$kb"
 echo
 "$rag_query" stats --kb "$kb"
 echo

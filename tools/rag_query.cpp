@@ -5,6 +5,7 @@
 // 3 ingest finished but some inputs failed (listed on stderr and in the summary).
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -25,7 +26,19 @@ constexpr int kExitIngestFailures = 3;
 json metadata_to_json(const ragline::Metadata& metadata) {
   json object = json::object();
   for (const auto& [key, value] : metadata) {
-    std::visit([&](const auto& v) { object[key] = v; }, value);
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          // Metadata numbers are doubles; whole ones print as integers (year 2024, not 2024.0).
+          if constexpr (std::is_same_v<T, double>) {
+            if (std::trunc(v) == v && std::fabs(v) < 9e15) {
+              object[key] = static_cast<std::int64_t>(v);
+              return;
+            }
+          }
+          object[key] = v;
+        },
+        value);
   }
   return object;
 }
