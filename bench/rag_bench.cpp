@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bench/beir_dataset.hpp"
+#include "bench/fts5_baseline.hpp"
 #include "bench/latency.hpp"
 #include "bench/metrics.hpp"
 #include "bench/report.hpp"
@@ -24,9 +25,12 @@
 namespace {
 
 namespace fs = std::filesystem;
+using ragline::bench::BaselineReport;
 using ragline::bench::BeirDataset;
 using ragline::bench::BeirQuery;
 using ragline::bench::BenchReport;
+using ragline::bench::Fts5Baseline;
+using ragline::bench::kLatencyTopK;
 
 // Exit codes: the run worked but its output cannot be trusted (1) is kept apart from a run that
 // could not happen at all (2), so CI can tell a quality regression from a broken set-up.
@@ -44,6 +48,7 @@ struct Options {
   std::string split = "test";
   bool json = false;
   bool verbose = false;
+  bool baseline = true;
   std::size_t documents_per_query = 100;
   std::size_t chunk_depth = 1000;
   std::size_t warmup_queries = 20;
@@ -79,12 +84,32 @@ std::string dataset_name(const fs::path& directory) {
   return canonical.filename().string();
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Runs `first(index)` and `second(index)` for every index, alternating which of the two goes
+// first: on a shared machine, drift (other jobs, clock changes) and whatever one leaves in the
+// CPU caches for the other then fall on both sides alike.
+template <typename First, typename Second>
+void interleave(std::size_t count, First&& first, Second&& second) {
+  for (std::size_t index = 0; index < count; ++index) {
+    if (index % 2 == 0) {
+      first(index);
+      second(index);
+    } else {
+      second(index);
+      first(index);
+    }
+  }
+}
+
 // Ingests corpus.jsonl into an empty KB; fills the ingest fields of the report.
 void ingest_corpus(ragline::KnowledgeBase& kb, const BeirDataset& dataset, BenchReport& report) {
   std::cerr << "rag-bench: ingesting " << dataset.corpus_path.string() << " ...\n";
   const auto start = std::chrono::steady_clock::now();
   const ragline::IngestReport ingest = kb.ingest({dataset.corpus_path});
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = seconds_since(start);
   report.ingest_seconds = seconds;
   report.ingest_mb_s = seconds > 0 ? static_cast<double>(dataset.corpus_bytes) / 1e6 / seconds : 0.0;
   report.ingest_failures = ingest.failures.size();
@@ -158,6 +183,21 @@ int run(const Options& options) {
   report.kb_documents = static_cast<std::size_t>(stats.documents);
   report.kb_chunks = static_cast<std::size_t>(stats.chunks);
 
+  // The floor, built from the same corpus.jsonl (already in the OS file cache, as it was for
+  // ragline's ingest). optional::emplace because the baseline owns a SQLite handle and does not move.
+  std::optional<Fts5Baseline> baseline;
+  if (options.baseline) {
+    BaselineReport& baseline_report = report.baseline.emplace();
+    baseline_report.name = std::string(Fts5Baseline::kName);
+    baseline_report.documents_per_query = options.documents_per_query;
+    const auto start = std::chrono::steady_clock::now();
+    baseline.emplace().ingest(dataset.corpus_path);
+    baseline_report.ingest_seconds = seconds_since(start);
+    baseline_report.ingest_mb_s = baseline_report.ingest_seconds > 0
+                                      ? static_cast<double>(dataset.corpus_bytes) / 1e6 / baseline_report.ingest_seconds
+                                      : 0.0;
+  }
+
   std::vector<const BeirQuery*> scored;
   for (const BeirQuery& query : dataset.queries) {
     if (dataset.qrels.contains(query.id)) scored.push_back(&query);
@@ -165,10 +205,16 @@ int run(const Options& options) {
   report.queries_scored = scored.size();
 
   // Untimed: the first queries pay for opening SQLite pages and the OS file cache, which a
-  // long-running service pays once.
+  // long-running service pays once. Every call shape that is timed later is warmed up here.
   report.warmup_queries = std::min(options.warmup_queries, scored.size());
   for (std::size_t index = 0; index < report.warmup_queries; ++index) {
-    (void)kb.retrieve(ragline::Query{scored[index]->text, options.chunk_depth, options.bm25});
+    const std::string& text = scored[index]->text;
+    (void)kb.retrieve(ragline::Query{text, options.chunk_depth, options.bm25});
+    (void)kb.retrieve(ragline::Query{text, kLatencyTopK, options.bm25});
+    if (baseline) {
+      (void)baseline->search(text, options.documents_per_query);
+      (void)baseline->search(text, kLatencyTopK);
+    }
   }
 
   std::ofstream run_file;
@@ -186,7 +232,8 @@ int run(const Options& options) {
   std::size_t hits_outside_corpus = 0;
   std::string example_outside_corpus;
   std::size_t queries_short_of_k = 0;
-  for (const BeirQuery* query : scored) {
+  auto ragline_at_depth = [&](std::size_t query_index) {
+    const BeirQuery* query = scored[query_index];
     const auto start = std::chrono::steady_clock::now();
     const std::vector<ragline::Hit> hits = kb.retrieve(ragline::Query{query->text, options.chunk_depth, options.bm25});
     latency.add(std::chrono::steady_clock::now() - start);
@@ -219,9 +266,50 @@ int run(const Options& options) {
                  << " ragline-" << options.mode << '\n';
       }
     }
-  }
+  };
+
+  // The baseline's ranking is already one row per document, so it is scored as it comes.
+  ragline::bench::LatencyRecorder baseline_latency;
+  std::vector<ragline::bench::QueryMetrics> baseline_per_query;
+  auto baseline_at_depth = [&](std::size_t query_index) {
+    if (!baseline) return;
+    const BeirQuery* query = scored[query_index];
+    const auto start = std::chrono::steady_clock::now();
+    const std::vector<std::int64_t> rowids = baseline->search(query->text, options.documents_per_query);
+    baseline_latency.add(std::chrono::steady_clock::now() - start);
+    std::vector<std::string> ranking;
+    ranking.reserve(rowids.size());
+    for (const std::int64_t rowid : rowids) ranking.push_back(baseline->document_id(rowid));
+    if (ranking.empty()) ++report.baseline->queries_without_results;
+    baseline_per_query.push_back(ragline::bench::evaluate_query(ranking, dataset.qrels.at(query->id)));
+  };
+  interleave(scored.size(), ragline_at_depth, baseline_at_depth);
+
+  // The shape of a RAG request: a few full hits (text, metadata) against a few rowids.
+  ragline::bench::LatencyRecorder latency_k10;
+  ragline::bench::LatencyRecorder baseline_latency_k10;
+  interleave(
+      scored.size(),
+      [&](std::size_t query_index) {
+        const auto start = std::chrono::steady_clock::now();
+        (void)kb.retrieve(ragline::Query{scored[query_index]->text, kLatencyTopK, options.bm25});
+        latency_k10.add(std::chrono::steady_clock::now() - start);
+      },
+      [&](std::size_t query_index) {
+        if (!baseline) return;
+        const auto start = std::chrono::steady_clock::now();
+        (void)baseline->search(scored[query_index]->text, kLatencyTopK);
+        baseline_latency_k10.add(std::chrono::steady_clock::now() - start);
+      });
+
   report.metrics = ragline::bench::mean_metrics(per_query);
   report.latency = latency.summary();
+  report.latency_k10 = latency_k10.summary();
+  if (report.baseline) {
+    report.baseline->metrics = ragline::bench::mean_metrics(baseline_per_query);
+    report.baseline->latency = baseline_latency.summary();
+    report.baseline->latency_k10 = baseline_latency_k10.summary();
+  }
   report.kb_bytes = directory_bytes(options.kb);
 
   if (queries_short_of_k > 0) {
@@ -242,6 +330,19 @@ int run(const Options& options) {
     report.self_check_failures.push_back(std::to_string(report.queries_without_results) + " of " +
                                          std::to_string(scored.size()) +
                                          " scored queries returned no results (more than 5%)");
+  }
+  // A baseline that finds nothing for any query means the harness (query conversion, baseline
+  // table) is broken. Some empty results are the floor being a floor: unicode61 does not segment
+  // Chinese or Japanese, so such a query is one unmatched token (the handbook has four).
+  if (report.baseline && !scored.empty()) {
+    const std::size_t empty = report.baseline->queries_without_results;
+    if (empty == scored.size()) {
+      report.self_check_failures.push_back("baseline: none of the " + std::to_string(scored.size()) +
+                                           " scored queries returned a result");
+    } else if (static_cast<double>(empty) > kMaxNoResultFraction * static_cast<double>(scored.size())) {
+      std::cerr << "rag-bench: warning: the baseline returned nothing for " << empty << " of " << scored.size()
+                << " scored queries (its quality figures count them as misses)\n";
+    }
   }
   if (hits_outside_corpus > 0) {
     report.self_check_failures.push_back(std::to_string(hits_outside_corpus) +
@@ -267,7 +368,7 @@ int run(const Options& options) {
 int main(int argc, char** argv) {
   CLI::App app{
       "Measures retrieval quality (nDCG@10, Recall@100, MRR@10, MAP@100), query latency and ingest "
-      "speed of a ragline KB on a BEIR-format dataset.",
+      "speed of a ragline KB on a BEIR-format dataset, beside raw FTS5 on the same data.",
       "rag-bench"};
   Options options;
   app.add_option("--dataset", options.dataset, "BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/)")
@@ -284,6 +385,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--min-ndcg", options.min_ndcg, "fail (exit 1) when nDCG@10 is below this value");
   app.add_option("--trec-run", options.trec_run, "also write the ranking as a TREC run file (for trec_eval)");
+  app.add_flag("!--no-baseline", options.baseline,
+               "skip the raw-FTS5 baseline (fts5-porter-bm25) measured in the same run");
   app.add_flag("-v,--verbose", options.verbose, "show the library's info and debug messages");
   app.add_option("--chunker", options.chunker, "chunker of a KB the bench creates (default: the library's)");
   app.add_option("--max-tokens", options.max_tokens, "chunk size of a KB the bench creates");

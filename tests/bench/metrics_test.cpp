@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,6 +37,13 @@ ragline::Error expect_error(Load&& load) {
   }
   ADD_FAILURE() << "expected ragline::Error";
   return ragline::Error(ragline::ErrorKind::internal, "no error");
+}
+
+// "x" + std::to_string(n) trips g++ 12's -Wrestrict false positive at -O2 and above (GCC bug
+// 105651), which -Werror turns into a failed Release build; appending does not.
+std::string numbered(std::string prefix, int number) {
+  prefix += std::to_string(number);
+  return prefix;
 }
 
 void write_tiny_dataset(const TempDir& dir, const std::string& qrels) {
@@ -70,13 +78,13 @@ TEST(BenchMetrics, NdcgCutsRankingAndIdealAtTen) {
   Judgments judgments;
   Ranking ranking;
   for (int index = 0; index < 12; ++index) {
-    judgments.emplace("r" + std::to_string(index), 1);
-    ranking.push_back("r" + std::to_string(index));
+    judgments.emplace(numbered("r", index), 1);
+    ranking.push_back(numbered("r", index));
   }
   EXPECT_DOUBLE_EQ(evaluate_query(ranking, judgments).ndcg_at_10, 1.0);
   // Relevant documents only after rank 10 give nothing.
   Ranking late(10, "");
-  for (int index = 0; index < 10; ++index) late[static_cast<std::size_t>(index)] = "x" + std::to_string(index);
+  for (int index = 0; index < 10; ++index) late[static_cast<std::size_t>(index)] = numbered("x", index);
   late.push_back("r0");
   EXPECT_DOUBLE_EQ(evaluate_query(late, judgments).ndcg_at_10, 0.0);
 }
@@ -91,7 +99,7 @@ TEST(BenchMetrics, RecallWithFewerThanHundredRetrieved) {
 // Recall@100 and MAP@100 ignore a relevant document at rank 101.
 TEST(BenchMetrics, RecallAndMapStopAtRankHundred) {
   Ranking ranking;
-  for (int index = 0; index < 100; ++index) ranking.push_back("x" + std::to_string(index));
+  for (int index = 0; index < 100; ++index) ranking.push_back(numbered("x", index));
   ranking.push_back("a");
   const QueryMetrics metrics = evaluate_query(ranking, Judgments{{"a", 1}});
   EXPECT_DOUBLE_EQ(metrics.recall_at_100, 0.0);
@@ -103,7 +111,7 @@ TEST(BenchMetrics, MrrFirstRelevantAtRankThree) {
   const Judgments judgments{{"a", 1}, {"b", 2}, {"y", 0}};
   EXPECT_DOUBLE_EQ(evaluate_query(Ranking{"x", "y", "a", "b"}, judgments).mrr_at_10, 1.0 / 3.0);
   Ranking late;
-  for (int index = 0; index < 10; ++index) late.push_back("x" + std::to_string(index));
+  for (int index = 0; index < 10; ++index) late.push_back(numbered("x", index));
   late.push_back("a");
   EXPECT_DOUBLE_EQ(evaluate_query(late, judgments).mrr_at_10, 0.0);
 }
@@ -275,6 +283,92 @@ TEST(BenchReport, JsonLineHasTheDocumentedShape) {
 
   report.ingest_mb_s = 2.5;
   EXPECT_DOUBLE_EQ(nlohmann::json::parse(ragline::bench::to_json_line(report)).at("ingest_mb_s").get<double>(), 2.5);
+}
+
+// The baseline, the k=10 latency and the ratios are added beside the existing keys, which keep
+// their names and meaning; without a baseline they are null rather than made-up figures.
+TEST(BenchReport, JsonLineHasBaselineK10AndRatios) {
+  ragline::bench::BenchReport report;
+  report.dataset = "cranfield";
+  report.mode = "bm25";
+  report.metrics = {0.45, 0.8, 0.6, 0.3};
+  report.latency = {225, 11.0, 13.0, 15.0, 2.5, 90.0};
+  report.latency_k10 = {225, 3.0, 4.0, 5.0, 0.7, 320.0};
+  report.ingest_mb_s = 0.5;
+
+  nlohmann::json json = nlohmann::json::parse(ragline::bench::to_json_line(report));
+  EXPECT_DOUBLE_EQ(json.at("latency_ms").at("p50").get<double>(), 11.0);
+  EXPECT_DOUBLE_EQ(json.at("qps").get<double>(), 90.0);
+  EXPECT_DOUBLE_EQ(json.at("latency_k10_ms").at("p50").get<double>(), 3.0);
+  EXPECT_DOUBLE_EQ(json.at("latency_k10_ms").at("p95").get<double>(), 4.0);
+  EXPECT_DOUBLE_EQ(json.at("latency_k10_ms").at("p99").get<double>(), 5.0);
+  EXPECT_DOUBLE_EQ(json.at("qps_k10").get<double>(), 320.0);
+  EXPECT_TRUE(json.at("baseline").is_null());
+  EXPECT_TRUE(json.at("ratios").at("p50_k10_vs_baseline").is_null());
+  EXPECT_TRUE(json.at("ratios").at("ndcg10_vs_baseline").is_null());
+
+  ragline::bench::BaselineReport& baseline = report.baseline.emplace();
+  baseline.name = "fts5-porter-bm25";
+  baseline.documents_per_query = 100;
+  baseline.metrics = {0.3, 0.7, 0.5, 0.2};
+  baseline.latency = {225, 1.0, 1.5, 2.0, 0.25, 900.0};
+  baseline.latency_k10 = {225, 0.5, 0.6, 0.8, 0.12, 1800.0};
+  baseline.ingest_mb_s = 20.0;
+
+  const std::string line = ragline::bench::to_json_line(report);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  json = nlohmann::json::parse(line);
+  // The existing keys are still ragline's own figures.
+  EXPECT_DOUBLE_EQ(json.at("metrics").at("ndcg@10").get<double>(), 0.45);
+  EXPECT_DOUBLE_EQ(json.at("ingest_mb_s").get<double>(), 0.5);
+  const nlohmann::json& side = json.at("baseline");
+  EXPECT_EQ(side.at("name"), "fts5-porter-bm25");
+  EXPECT_DOUBLE_EQ(side.at("metrics").at("ndcg@10").get<double>(), 0.3);
+  EXPECT_DOUBLE_EQ(side.at("metrics").at("recall@100").get<double>(), 0.7);
+  EXPECT_DOUBLE_EQ(side.at("metrics").at("mrr@10").get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(side.at("metrics").at("map@100").get<double>(), 0.2);
+  EXPECT_DOUBLE_EQ(side.at("latency_ms").at("p50").get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(side.at("latency_ms").at("p99").get<double>(), 2.0);
+  EXPECT_DOUBLE_EQ(side.at("qps").get<double>(), 900.0);
+  EXPECT_DOUBLE_EQ(side.at("latency_k10_ms").at("p50").get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(side.at("latency_k10_ms").at("p95").get<double>(), 0.6);
+  EXPECT_DOUBLE_EQ(side.at("qps_k10").get<double>(), 1800.0);
+  EXPECT_DOUBLE_EQ(side.at("ingest_mb_s").get<double>(), 20.0);
+  EXPECT_DOUBLE_EQ(json.at("ratios").at("p50_k10_vs_baseline").get<double>(), 3.0 / 0.5);
+  EXPECT_DOUBLE_EQ(json.at("ratios").at("ndcg10_vs_baseline").get<double>(), 0.45 / 0.3);
+
+  // A zero denominator is no ratio, not infinity (which JSON cannot carry).
+  report.baseline->metrics.ndcg_at_10 = 0;
+  EXPECT_TRUE(
+      nlohmann::json::parse(ragline::bench::to_json_line(report)).at("ratios").at("ndcg10_vs_baseline").is_null());
+}
+
+// The text report puts the baseline's figures beside ragline's and states the overhead.
+TEST(BenchReport, TextReportShowsBaselineSideBySide) {
+  ragline::bench::BenchReport report;
+  report.dataset = "med";
+  report.mode = "bm25";
+  report.metrics.ndcg_at_10 = 0.7123;
+  report.latency_k10.p50_ms = 3.0;
+  std::ostringstream without;
+  ragline::bench::print_text_report(without, report);
+  EXPECT_EQ(without.str().find("fts5-porter-bm25"), std::string::npos);
+  EXPECT_NE(without.str().find("0.7123"), std::string::npos);
+
+  ragline::bench::BaselineReport& baseline = report.baseline.emplace();
+  baseline.name = "fts5-porter-bm25";
+  baseline.metrics.ndcg_at_10 = 0.6456;
+  baseline.latency_k10.p50_ms = 1.5;
+  std::ostringstream with;
+  ragline::bench::print_text_report(with, report);
+  const std::string text = with.str();
+  EXPECT_NE(text.find("fts5-porter-bm25"), std::string::npos) << text;
+  const std::size_t row = text.find("nDCG@10");
+  ASSERT_NE(row, std::string::npos) << text;
+  const std::string ndcg_line = text.substr(row, text.find('\n', row) - row);
+  EXPECT_NE(ndcg_line.find("0.7123"), std::string::npos) << ndcg_line;
+  EXPECT_NE(ndcg_line.find("0.6456"), std::string::npos) << ndcg_line;
+  EXPECT_NE(text.find("2.00x the baseline"), std::string::npos) << text;
 }
 
 // The project's sample corpus is consistent: every query judged, every judgment names a document.
