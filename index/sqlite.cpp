@@ -119,6 +119,14 @@ std::optional<std::int64_t> Database::query_int64(std::string_view sql) {
   return statement.column_int64(0);
 }
 
+StatementCache::Lease StatementCache::get(std::string_view sql) {
+  auto found = statements_.find(std::string(sql));
+  if (found == statements_.end()) {
+    found = statements_.emplace(std::string(sql), std::make_unique<Statement>(database_, sql)).first;
+  }
+  return Lease(*found->second);
+}
+
 WriteTransaction::WriteTransaction(Database& database) : database_(database) { database_.exec("BEGIN IMMEDIATE"); }
 
 WriteTransaction::~WriteTransaction() {

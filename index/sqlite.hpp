@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace ragline::index {
 
@@ -78,6 +79,32 @@ class Database {
  private:
   DatabaseHandle handle_;
   std::filesystem::path path_;
+};
+
+// Prepared statements kept for the life of a connection, keyed by their SQL. get() hands one
+// out wrapped so that it is reset (and its bindings cleared) when the caller's scope ends: an
+// active statement would otherwise hold its read snapshot open.
+class StatementCache {
+ public:
+  class Lease {
+   public:
+    explicit Lease(Statement& statement) : statement_(&statement) {}
+    ~Lease() { statement_->reset(); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Statement* operator->() const { return statement_; }
+    Statement& operator*() const { return *statement_; }
+
+   private:
+    Statement* statement_;
+  };
+
+  explicit StatementCache(sqlite3* database) : database_(database) {}
+  Lease get(std::string_view sql);
+
+ private:
+  sqlite3* database_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted (e.g. by an exception).

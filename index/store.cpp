@@ -146,7 +146,7 @@ std::uint64_t directory_size(const std::filesystem::path& dir) {
 }  // namespace
 
 Store::Store(Database database, std::filesystem::path kb_dir)
-    : database_(std::move(database)), kb_dir_(std::move(kb_dir)) {}
+    : database_(std::move(database)), statements_(database_.get()), kb_dir_(std::move(kb_dir)) {}
 
 Store Store::open(const std::filesystem::path& kb_dir, bool create, const std::optional<ChunkerConfig>& chunker,
                   const std::optional<AnalyzerConfig>& analyzer) {
@@ -237,20 +237,20 @@ void Store::load_settings() {
 }
 
 std::optional<StoredDocumentState> Store::find_document(const std::string& uri) {
-  auto statement = database_.prepare("SELECT id, content_hash, source_path FROM documents WHERE uri = ?1");
-  statement.bind(1, uri);
-  if (!statement.step()) return std::nullopt;
-  return StoredDocumentState{statement.column_int64(0), statement.column_string(1), statement.column_string(2)};
+  auto statement = statements_.get("SELECT id, content_hash, source_path FROM documents WHERE uri = ?1");
+  statement->bind(1, uri);
+  if (!statement->step()) return std::nullopt;
+  return StoredDocumentState{statement->column_int64(0), statement->column_string(1), statement->column_string(2)};
 }
 
 void Store::delete_keyword_entries(std::int64_t document_id) {
   // External-content FTS5 needs the exact indexed values to remove a row's terms, so they are
   // read back through the same view before the chunks go.
-  auto statement = database_.prepare(
+  auto statement = statements_.get(
       "INSERT INTO chunk_keywords(chunk_keywords, rowid, text, title, heading_path) "
       "SELECT 'delete', c.id, c.text, d.title, c.heading_path FROM chunks c JOIN documents d ON d.id = c.document_id "
       "WHERE c.document_id = ?1 AND c.searchable = 1");
-  statement.bind(1, document_id).run();
+  statement->bind(1, document_id).run();
 }
 
 std::int64_t Store::put_document(const ingest::Document& document, const std::string& content_hash,
@@ -259,13 +259,13 @@ std::int64_t Store::put_document(const ingest::Document& document, const std::st
   if (auto existing = find_document(document.uri)) {
     document_id = existing->id;
     delete_keyword_entries(existing->id);
-    database_.prepare("DELETE FROM chunks WHERE document_id = ?1").bind(1, existing->id).run();
-    database_.prepare("DELETE FROM metadata WHERE document_id = ?1").bind(1, existing->id).run();
+    statements_.get("DELETE FROM chunks WHERE document_id = ?1")->bind(1, existing->id).run();
+    statements_.get("DELETE FROM metadata WHERE document_id = ?1")->bind(1, existing->id).run();
   }
 
   std::string page_starts;
   if (!document.page_starts.empty()) page_starts = nlohmann::json(document.page_starts).dump();
-  auto upsert = database_.prepare(
+  auto upsert = statements_.get(
       "INSERT INTO documents(id, uri, source_path, title, content_hash, mime_type, size_bytes, mtime, ingested_at, "
       "text, page_starts) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
       "ON CONFLICT(id) DO UPDATE SET uri = excluded.uri, source_path = excluded.source_path, title = excluded.title, "
@@ -273,11 +273,11 @@ std::int64_t Store::put_document(const ingest::Document& document, const std::st
       "mtime = excluded.mtime, ingested_at = excluded.ingested_at, text = excluded.text, "
       "page_starts = excluded.page_starts");
   if (document_id) {
-    upsert.bind(1, *document_id);
+    upsert->bind(1, *document_id);
   } else {
-    upsert.bind_null(1);
+    upsert->bind_null(1);
   }
-  upsert.bind(2, document.uri)
+  upsert->bind(2, document.uri)
       .bind(3, document.source_path)
       .bind(4, document.title)
       .bind(5, content_hash)
@@ -287,56 +287,56 @@ std::int64_t Store::put_document(const ingest::Document& document, const std::st
       .bind(9, ingested_at)
       .bind(10, document.text);
   if (page_starts.empty()) {
-    upsert.bind_null(11);
+    upsert->bind_null(11);
   } else {
-    upsert.bind(11, page_starts);
+    upsert->bind(11, page_starts);
   }
-  upsert.run();
+  upsert->run();
   if (!document_id) document_id = database_.last_insert_rowid();
 
-  auto put_metadata = database_.prepare("INSERT INTO metadata(document_id, key, type, value) VALUES(?1, ?2, ?3, ?4)");
+  auto put_metadata = statements_.get("INSERT INTO metadata(document_id, key, type, value) VALUES(?1, ?2, ?3, ?4)");
   for (const auto& [key, value] : document.metadata) {
-    put_metadata.bind(1, *document_id).bind(2, key);
-    bind_metadata_value(put_metadata, 3, 4, value);
-    put_metadata.run();
-    put_metadata.reset();
+    put_metadata->bind(1, *document_id).bind(2, key);
+    bind_metadata_value(*put_metadata, 3, 4, value);
+    put_metadata->run();
+    put_metadata->reset();
   }
 
-  auto put_chunk = database_.prepare(
+  auto put_chunk = statements_.get(
       "INSERT INTO chunks(document_id, ordinal, parent_id, searchable, text, byte_start, byte_end, heading_path, "
       "token_count, page) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
   auto put_keywords =
-      database_.prepare("INSERT INTO chunk_keywords(rowid, text, title, heading_path) VALUES(?1, ?2, ?3, ?4)");
+      statements_.get("INSERT INTO chunk_keywords(rowid, text, title, heading_path) VALUES(?1, ?2, ?3, ?4)");
   std::vector<std::int64_t> chunk_ids;
   chunk_ids.reserve(chunks.size());
   for (const auto& chunk : chunks) {
-    put_chunk.bind(1, *document_id).bind(2, chunk.ordinal);
+    put_chunk->bind(1, *document_id).bind(2, chunk.ordinal);
     if (chunk.parent_ordinal) {
       const auto parent = static_cast<std::size_t>(*chunk.parent_ordinal);
       RAGLINE_CHECK(parent < chunk_ids.size(), internal,
                     "chunk " << chunk.ordinal << " of " << document.uri << " names a later parent " << parent);
-      put_chunk.bind(3, chunk_ids[parent]);
+      put_chunk->bind(3, chunk_ids[parent]);
     } else {
-      put_chunk.bind_null(3);
+      put_chunk->bind_null(3);
     }
-    put_chunk.bind(4, chunk.searchable ? 1 : 0)
+    put_chunk->bind(4, chunk.searchable ? 1 : 0)
         .bind(5, chunk.text)
         .bind(6, static_cast<std::int64_t>(chunk.byte_start))
         .bind(7, static_cast<std::int64_t>(chunk.byte_end))
         .bind(8, chunk.heading_path)
         .bind(9, chunk.token_count);
     if (auto page = ingest::page_at(document, chunk.byte_start)) {
-      put_chunk.bind(10, *page);
+      put_chunk->bind(10, *page);
     } else {
-      put_chunk.bind_null(10);
+      put_chunk->bind_null(10);
     }
-    put_chunk.run();
-    put_chunk.reset();
+    put_chunk->run();
+    put_chunk->reset();
     const std::int64_t chunk_id = database_.last_insert_rowid();
     chunk_ids.push_back(chunk_id);
     if (chunk.searchable) {
-      put_keywords.bind(1, chunk_id).bind(2, chunk.text).bind(3, document.title).bind(4, chunk.heading_path).run();
-      put_keywords.reset();
+      put_keywords->bind(1, chunk_id).bind(2, chunk.text).bind(3, document.title).bind(4, chunk.heading_path).run();
+      put_keywords->reset();
     }
   }
   return *document_id;
@@ -344,7 +344,7 @@ std::int64_t Store::put_document(const ingest::Document& document, const std::st
 
 bool Store::delete_document(std::int64_t document_id) {
   delete_keyword_entries(document_id);
-  database_.prepare("DELETE FROM documents WHERE id = ?1").bind(1, document_id).run();
+  statements_.get("DELETE FROM documents WHERE id = ?1")->bind(1, document_id).run();
   return database_.changes() > 0;
 }
 
@@ -381,39 +381,39 @@ std::string json_id_array(const std::vector<std::int64_t>& ids) {
 
 std::vector<StoredChunk> Store::chunks_by_id(const std::vector<std::int64_t>& chunk_ids) {
   // One statement for the whole list; json_each's key keeps the order the ids were given in.
-  auto statement = database_.prepare(
+  auto statement = statements_.get(
       "SELECT c.id, c.document_id, c.parent_id, d.uri, d.title, c.heading_path, c.text, c.byte_start, c.byte_end, "
       "c.page FROM json_each(?1) j JOIN chunks c ON c.id = j.value JOIN documents d ON d.id = c.document_id "
       "ORDER BY j.key");
-  statement.bind(1, json_id_array(chunk_ids));
+  statement->bind(1, json_id_array(chunk_ids));
   std::vector<StoredChunk> found;
   found.reserve(chunk_ids.size());
-  while (statement.step()) {
+  while (statement->step()) {
     StoredChunk chunk;
-    chunk.id = statement.column_int64(0);
-    chunk.document_id = statement.column_int64(1);
-    if (!statement.column_is_null(2)) chunk.parent_id = statement.column_int64(2);
-    chunk.document_uri = statement.column_string(3);
-    chunk.title = statement.column_string(4);
-    chunk.heading_path = statement.column_string(5);
-    chunk.text = statement.column_string(6);
-    chunk.byte_start = static_cast<std::size_t>(statement.column_int64(7));
-    chunk.byte_end = static_cast<std::size_t>(statement.column_int64(8));
-    if (!statement.column_is_null(9)) chunk.page = static_cast<int>(statement.column_int64(9));
+    chunk.id = statement->column_int64(0);
+    chunk.document_id = statement->column_int64(1);
+    if (!statement->column_is_null(2)) chunk.parent_id = statement->column_int64(2);
+    chunk.document_uri = statement->column_string(3);
+    chunk.title = statement->column_string(4);
+    chunk.heading_path = statement->column_string(5);
+    chunk.text = statement->column_string(6);
+    chunk.byte_start = static_cast<std::size_t>(statement->column_int64(7));
+    chunk.byte_end = static_cast<std::size_t>(statement->column_int64(8));
+    if (!statement->column_is_null(9)) chunk.page = static_cast<int>(statement->column_int64(9));
     found.push_back(std::move(chunk));
   }
   return found;
 }
 
 std::unordered_map<std::int64_t, Metadata> Store::metadata_of(const std::vector<std::int64_t>& document_ids) {
-  auto statement = database_.prepare(
+  auto statement = statements_.get(
       "SELECT m.document_id, m.key, m.type, m.value FROM json_each(?1) j JOIN metadata m ON m.document_id = j.value");
-  statement.bind(1, json_id_array(document_ids));
+  statement->bind(1, json_id_array(document_ids));
   std::unordered_map<std::int64_t, Metadata> metadata;
   for (std::int64_t document_id : document_ids) metadata.try_emplace(document_id);
-  while (statement.step()) {
-    metadata[statement.column_int64(0)].emplace(statement.column_string(1),
-                                                read_metadata_value(statement.column_text(2), statement, 3));
+  while (statement->step()) {
+    metadata[statement->column_int64(0)].emplace(statement->column_string(1),
+                                                 read_metadata_value(statement->column_text(2), *statement, 3));
   }
   return metadata;
 }

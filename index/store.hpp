@@ -87,6 +87,7 @@ class Store {
   void delete_keyword_entries(std::int64_t document_id);
 
   Database database_;
+  StatementCache statements_;
   std::filesystem::path kb_dir_;
   ChunkerConfig chunker_;
   AnalyzerConfig analyzer_;
