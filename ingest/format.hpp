@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,6 +43,8 @@ struct ParsedFile {
   std::size_t invalid_utf8_replaced = 0;  // bytes the parser replaced while decoding
 };
 
+using DocumentCallback = std::function<void(Document&&)>;
+
 class FormatParser {
  public:
   virtual ~FormatParser() = default;
@@ -49,6 +52,15 @@ class FormatParser {
   // Throws ragline::Error (kind format) when the whole file is unusable; the message says why
   // (the pipeline adds the path).
   virtual ParsedFile parse(const SourceFile& file, const ParseOptions& options) const = 0;
+  // The same documents handed to `emit` one at a time as they are parsed, so that a file of
+  // millions of records never holds them all at once; `result` receives the failures and counts
+  // (its documents stay empty). The default parses the whole file first; JSON Lines streams.
+  virtual void parse_each(const SourceFile& file, const ParseOptions& options, const DocumentCallback& emit,
+                          ParsedFile& result) const {
+    result = parse(file, options);
+    for (auto& document : result.documents) emit(std::move(document));
+    result.documents.clear();
+  }
 };
 
 // The parser for a path by its extension (case-insensitive), or nullptr when unsupported.

@@ -141,7 +141,8 @@ Document record_document(const Json& record, const RecordContext& context) {
 // Collects documents, rejecting a second record with a URI already seen in the file.
 class RecordCollector {
  public:
-  explicit RecordCollector(ParsedFile& parsed) : parsed_(parsed) {}
+  // With `emit`, documents go to it as they come instead of into parsed.documents.
+  explicit RecordCollector(ParsedFile& parsed, const DocumentCallback* emit = nullptr) : parsed_(parsed), emit_(emit) {}
 
   void add(Document document, const std::string& location) {
     const auto [first, inserted] = seen_.emplace(document.uri, location);
@@ -149,7 +150,11 @@ class RecordCollector {
       parsed_.item_failures.push_back({location, "duplicate id (first used at " + first->second + ")"});
       return;
     }
-    parsed_.documents.push_back(std::move(document));
+    if (emit_ != nullptr) {
+      (*emit_)(std::move(document));
+    } else {
+      parsed_.documents.push_back(std::move(document));
+    }
   }
 
   void fail(const std::string& location, std::string reason) {
@@ -158,6 +163,7 @@ class RecordCollector {
 
  private:
   ParsedFile& parsed_;
+  const DocumentCallback* emit_;
   std::unordered_map<std::string, std::string> seen_;  // uri -> where it was first used
 };
 
@@ -167,9 +173,9 @@ std::string_view trim_spaces(std::string_view text) {
   return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
 }
 
-ParsedFile parse_lines(const SourceFile& file, const ParseOptions& options) {
+ParsedFile parse_lines(const SourceFile& file, const ParseOptions& options, const DocumentCallback* emit = nullptr) {
   ParsedFile parsed;
-  RecordCollector collector(parsed);
+  RecordCollector collector(parsed, emit);
   const std::string path = file.path.string();
   std::string_view rest = file.bytes;
   if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);
@@ -251,11 +257,25 @@ class JsonParser final : public FormatParser {
   std::string_view name() const override { return "json"; }
 
   ParsedFile parse(const SourceFile& file, const ParseOptions& options) const override {
+    if (is_json_document(file)) return parse_document(file, options);
+    return parse_lines(file, options);
+  }
+
+  void parse_each(const SourceFile& file, const ParseOptions& options, const DocumentCallback& emit,
+                  ParsedFile& result) const override {
+    if (is_json_document(file)) {
+      FormatParser::parse_each(file, options, emit, result);
+      return;
+    }
+    result = parse_lines(file, options, &emit);
+  }
+
+ private:
+  static bool is_json_document(const SourceFile& file) {
     std::string extension = file.path.extension().string();
     for (char& character : extension)
       character = static_cast<char>(std::tolower(static_cast<unsigned char>(character)));
-    if (extension == ".json") return parse_document(file, options);
-    return parse_lines(file, options);
+    return extension == ".json";
   }
 };
 

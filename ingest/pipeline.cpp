@@ -1,7 +1,9 @@
 #include "ingest/pipeline.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <exception>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -22,7 +24,10 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::uint64_t kMaxFileBytes = 1ull << 30;
+// Files are read whole (records are streamed from memory); this bounds the memory one file takes.
+constexpr std::uint64_t kMaxFileBytes = 8ull << 30;
+
+struct StoreFailure {};
 
 struct PreparedDocument {
   Document document;
@@ -75,14 +80,15 @@ class Ingest {
     progress_.files_total = walk.files.size();
     for (const auto& file : walk.files) progress_.bytes_total += file.size;
 
+    started_ = started;
     for (const auto& file : walk.files) {
       progress_.current_path = file.path.string();
       ingest_file(file);
       ++report_.files_seen;
       ++progress_.files_done;
-      progress_.bytes_done += file.size;
-      progress_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-      if (options_.progress) options_.progress(progress_);
+      bytes_of_finished_files_ += file.size;
+      file_bytes_ = file_bytes_prepared_ = 0;
+      report_progress();
     }
     flush();
     if (options_.prune) prune(walk.roots);
@@ -91,6 +97,14 @@ class Ingest {
   }
 
  private:
+  // Within a large file (JSON Lines), progress moves with the records prepared so far.
+  void report_progress() {
+    if (!options_.progress) return;
+    progress_.bytes_done = bytes_of_finished_files_ + std::min(file_bytes_prepared_, file_bytes_);
+    progress_.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    options_.progress(progress_);
+  }
+
   void fail(std::string location, std::string reason) {
     if (log_) log_(LogLevel::warning, location + ": " + reason);
     report_.failures.push_back({std::move(location), std::move(reason)});
@@ -99,6 +113,10 @@ class Ingest {
   void ingest_file(const FoundFile& file) {
     const std::string path = file.path.string();
     ParsedFile parsed;
+    std::size_t documents_in_file = 0;
+    std::exception_ptr store_failure;
+    file_bytes_ = file.size;
+    file_bytes_prepared_ = 0;
     try {
       RAGLINE_CHECK(file.size <= kMaxFileBytes, format,
                     "file too large (" << file.size << " bytes; limit " << kMaxFileBytes << ")");
@@ -112,7 +130,22 @@ class Ingest {
       report_.bytes_read += source.bytes.size();
       const FormatParser* parser = parser_for(file.path);
       RAGLINE_CHECK(parser != nullptr, format, "unsupported file type");
-      parsed = parser->parse(source, parse_options_);
+      parser->parse_each(
+          source, parse_options_,
+          [&](Document&& document) {
+            ++documents_in_file;
+            // A failure here is the store's (a batch write), not the file's: it ends the
+            // ingest instead of being reported as a bad file.
+            try {
+              prepare(std::move(document), file);
+            } catch (...) {
+              store_failure = std::current_exception();
+              throw StoreFailure{};
+            }
+          },
+          parsed);
+    } catch (const StoreFailure&) {
+      std::rethrow_exception(store_failure);
     } catch (const Error& error) {
       failed_sources_.insert(path);
       fail(path, error.what());
@@ -125,15 +158,14 @@ class Ingest {
     report_.invalid_utf8_replaced += parsed.invalid_utf8_replaced;
     if (!parsed.item_failures.empty()) failed_sources_.insert(path);
     for (auto& failure : parsed.item_failures) fail(std::move(failure.location), std::move(failure.reason));
-    if (parsed.documents.empty() && parsed.item_failures.empty()) {
+    if (documents_in_file == 0 && parsed.item_failures.empty()) {
       failed_sources_.insert(path);
       fail(path, "no documents found");
-      return;
     }
-    for (auto& document : parsed.documents) prepare(std::move(document), file);
   }
 
   void prepare(Document document, const FoundFile& file) {
+    file_bytes_prepared_ += static_cast<std::uint64_t>(std::max<std::int64_t>(document.size_bytes, 0));
     if (document.source_path.empty()) document.source_path = file.path.string();
     if (document.size_bytes == 0) document.size_bytes = static_cast<std::int64_t>(file.size);
     if (document.mtime == 0) document.mtime = file.mtime;
@@ -180,6 +212,7 @@ class Ingest {
     }
     pending_.clear();
     pending_bytes_ = 0;
+    if (file_bytes_ > 0) report_progress();
   }
 
   void prune(const std::vector<fs::path>& roots) {
@@ -211,6 +244,10 @@ class Ingest {
   ParseOptions parse_options_;
   IngestReport report_;
   IngestProgress progress_;
+  Clock::time_point started_;
+  std::uint64_t bytes_of_finished_files_ = 0;
+  std::uint64_t file_bytes_ = 0;           // size of the file being ingested
+  std::uint64_t file_bytes_prepared_ = 0;  // of which its documents prepared so far account for
   std::vector<PreparedDocument> pending_;
   std::size_t pending_bytes_ = 0;
   std::unordered_set<std::string> seen_uris_;
