@@ -29,6 +29,17 @@ constexpr std::uint64_t kMaxFileBytes = 8ull << 30;
 
 struct StoreFailure {};
 
+bool is_store_error(const Error& error) {
+  switch (error.kind()) {
+    case ErrorKind::database:
+    case ErrorKind::busy:
+    case ErrorKind::corrupt:
+      return true;
+    default:
+      return false;
+  }
+}
+
 struct PreparedDocument {
   Document document;
   std::string hash;
@@ -190,6 +201,7 @@ class Ingest {
       pending_bytes_ += prepared.document.text.size();
       pending_.push_back(std::move(prepared));
     } catch (const Error& error) {
+      if (is_store_error(error)) throw;  // the KB's problem, not this document's
       failed_sources_.insert(document.source_path);
       fail(document.uri, error.what());
       return;
