@@ -29,8 +29,11 @@ constexpr std::uint64_t kMaxFileBytes = 8ull << 30;
 
 struct StoreFailure {};
 
+// For errors raised after a document was parsed, when only the store can fail with these kinds
+// (SQLite reports a full disk or an I/O error as io).
 bool is_store_error(const Error& error) {
   switch (error.kind()) {
+    case ErrorKind::io:
     case ErrorKind::database:
     case ErrorKind::busy:
     case ErrorKind::corrupt:
