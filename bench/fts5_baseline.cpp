@@ -7,6 +7,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <system_error>
 
 #include "ragline/error.hpp"
 
@@ -68,13 +69,14 @@ class Statement {
 }
 
 // The same id rule as the BEIR loader, so rowids map back to the ids the qrels use.
-std::string record_id(const fs::path& path, std::size_t line_number, const nlohmann::json& record) {
-  const auto found = record.find("_id");
+std::string record_id(const fs::path& path, std::size_t line_number, const nlohmann::json& record,
+                      std::string_view id_field) {
+  const auto found = record.find(id_field);
   if (found != record.end() && found->is_string() && !found->get_ref<const std::string&>().empty()) {
     return found->get<std::string>();
   }
   if (found != record.end() && found->is_number_integer()) return found->dump();
-  throw_at(path, line_number, "record has no string or integer \"_id\"");
+  throw_at(path, line_number, "record has no string or integer \"" + std::string(id_field) + '"');
 }
 
 // An absent or null field is indexed as NULL; FTS5 then sees an empty column.
@@ -109,31 +111,59 @@ std::string fts5_match_expression(std::string_view query) {
   return expression;
 }
 
-Fts5Baseline::Fts5Baseline() {
-  if (sqlite3_open_v2(":memory:", &database_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+Fts5Baseline::Fts5Baseline() { open(":memory:", false); }
+
+Fts5Baseline::Fts5Baseline(const fs::path& database_file) {
+  std::error_code error;
+  const bool exists = fs::exists(database_file, error);
+  if (error) throw Error(ErrorKind::io, "fts5 baseline: " + database_file.string() + ": " + error.message());
+  if (exists) {
+    throw Error(ErrorKind::invalid_argument,
+                "fts5 baseline: " + database_file.string() + " already exists; the baseline is built in a new file");
+  }
+  open(database_file.string(), true);
+}
+
+void Fts5Baseline::open(const std::string& filename, bool file_backed) {
+  if (sqlite3_open_v2(filename.c_str(), &database_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
     const std::string message = database_ ? sqlite3_errmsg(database_) : "out of memory";
     sqlite3_close(database_);
-    throw Error(ErrorKind::database, "fts5 baseline: open in-memory database: " + message);
+    database_ = nullptr;
+    throw Error(ErrorKind::database, "fts5 baseline: open " + filename + ": " + message);
   }
   try {
+    if (file_backed) {
+      execute(database_, "PRAGMA journal_mode = WAL");
+      execute(database_, "PRAGMA synchronous = FULL");
+    }
     execute(database_,
             "CREATE VIRTUAL TABLE t USING fts5(title, text, tokenize='porter unicode61 remove_diacritics 2')");
-    const char* sql = "SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY bm25(t) LIMIT ?2";
-    if (sqlite3_prepare_v2(database_, sql, -1, &search_, nullptr) != SQLITE_OK) {
-      throw_database(database_, std::string("prepare ") + sql);
+    const char* search_sql = "SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY bm25(t) LIMIT ?2";
+    if (sqlite3_prepare_v2(database_, search_sql, -1, &search_, nullptr) != SQLITE_OK) {
+      throw_database(database_, std::string("prepare ") + search_sql);
+    }
+    const char* count_sql = "SELECT count(*) FROM t WHERE t MATCH ?1";
+    if (sqlite3_prepare_v2(database_, count_sql, -1, &count_, nullptr) != SQLITE_OK) {
+      throw_database(database_, std::string("prepare ") + count_sql);
     }
   } catch (...) {
+    sqlite3_finalize(search_);
+    sqlite3_finalize(count_);
     sqlite3_close(database_);
+    search_ = nullptr;
+    count_ = nullptr;
+    database_ = nullptr;
     throw;
   }
 }
 
 Fts5Baseline::~Fts5Baseline() {
   sqlite3_finalize(search_);
+  sqlite3_finalize(count_);
   sqlite3_close(database_);
 }
 
-void Fts5Baseline::ingest(const fs::path& corpus_path) {
+void Fts5Baseline::ingest(const fs::path& corpus_path, std::string_view id_field) {
   std::ifstream in(corpus_path, std::ios::binary);
   if (!in) throw Error(ErrorKind::io, corpus_path.string() + ": cannot open for reading");
 
@@ -157,7 +187,7 @@ void Fts5Baseline::ingest(const fs::path& corpus_path) {
         throw_at(corpus_path, line_number, std::string("invalid JSON: ") + error.what());
       }
       if (!record.is_object()) throw_at(corpus_path, line_number, "expected a JSON object");
-      document_ids_.push_back(record_id(corpus_path, line_number, record));
+      document_ids_.push_back(record_id(corpus_path, line_number, record, id_field));
 
       sqlite3_stmt* statement = insert.get();
       sqlite3_reset(statement);
@@ -203,6 +233,23 @@ std::vector<std::int64_t> Fts5Baseline::search(std::string_view query, std::size
   sqlite3_clear_bindings(search_);
   if (rc != SQLITE_DONE) throw Error(ErrorKind::database, "fts5 baseline: search " + expression + ": " + message);
   return rowids;
+}
+
+std::size_t Fts5Baseline::count_matches(std::string_view query) {
+  const std::string expression = fts5_match_expression(query);
+  if (expression.empty()) return 0;
+  if (sqlite3_bind_text(count_, 1, expression.data(), static_cast<int>(expression.size()), SQLITE_STATIC) !=
+      SQLITE_OK) {
+    sqlite3_reset(count_);
+    throw_database(database_, "bind count query");
+  }
+  const int rc = sqlite3_step(count_);
+  const std::int64_t rows = rc == SQLITE_ROW ? sqlite3_column_int64(count_, 0) : 0;
+  const std::string message = rc == SQLITE_ROW ? std::string() : sqlite3_errmsg(database_);
+  sqlite3_reset(count_);
+  sqlite3_clear_bindings(count_);
+  if (rc != SQLITE_ROW) throw Error(ErrorKind::database, "fts5 baseline: count " + expression + ": " + message);
+  return static_cast<std::size_t>(rows);
 }
 
 const std::string& Fts5Baseline::document_id(std::int64_t rowid) const {

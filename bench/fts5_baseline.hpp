@@ -1,7 +1,9 @@
 #pragma once
 // The floor rag-bench compares ragline against: raw SQLite FTS5 with its built-in tokenizer and
 // its built-in bm25() (k1 1.2, b 0.75, both columns weight 1), over the same corpus.jsonl, in an
-// in-memory database. No stoplist, no BM25F, no chunking: one row per BEIR record,
+// in-memory database (rag-bench) or a database file (rag-bench-scale, whose corpora are too big
+// to compare fairly against a file-backed KB from memory). No stoplist, no BM25F, no chunking:
+// one row per record,
 //
 //   CREATE VIRTUAL TABLE t USING fts5(title, text, tokenize='porter unicode61 remove_diacritics 2')
 //
@@ -39,27 +41,44 @@ class Fts5Baseline {
 
   // Opens the in-memory database and creates the empty table. Throws ragline::Error (database).
   Fts5Baseline();
+  // Creates the database file `database_file` (which must not exist yet) with the empty table,
+  // in WAL mode with synchronous = FULL as kb.sqlite is, so ingest figures compare like with
+  // like. The file is left in place. Throws ragline::Error (invalid_argument when the file
+  // exists; database).
+  explicit Fts5Baseline(const std::filesystem::path& database_file);
   ~Fts5Baseline();
   Fts5Baseline(const Fts5Baseline&) = delete;
   Fts5Baseline& operator=(const Fts5Baseline&) = delete;
 
   // Reads every record of a BEIR corpus.jsonl ("_id" string or integer, optional "title" and
   // "text") and inserts it in one transaction. Timed by the caller as the baseline's ingest, so
-  // reading and parsing the file count, as they do in ragline's ingest. Throws ragline::Error
+  // reading and parsing the file count, as they do in ragline's ingest. `id_field` names the id
+  // field for JSONL that is not BEIR (ragline's own default is "id"). Throws ragline::Error
   // (format, naming file and line; io; database).
-  void ingest(const std::filesystem::path& corpus_path);
+  void ingest(const std::filesystem::path& corpus_path, std::string_view id_field = "_id");
 
   // Rowids of the best `limit` rows for `query`, best first (bm25() is lower-is-better). Empty
   // for a query without words, without touching SQLite. Throws ragline::Error (database).
   std::vector<std::int64_t> search(std::string_view query, std::size_t limit);
+
+  // Rows matching `query` (the same MATCH expression as search()), counted without ranking: what
+  // bm25() has to score for that query. 0 for a query without words. Throws ragline::Error
+  // (database).
+  std::size_t count_matches(std::string_view query);
 
   // The BEIR "_id" of a rowid returned by search().
   const std::string& document_id(std::int64_t rowid) const;
   std::size_t documents() const { return document_ids_.size(); }
 
  private:
+  // Opens `filename` (":memory:" or a new file), creates the table and prepares the statements;
+  // closes the database again on failure, since the destructor does not run for a throwing
+  // constructor.
+  void open(const std::string& filename, bool file_backed);
+
   sqlite3* database_ = nullptr;
   sqlite3_stmt* search_ = nullptr;
+  sqlite3_stmt* count_ = nullptr;
   std::vector<std::string> document_ids_;  // index rowid - 1
 };
 
