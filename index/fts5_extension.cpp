@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +76,15 @@ int tokenizer_tokenize(Fts5Tokenizer* handle, void* context, int flags, const ch
 struct QueryStatistics {
   std::vector<double> idf;             // per phrase
   std::vector<double> average_length;  // per column
+  // Exact scores of the best rows so far (a min-heap of at most k), to skip rows that cannot
+  // reach the top k without paying for their column sizes.
+  std::vector<double> top_scores;
+  // The function may be evaluated twice for one row; a row counts once in top_scores.
+  sqlite3_int64 last_rowid = 0;
+  bool has_last_row = false;
+  double last_score = 0;
+  std::vector<int> instance_counts;  // scratch: phrases x columns
+  std::vector<int> matched_tokens;   // scratch: per column
 };
 
 int count_rows(const Fts5ExtensionApi*, Fts5Context*, void* user_data) {
@@ -107,6 +117,8 @@ QueryStatistics* query_statistics(const Fts5ExtensionApi* api, Fts5Context* fts,
   return raw;
 }
 
+double saturate(double tf, double k1) { return tf * (k1 + 1.0) / (k1 + tf); }
+
 void bm25f(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* result, int argument_count,
            sqlite3_value** arguments) {
   int rc = SQLITE_OK;
@@ -115,36 +127,33 @@ void bm25f(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* resul
     sqlite3_result_error_code(result, rc == SQLITE_OK ? SQLITE_ERROR : rc);
     return;
   }
+  const sqlite3_int64 rowid = api->xRowid(fts);
+  if (statistics->has_last_row && statistics->last_rowid == rowid) {
+    sqlite3_result_double(result, statistics->last_score);
+    return;
+  }
+
   const double k1 = argument_count > 0 ? sqlite3_value_double(arguments[0]) : 1.2;
   const double b = argument_count > 1 ? sqlite3_value_double(arguments[1]) : 0.75;
   const int columns = static_cast<int>(statistics->average_length.size());
   const int phrases = static_cast<int>(statistics->idf.size());
-
-  // Length normalisation and weight per column for this row.
-  double column_factor[16];
-  const int used_columns = std::min(columns, 16);
-  for (int column = 0; column < used_columns; ++column) {
-    const double weight = argument_count > 2 + column ? sqlite3_value_double(arguments[2 + column]) : 1.0;
-    int length = 0;
-    if ((rc = api->xColumnSize(fts, column, &length)) != SQLITE_OK) {
-      sqlite3_result_error_code(result, rc);
-      return;
-    }
-    const double average = statistics->average_length[static_cast<std::size_t>(column)];
-    const double normaliser = average > 0 ? (1.0 - b + b * length / average) : 1.0;
-    column_factor[column] = weight / normaliser;
+  const auto column_weight = [&](int column) {
+    return argument_count > 2 + column ? sqlite3_value_double(arguments[2 + column]) : 1.0;
+  };
+  // Optional per-phrase query weights (a BLOB of doubles) and the k of the query's LIMIT.
+  const double* query_weights = nullptr;
+  if (argument_count > 2 + columns && sqlite3_value_type(arguments[2 + columns]) == SQLITE_BLOB &&
+      sqlite3_value_bytes(arguments[2 + columns]) == static_cast<int>(sizeof(double)) * phrases) {
+    query_weights = static_cast<const double*>(sqlite3_value_blob(arguments[2 + columns]));
   }
+  const auto query_weight = [&](int phrase) { return query_weights != nullptr ? query_weights[phrase] : 1.0; };
+  const sqlite3_int64 k = argument_count > 3 + columns ? sqlite3_value_int64(arguments[3 + columns]) : 0;
 
-  // Weighted, length-normalised term frequency per phrase, summed over columns (BM25F).
-  double stack_frequency[64];
-  std::vector<double> heap_frequency;
-  double* frequency = stack_frequency;
-  if (phrases > 64) {
-    heap_frequency.assign(static_cast<std::size_t>(phrases), 0.0);
-    frequency = heap_frequency.data();
-  } else {
-    std::fill(stack_frequency, stack_frequency + phrases, 0.0);
-  }
+  // Term counts per phrase and column, from the row's position lists.
+  auto& counts = statistics->instance_counts;
+  auto& matched = statistics->matched_tokens;
+  counts.assign(static_cast<std::size_t>(phrases) * static_cast<std::size_t>(columns), 0);
+  matched.assign(static_cast<std::size_t>(columns), 0);
   int instances = 0;
   if ((rc = api->xInstCount(fts, &instances)) != SQLITE_OK) {
     sqlite3_result_error_code(result, rc);
@@ -156,22 +165,71 @@ void bm25f(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* resul
       sqlite3_result_error_code(result, rc);
       return;
     }
-    if (column < used_columns) frequency[phrase] += column_factor[column];
+    ++counts[static_cast<std::size_t>(phrase * columns + column)];
+    ++matched[static_cast<std::size_t>(column)];
   }
 
-  // Optional per-phrase query weights: a BLOB of doubles after the column weights.
-  const double* query_weights = nullptr;
-  if (argument_count > 2 + columns && sqlite3_value_type(arguments[2 + columns]) == SQLITE_BLOB &&
-      sqlite3_value_bytes(arguments[2 + columns]) == static_cast<int>(sizeof(double)) * phrases) {
-    query_weights = static_cast<const double*>(sqlite3_value_blob(arguments[2 + columns]));
+  // BM25F of this row given a length normaliser per column.
+  const auto score_with = [&](const auto& normaliser) {
+    double score = 0;
+    for (int phrase = 0; phrase < phrases; ++phrase) {
+      double tf = 0;
+      for (int column = 0; column < columns; ++column) {
+        const int count = counts[static_cast<std::size_t>(phrase * columns + column)];
+        if (count > 0) tf += column_weight(column) * count / normaliser(column);
+      }
+      if (tf > 0) score += query_weight(phrase) * statistics->idf[static_cast<std::size_t>(phrase)] * saturate(tf, k1);
+    }
+    return score;
+  };
+  const auto normaliser_for_length = [&](int column, double length) {
+    const double average = statistics->average_length[static_cast<std::size_t>(column)];
+    return average > 0 ? 1.0 - b + b * length / average : 1.0;
+  };
+
+  auto& top = statistics->top_scores;
+  const bool can_bound = k > 0 && b >= 0 && b <= 1;
+  if (can_bound && static_cast<sqlite3_int64>(top.size()) == k) {
+    // A column holds at least the tokens that matched in it, so this normaliser is a lower
+    // bound and the score an upper bound; below the k-th best exact score, the row cannot
+    // enter the top k and its column sizes (one lookup each in FTS5's docsize table, most of
+    // the cost of a common-term query) are never read.
+    const double bound = score_with(
+        [&](int column) { return normaliser_for_length(column, matched[static_cast<std::size_t>(column)]); });
+    if (bound < top.front()) {
+      statistics->last_rowid = rowid;
+      statistics->has_last_row = true;
+      statistics->last_score = bound;
+      sqlite3_result_double(result, bound);
+      return;
+    }
   }
-  double score = 0;
-  for (int phrase = 0; phrase < phrases; ++phrase) {
-    const double tf = frequency[phrase];
-    if (tf <= 0) continue;
-    const double weight = query_weights != nullptr ? query_weights[phrase] : 1.0;
-    score += weight * statistics->idf[static_cast<std::size_t>(phrase)] * tf * (k1 + 1.0) / (k1 + tf);
+
+  double lengths[16];
+  const int sized_columns = std::min(columns, 16);
+  for (int column = 0; column < sized_columns; ++column) {
+    int length = 0;
+    if ((rc = api->xColumnSize(fts, column, &length)) != SQLITE_OK) {
+      sqlite3_result_error_code(result, rc);
+      return;
+    }
+    lengths[column] = length;
   }
+  const double score = score_with(
+      [&](int column) { return column < sized_columns ? normaliser_for_length(column, lengths[column]) : 1.0; });
+  if (can_bound) {
+    if (static_cast<sqlite3_int64>(top.size()) < k) {
+      top.push_back(score);
+      std::push_heap(top.begin(), top.end(), std::greater<>());
+    } else if (score > top.front()) {
+      std::pop_heap(top.begin(), top.end(), std::greater<>());
+      top.back() = score;
+      std::push_heap(top.begin(), top.end(), std::greater<>());
+    }
+  }
+  statistics->last_rowid = rowid;
+  statistics->has_last_row = true;
+  statistics->last_score = score;
   sqlite3_result_double(result, score);
 }
 

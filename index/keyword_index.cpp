@@ -18,7 +18,7 @@ KeywordIndex::KeywordIndex(Database& database, const AnalyzerConfig& analyzer)
     : database_(database),
       analyzer_(analyzer),
       search_statement_(database.prepare(
-          "SELECT rowid, ragline_bm25(chunk_keywords, ?2, ?3, ?4, ?5, ?6, ?7) AS score FROM chunk_keywords "
+          "SELECT rowid, ragline_bm25(chunk_keywords, ?2, ?3, ?4, ?5, ?6, ?7, ?8) AS score FROM chunk_keywords "
           "WHERE chunk_keywords MATCH ?1 ORDER BY score DESC, rowid LIMIT ?8")) {}
 
 KeywordIndex::QueryTerms KeywordIndex::analyse_query(std::string_view text) {

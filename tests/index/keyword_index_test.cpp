@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <random>
 
 #include "index/store.hpp"
 #include "support/test_support.hpp"
@@ -171,6 +172,57 @@ TEST(KeywordIndex, RespectsKAndOrdersTiesStably) {
   const auto hits = index.search("rivets", 5);
   EXPECT_EQ(ids_of(hits), std::vector<std::int64_t>(ids.begin(), ids.begin() + 5));
   EXPECT_TRUE(index.search("rivets", 0).empty());
+}
+
+}  // namespace
+}  // namespace ragline::index
+
+namespace ragline::index {
+namespace {
+
+std::vector<KeywordHit> run_bm25_sql(Store& store, const std::string& expression, std::int64_t k, bool prune) {
+  auto statement = store.database().prepare(
+      "SELECT rowid, ragline_bm25(chunk_keywords, 2.0, 0.75, 1.0, 2.0, 1.0, NULL, ?2) AS score FROM chunk_keywords "
+      "WHERE chunk_keywords MATCH ?1 ORDER BY score DESC, rowid LIMIT ?3");
+  statement.bind(1, expression).bind(2, prune ? k : 0).bind(3, k);
+  std::vector<KeywordHit> hits;
+  while (statement.step()) hits.push_back({statement.column_int64(0), statement.column_double(1)});
+  return hits;
+}
+
+TEST(KeywordIndex, TopKPruningReturnsExactlyTheUnprunedTopK) {
+  // Skipping rows whose score bound cannot reach the top k changes neither the ids, the order
+  // nor the scores of the top k, for many random queries and several k.
+  SmallCorpus corpus;
+  std::mt19937 random(11);
+  const std::vector<std::string> vocabulary = {"wing",  "flap",  "rudder", "engine", "thrust", "lift",   "drag",
+                                               "stall", "pitch", "yaw",    "roll",   "spar",   "rib",    "skin",
+                                               "fuel",  "tank",  "gear",   "brake",  "nozzle", "intake", "vortex"};
+  for (int document = 0; document < 400; ++document) {
+    std::string text, title;
+    const int length = 5 + static_cast<int>(random() % 60);
+    for (int word = 0; word < length; ++word) {
+      // Skewed: low indices are common.
+      const auto index = std::min<std::size_t>(vocabulary.size() - 1, (random() % 7) * (random() % 4));
+      text += vocabulary[index] + " ";
+    }
+    title = vocabulary[random() % vocabulary.size()];
+    corpus.add(title, text);
+  }
+  KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
+  for (int query = 0; query < 60; ++query) {
+    std::string text;
+    for (int word = 0; word < 1 + static_cast<int>(random() % 4); ++word) {
+      text += vocabulary[random() % vocabulary.size()] + " ";
+    }
+    const std::string expression = index.match_expression(text);
+    for (std::int64_t k : {1, 3, 10, 50}) {
+      const auto exact = run_bm25_sql(corpus.store, expression, k, false);
+      const auto pruned = run_bm25_sql(corpus.store, expression, k, true);
+      ASSERT_EQ(ids_of(exact), ids_of(pruned)) << text << " k=" << k;
+      for (std::size_t i = 0; i < exact.size(); ++i) EXPECT_DOUBLE_EQ(exact[i].score, pruned[i].score);
+    }
+  }
 }
 
 }  // namespace
