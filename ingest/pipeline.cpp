@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
+#include <deque>
 #include <exception>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <unordered_set>
 
 #include "core/check.hpp"
@@ -43,6 +48,8 @@ bool is_store_error(const Error& error) {
   }
 }
 
+constexpr std::size_t kBatchBytes = 64u << 20;
+
 struct PreparedDocument {
   Document document;
   std::string hash;
@@ -75,62 +82,128 @@ nlohmann::json metadata_json(const Metadata& metadata) {
 
 bool is_blank(std::string_view text) { return text.find_first_not_of(" \t\n") == std::string_view::npos; }
 
-class Ingest {
+// What the preparing thread hands to the writing thread: documents ready to write (possibly
+// none), the failures met while preparing them, and how far preparation had got.
+struct Batch {
+  std::vector<PreparedDocument> documents;
+  std::vector<IngestFailure> failures;
+  IngestProgress progress;
+};
+
+// A bounded hand-over between the two stages. The writer closes it to stop the preparer early.
+class BatchQueue {
  public:
-  Ingest(index::Store& store, const IngestOptions& options, const LogCallback& log)
-      : store_(store), options_(options), log_(log), chunker_(make_chunker(store.chunker())) {
+  explicit BatchQueue(std::size_t capacity) : capacity_(capacity) {}
+
+  // Blocks while full; false when the writer has closed the queue.
+  bool push(Batch batch) {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [&] { return batches_.size() < capacity_ || closed_; });
+    if (closed_) return false;
+    batches_.push_back(std::move(batch));
+    ready_.notify_one();
+    return true;
+  }
+
+  // The next batch, or nullopt once the preparer has finished and everything was taken.
+  std::optional<Batch> pop() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return !batches_.empty() || finished_; });
+    if (batches_.empty()) return std::nullopt;
+    Batch batch = std::move(batches_.front());
+    batches_.pop_front();
+    space_.notify_one();
+    return batch;
+  }
+
+  void finish() {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+    ready_.notify_all();
+  }
+
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    space_.notify_all();
+  }
+
+ private:
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::condition_variable space_;
+  std::deque<Batch> batches_;
+  bool finished_ = false;
+  bool closed_ = false;
+};
+
+struct Cancelled {};
+
+// Stage one, on its own thread: read, parse, normalise, hash, compare with the stored hash,
+// chunk. It reads the KB through its own read-only connection and never writes; it calls no
+// user callback (those run on the caller's thread, in the writer).
+class Preparer {
+ public:
+  Preparer(const std::filesystem::path& database_path, const ChunkerConfig& chunker, const IngestOptions& options,
+           BatchQueue& queue)
+      : database_(index::Database::open(database_path, false, /*read_only=*/true)),
+        find_hash_(database_.prepare("SELECT content_hash FROM documents WHERE uri = ?1")),
+        chunker_(make_chunker(chunker)),
+        options_(options),
+        queue_(queue) {
     parse_options_.id_field = options.id_field;
     parse_options_.title_field = options.title_field;
     parse_options_.text_field = options.text_field;
     parse_options_.metadata_field = options.metadata_field;
-    RAGLINE_CHECK(options.batch_documents > 0, invalid_argument, "batch_documents must be at least 1");
   }
 
-  IngestReport run(const std::vector<fs::path>& paths) {
-    const auto started = Clock::now();
-    WalkResult walk = walk_inputs(paths, options_.include_globs, options_.exclude_globs);
-    for (auto& failure : walk.failures) fail(std::move(failure.location), std::move(failure.reason));
-
+  void run(const WalkResult& walk) {
     progress_.files_total = walk.files.size();
     for (const auto& file : walk.files) progress_.bytes_total += file.size;
-
-    started_ = started;
+    started_ = Clock::now();
     for (const auto& file : walk.files) {
       progress_.current_path = file.path.string();
+      file_bytes_ = file.size;
+      file_bytes_prepared_ = 0;
       ingest_file(file);
-      ++report_.files_seen;
+      ++files_seen_;
       ++progress_.files_done;
       bytes_of_finished_files_ += file.size;
       file_bytes_ = file_bytes_prepared_ = 0;
-      report_progress();
+      if (Clock::now() - last_progress_ > std::chrono::milliseconds(50)) send();
     }
-    flush();
-    if (options_.prune) prune(walk.roots);
-    report_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    return std::move(report_);
+    send();
   }
+
+  std::size_t files_seen() const { return files_seen_; }
+  std::size_t documents_unchanged() const { return documents_unchanged_; }
+  std::size_t invalid_utf8_replaced() const { return invalid_utf8_replaced_; }
+  std::uint64_t bytes_read() const { return bytes_read_; }
+  const std::unordered_set<std::string>& seen_uris() const { return seen_uris_; }
+  const std::set<std::string>& failed_sources() const { return failed_sources_; }
 
  private:
-  // Within a large file (JSON Lines), progress moves with the records prepared so far.
-  void report_progress() {
-    if (!options_.progress) return;
-    progress_.bytes_done = bytes_of_finished_files_ + std::min(file_bytes_prepared_, file_bytes_);
-    progress_.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
-    options_.progress(progress_);
+  void fail(std::string location, std::string reason) {
+    batch_.failures.push_back({std::move(location), std::move(reason)});
   }
 
-  void fail(std::string location, std::string reason) {
-    if (log_) log_(LogLevel::warning, location + ": " + reason);
-    report_.failures.push_back({std::move(location), std::move(reason)});
+  // Hands the current batch (documents, failures, progress) to the writer.
+  void send() {
+    progress_.bytes_done = bytes_of_finished_files_ + std::min(file_bytes_prepared_, file_bytes_);
+    progress_.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    batch_.progress = progress_;
+    if (!queue_.push(std::move(batch_))) throw Cancelled{};
+    batch_ = Batch{};
+    batch_bytes_ = 0;
+    last_progress_ = Clock::now();
   }
 
   void ingest_file(const FoundFile& file) {
     const std::string path = file.path.string();
     ParsedFile parsed;
     std::size_t documents_in_file = 0;
-    std::exception_ptr store_failure;
-    file_bytes_ = file.size;
-    file_bytes_prepared_ = 0;
+    std::exception_ptr fatal;
     try {
       RAGLINE_CHECK(file.size <= kMaxFileBytes, format,
                     "file too large (" << file.size << " bytes; limit " << kMaxFileBytes << ")");
@@ -141,25 +214,25 @@ class Ingest {
       source.mtime = file.mtime;
       source.sidecar_metadata = read_sidecar_metadata(file.path);
       RAGLINE_CHECK(!source.bytes.empty(), format, "empty file");
-      report_.bytes_read += source.bytes.size();
+      bytes_read_ += source.bytes.size();
       const FormatParser* parser = parser_for(file.path);
       RAGLINE_CHECK(parser != nullptr, format, "unsupported file type");
       parser->parse_each(
           source, parse_options_,
           [&](Document&& document) {
             ++documents_in_file;
-            // A failure here is the store's (a batch write), not the file's: it ends the
+            // What fails here is the KB (a read) or the hand-over, not the file: it ends the
             // ingest instead of being reported as a bad file.
             try {
               prepare(std::move(document), file);
             } catch (...) {
-              store_failure = std::current_exception();
+              fatal = std::current_exception();
               throw StoreFailure{};
             }
           },
           parsed);
     } catch (const StoreFailure&) {
-      std::rethrow_exception(store_failure);
+      std::rethrow_exception(fatal);
     } catch (const Error& error) {
       failed_sources_.insert(path);
       fail(path, error.what());
@@ -169,13 +242,21 @@ class Ingest {
       fail(path, std::string("unexpected error: ") + error.what());
       return;
     }
-    report_.invalid_utf8_replaced += parsed.invalid_utf8_replaced;
+    invalid_utf8_replaced_ += parsed.invalid_utf8_replaced;
     if (!parsed.item_failures.empty()) failed_sources_.insert(path);
     for (auto& failure : parsed.item_failures) fail(std::move(failure.location), std::move(failure.reason));
     if (documents_in_file == 0 && parsed.item_failures.empty()) {
       failed_sources_.insert(path);
       fail(path, "no documents found");
     }
+  }
+
+  std::optional<std::string> stored_hash(const std::string& uri) {
+    find_hash_.bind(1, uri);
+    std::optional<std::string> hash;
+    if (find_hash_.step()) hash = find_hash_.column_string(0);
+    find_hash_.reset();
+    return hash;
   }
 
   void prepare(Document document, const FoundFile& file) {
@@ -192,53 +273,131 @@ class Ingest {
       RAGLINE_CHECK(!is_blank(document.text), format, "no text after normalisation");
       PreparedDocument prepared;
       prepared.hash = content_hash(document);
-      if (auto existing = store_.find_document(document.uri)) {
-        if (existing->content_hash == prepared.hash) {
-          ++report_.documents_unchanged;
+      if (auto existing = stored_hash(document.uri)) {
+        if (*existing == prepared.hash) {
+          ++documents_unchanged_;
           return;
         }
         prepared.replaces_existing = true;
       }
       prepared.chunks = chunker_->chunk(document);
       prepared.document = std::move(document);
-      pending_bytes_ += prepared.document.text.size();
-      pending_.push_back(std::move(prepared));
+      batch_bytes_ += prepared.document.text.size();
+      batch_.documents.push_back(std::move(prepared));
     } catch (const Error& error) {
       if (is_store_error(error)) throw;  // the KB's problem, not this document's
       failed_sources_.insert(document.source_path);
       fail(document.uri, error.what());
       return;
     }
-    if (pending_.size() >= options_.batch_documents || pending_bytes_ >= kBatchBytes) flush();
+    if (batch_.documents.size() >= options_.batch_documents || batch_bytes_ >= kBatchBytes) send();
   }
 
-  void flush() {
-    if (pending_.empty()) return;
-    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-    index::WriteTransaction transaction(store_.database());
-    for (const auto& prepared : pending_) {
-      store_.put_document(prepared.document, prepared.hash, prepared.chunks, now);
-    }
-    store_.bump_generation();
-    transaction.commit();
-    for (const auto& prepared : pending_) {
-      ++(prepared.replaces_existing ? report_.documents_updated : report_.documents_added);
-      report_.chunks_written += prepared.chunks.size();
-    }
-    pending_.clear();
-    pending_bytes_ = 0;
-    if (file_bytes_ > 0) report_progress();
+  index::Database database_;
+  index::Statement find_hash_;
+  std::unique_ptr<Chunker> chunker_;
+  const IngestOptions& options_;
+  BatchQueue& queue_;
+  ParseOptions parse_options_;
+
+  Batch batch_;
+  std::size_t batch_bytes_ = 0;
+  IngestProgress progress_;
+  Clock::time_point started_;
+  Clock::time_point last_progress_;
+  std::uint64_t bytes_of_finished_files_ = 0;
+  std::uint64_t file_bytes_ = 0;           // size of the file being prepared
+  std::uint64_t file_bytes_prepared_ = 0;  // of which its documents prepared so far account for
+
+  std::size_t files_seen_ = 0;
+  std::size_t documents_unchanged_ = 0;
+  std::size_t invalid_utf8_replaced_ = 0;
+  std::uint64_t bytes_read_ = 0;
+  std::unordered_set<std::string> seen_uris_;
+  std::set<std::string> failed_sources_;
+};
+
+// Stage two, on the caller's thread: writes each batch in one transaction, reports progress and
+// failures through the caller's callbacks, then prunes.
+class Ingest {
+ public:
+  Ingest(index::Store& store, const IngestOptions& options, const LogCallback& log)
+      : store_(store), options_(options), log_(log) {
+    RAGLINE_CHECK(options.batch_documents > 0, invalid_argument, "batch_documents must be at least 1");
   }
 
-  void prune(const std::vector<fs::path>& roots) {
+  IngestReport run(const std::vector<fs::path>& paths) {
+    const auto started = Clock::now();
+    WalkResult walk = walk_inputs(paths, options_.include_globs, options_.exclude_globs);
+    for (auto& failure : walk.failures) fail(std::move(failure.location), std::move(failure.reason));
+
+    // Two batches in flight let parsing and chunking of the next batch overlap the write of
+    // this one, on two cores, while bounding memory.
+    BatchQueue queue(2);
+    Preparer preparer(store_.database().path(), store_.chunker(), options_, queue);
+    std::exception_ptr preparer_failure;
+    std::thread preparing([&] {
+      try {
+        preparer.run(walk);
+      } catch (const Cancelled&) {
+      } catch (...) {
+        preparer_failure = std::current_exception();
+      }
+      queue.finish();
+    });
+    try {
+      while (auto batch = queue.pop()) write(*batch);
+    } catch (...) {
+      queue.close();
+      preparing.join();
+      throw;
+    }
+    preparing.join();
+    if (preparer_failure) std::rethrow_exception(preparer_failure);
+
+    report_.files_seen = preparer.files_seen();
+    report_.documents_unchanged = preparer.documents_unchanged();
+    report_.invalid_utf8_replaced = preparer.invalid_utf8_replaced();
+    report_.bytes_read = preparer.bytes_read();
+    if (options_.prune) prune(walk.roots, preparer.seen_uris(), preparer.failed_sources());
+    report_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    return std::move(report_);
+  }
+
+ private:
+  void fail(std::string location, std::string reason) {
+    if (log_) log_(LogLevel::warning, location + ": " + reason);
+    report_.failures.push_back({std::move(location), std::move(reason)});
+  }
+
+  void write(Batch& batch) {
+    if (!batch.documents.empty()) {
+      const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+      index::WriteTransaction transaction(store_.database());
+      for (const auto& prepared : batch.documents) {
+        store_.put_document(prepared.document, prepared.hash, prepared.chunks, now);
+      }
+      store_.bump_generation();
+      transaction.commit();
+      for (const auto& prepared : batch.documents) {
+        ++(prepared.replaces_existing ? report_.documents_updated : report_.documents_added);
+        report_.chunks_written += prepared.chunks.size();
+      }
+    }
+    for (auto& failure : batch.failures) fail(std::move(failure.location), std::move(failure.reason));
+    if (options_.progress) options_.progress(batch.progress);
+  }
+
+  void prune(const std::vector<fs::path>& roots, const std::unordered_set<std::string>& seen_uris,
+             const std::set<std::string>& failed_sources) {
     index::WriteTransaction transaction(store_.database());
     std::size_t pruned = 0;
     std::unordered_set<std::int64_t> done;
     for (const auto& root : roots) {
       for (const auto& [document_id, uri] : store_.documents_from(root)) {
-        if (seen_uris_.count(uri) || done.count(document_id)) continue;
+        if (seen_uris.count(uri) || done.count(document_id)) continue;
         // A document from a file that failed this time is kept: its source is not gone.
-        if (auto state = store_.find_document(uri); state && failed_sources_.count(state->source_path)) continue;
+        if (auto state = store_.find_document(uri); state && failed_sources.count(state->source_path)) continue;
         store_.delete_document(document_id);
         done.insert(document_id);
         ++pruned;
@@ -250,23 +409,10 @@ class Ingest {
     report_.documents_pruned = pruned;
   }
 
-  static constexpr std::size_t kBatchBytes = 64u << 20;
-
   index::Store& store_;
   const IngestOptions& options_;
   const LogCallback& log_;
-  std::unique_ptr<Chunker> chunker_;
-  ParseOptions parse_options_;
   IngestReport report_;
-  IngestProgress progress_;
-  Clock::time_point started_;
-  std::uint64_t bytes_of_finished_files_ = 0;
-  std::uint64_t file_bytes_ = 0;           // size of the file being ingested
-  std::uint64_t file_bytes_prepared_ = 0;  // of which its documents prepared so far account for
-  std::vector<PreparedDocument> pending_;
-  std::size_t pending_bytes_ = 0;
-  std::unordered_set<std::string> seen_uris_;
-  std::set<std::string> failed_sources_;
 };
 
 }  // namespace

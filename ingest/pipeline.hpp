@@ -1,7 +1,8 @@
 #pragma once
 // The ingest pipeline: walk → read → parse → normalise → hash → chunk → store, in batches of
-// documents, each batch one write transaction. Parsing and chunking of a batch happen before its
-// transaction opens, so the write lock is held only for the writes.
+// documents, each batch one write transaction. Two stages on two threads: a preparing thread
+// (read ... chunk, with its own read-only connection) and the calling thread, which writes each
+// batch while the next one is prepared, and alone calls the log and progress callbacks.
 
 #include <filesystem>
 #include <vector>
