@@ -45,7 +45,8 @@ struct AnalyzerConfig {
 };
 
 enum class LogLevel { debug, info, warning, error };
-// The library never writes to stdout or stderr itself; it reports through this callback.
+// The library never writes to stdout or stderr itself; it reports through this callback, on the
+// thread that called into the library.
 using LogCallback = std::function<void(LogLevel, const std::string&)>;
 
 struct OpenOptions {
@@ -65,6 +66,7 @@ struct IngestProgress {
   double seconds = 0;
   std::string current_path;
 };
+// Called on the thread that called ingest(), after each written batch and at the end.
 using ProgressCallback = std::function<void(const IngestProgress&)>;
 
 struct IngestOptions {
