@@ -47,31 +47,31 @@ IngestReport KnowledgeBase::ingest(const std::vector<std::filesystem::path>& pat
 std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const {
   auto& store = impl_->store;
   index::ReadTransaction snapshot(store.database());
-  const bool hierarchical = store.chunker().name == "hierarchical";
-  // Hierarchical KBs search children and return each parent once, scored by its best child;
-  // children of one parent crowd the top, so more of them are fetched.
-  const std::size_t depth = hierarchical ? query.k * 4 : query.k;
-  const auto keyword_hits = impl_->keywords.search(query.text, depth, query.bm25);
-
   std::vector<std::int64_t> ids;
   std::unordered_map<std::int64_t, double> scores;
-  ids.reserve(keyword_hits.size());
-  for (const auto& hit : keyword_hits) {
-    ids.push_back(hit.chunk_id);
-    scores.emplace(hit.chunk_id, hit.score);
+  if (store.chunker().name == "hierarchical") {
+    // Children are searched and each parent is returned once, scored by its best child. Children
+    // of one parent can crowd the top, so the search deepens until k parents are found or the
+    // matches run out.
+    for (std::size_t depth = query.k * 4;; depth *= 4) {
+      const auto child_hits = impl_->keywords.search(query.text, depth, query.bm25);
+      std::vector<std::int64_t> child_ids;
+      for (const auto& hit : child_hits) child_ids.push_back(hit.chunk_id);
+      const auto parents = store.parents_of(child_ids);
+      ids.clear();
+      scores.clear();
+      for (std::size_t i = 0; i < child_hits.size() && ids.size() < query.k; ++i) {
+        if (scores.emplace(parents[i], child_hits[i].score).second) ids.push_back(parents[i]);
+      }
+      if (ids.size() >= query.k || child_hits.size() < depth) break;
+    }
+  } else {
+    for (const auto& hit : impl_->keywords.search(query.text, query.k, query.bm25)) {
+      ids.push_back(hit.chunk_id);
+      scores.emplace(hit.chunk_id, hit.score);
+    }
   }
   auto chunks = store.chunks_by_id(ids);
-  if (hierarchical) {
-    std::vector<std::int64_t> parent_ids;
-    std::unordered_map<std::int64_t, double> parent_scores;
-    for (const auto& chunk : chunks) {
-      const std::int64_t parent = chunk.parent_id.value_or(chunk.id);
-      if (parent_scores.emplace(parent, scores[chunk.id]).second) parent_ids.push_back(parent);
-      if (parent_ids.size() == query.k) break;
-    }
-    chunks = store.chunks_by_id(parent_ids);
-    scores = std::move(parent_scores);
-  }
 
   if (chunks.size() > query.k) chunks.resize(query.k);
   std::vector<std::int64_t> document_ids;

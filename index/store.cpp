@@ -405,6 +405,17 @@ std::vector<StoredChunk> Store::chunks_by_id(const std::vector<std::int64_t>& ch
   return found;
 }
 
+std::vector<std::int64_t> Store::parents_of(const std::vector<std::int64_t>& chunk_ids) {
+  auto statement = statements_.get(
+      "SELECT coalesce(c.parent_id, j.value) FROM json_each(?1) j LEFT JOIN chunks c ON c.id = j.value "
+      "ORDER BY j.key");
+  statement->bind(1, json_id_array(chunk_ids));
+  std::vector<std::int64_t> parents;
+  parents.reserve(chunk_ids.size());
+  while (statement->step()) parents.push_back(statement->column_int64(0));
+  return parents;
+}
+
 std::unordered_map<std::int64_t, Metadata> Store::metadata_of(const std::vector<std::int64_t>& document_ids) {
   auto statement = statements_.get(
       "SELECT m.document_id, m.key, m.type, m.value FROM json_each(?1) j JOIN metadata m ON m.document_id = j.value");

@@ -74,6 +74,8 @@ class Store {
 
   // The chunks with these ids, in the order given; ids that do not exist are left out.
   std::vector<StoredChunk> chunks_by_id(const std::vector<std::int64_t>& chunk_ids);
+  // For each chunk id, its parent's id, or the id itself for a chunk without a parent.
+  std::vector<std::int64_t> parents_of(const std::vector<std::int64_t>& chunk_ids);
   // Metadata of each listed document (an empty map for documents without any).
   std::unordered_map<std::int64_t, Metadata> metadata_of(const std::vector<std::int64_t>& document_ids);
   Metadata document_metadata(std::int64_t document_id);

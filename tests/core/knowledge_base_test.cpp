@@ -250,3 +250,30 @@ TEST(KnowledgeBaseConcurrency, ReadersOpenAndSearchWhileAWriterHoldsTheLock) {
 
 }  // namespace
 }  // namespace ragline
+
+namespace ragline {
+namespace {
+
+TEST(KnowledgeBaseHierarchical, FindsKParentsEvenWhenOneParentsChildrenCrowdTheTop) {
+  // Many strongly matching children of one parent do not starve the other parents out of k.
+  ragline::testing::TempDir dir;
+  std::string crowded;
+  for (int i = 0; i < 80; ++i) crowded += "Barometers barometers barometers sentence " + std::to_string(i) + ". ";
+  ragline::testing::write_file(dir / "crowded.txt", crowded);
+  for (int i = 0; i < 3; ++i) {
+    ragline::testing::write_file(dir / ("single" + std::to_string(i) + ".txt"),
+                                 "A lone mention of barometers in file " + std::to_string(i) + ".");
+  }
+  OpenOptions options;
+  options.chunker = ChunkerConfig{"hierarchical", 256, 0, 2000, 8};
+  auto kb = KnowledgeBase::open(dir / "kb", options);
+  kb.ingest({dir.path()});
+  const auto hits = kb.retrieve({"barometers", 4});
+  ASSERT_EQ(hits.size(), 4u);
+  std::set<std::string> documents;
+  for (const auto& hit : hits) documents.insert(hit.document_uri);
+  EXPECT_EQ(documents.size(), 4u);
+}
+
+}  // namespace
+}  // namespace ragline
