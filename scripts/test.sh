@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds with warnings as errors, runs every test through ctest, then
-# builds and runs the example application against the installed package.
+# Installs what is missing, builds with warnings as errors, builds and runs the example
+# application against the installed package, then runs every test through ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 scripts/build.sh
 build_dir=${RAGLINE_BUILD_DIR:-build}
-
-ctest --test-dir "$build_dir" --output-on-failure -j "${RAGLINE_JOBS:-2}"
 
 # The example is a separate CMake project that only knows the installed package.
 install_dir="$PWD/$build_dir/install"
@@ -20,3 +18,5 @@ example_kb=$(mktemp -d)
 trap 'rm -rf "$example_kb"' EXIT
 "$build_dir/example/hello" "$example_kb/kb" corpora/handbook/corpus.jsonl "expense reimbursement"
 echo "example application: OK"
+
+ctest --test-dir "$build_dir" --output-on-failure -j "${RAGLINE_JOBS:-2}"
