@@ -14,12 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-[[noreturn]] void throw_at(const fs::path& path, std::size_t line_number, const std::string& message) {
-  std::ostringstream out;
-  out << path.string() << ':' << line_number << ": " << message;
-  throw Error(ErrorKind::format, out.str());
-}
-
 std::ifstream open_input(const fs::path& path) {
   std::error_code error;
   if (!fs::is_regular_file(path, error)) {
@@ -32,9 +26,15 @@ std::ifstream open_input(const fs::path& path) {
   return in;
 }
 
-// Calls `visit(line, line_number)` for every line that is not blank, with a trailing CR and a
-// leading UTF-8 byte order mark removed (both are common in files that passed through Windows).
-void for_each_line(const fs::path& path, const std::function<void(std::string_view, std::size_t)>& visit) {
+}  // namespace
+
+void throw_at(const std::filesystem::path& path, std::size_t line_number, const std::string& message) {
+  std::ostringstream out;
+  out << path.string() << ':' << line_number << ": " << message;
+  throw Error(ErrorKind::format, out.str());
+}
+
+void for_each_line(const std::filesystem::path& path, const std::function<void(std::string_view, std::size_t)>& visit) {
   std::ifstream in = open_input(path);
   std::string line;
   std::size_t line_number = 0;
@@ -48,6 +48,8 @@ void for_each_line(const fs::path& path, const std::function<void(std::string_vi
   }
   if (in.bad()) throw Error(ErrorKind::io, path.string() + ": read error after line " + std::to_string(line_number));
 }
+
+namespace {
 
 nlohmann::json parse_record(const fs::path& path, std::size_t line_number, std::string_view line) {
   nlohmann::json record;

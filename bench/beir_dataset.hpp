@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -62,5 +63,13 @@ std::optional<std::string> document_id_from_uri(std::string_view uri);
 // the rank of its best (first) chunk. Stops after `max_documents` documents.
 std::vector<std::string> collapse_to_documents(std::span<const std::string> chunk_document_ids,
                                                std::size_t max_documents);
+
+// Calls `visit(line, line_number)` for every line of a text file that is not blank, with a
+// trailing CR and a leading UTF-8 byte order mark removed (both common in files that passed
+// through Windows). Throws Error (not_found, io).
+void for_each_line(const std::filesystem::path& path, const std::function<void(std::string_view, std::size_t)>& visit);
+
+// Throws Error(format) located as path:line.
+[[noreturn]] void throw_at(const std::filesystem::path& path, std::size_t line_number, const std::string& message);
 
 }  // namespace ragline::bench

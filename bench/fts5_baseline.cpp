@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 
+#include "bench/beir_dataset.hpp"
 #include "ragline/error.hpp"
 
 namespace ragline::bench {
@@ -63,10 +64,6 @@ class Statement {
  private:
   sqlite3_stmt* statement_ = nullptr;
 };
-
-[[noreturn]] void throw_at(const fs::path& path, std::size_t line_number, const std::string& message) {
-  throw Error(ErrorKind::format, path.string() + ':' + std::to_string(line_number) + ": " + message);
-}
 
 // The same id rule as the BEIR loader, so rowids map back to the ids the qrels use.
 std::string record_id(const fs::path& path, std::size_t line_number, const nlohmann::json& record,
@@ -164,22 +161,11 @@ Fts5Baseline::~Fts5Baseline() {
 }
 
 void Fts5Baseline::ingest(const fs::path& corpus_path, std::string_view id_field) {
-  std::ifstream in(corpus_path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::io, corpus_path.string() + ": cannot open for reading");
-
   execute(database_, "BEGIN");
   try {
     const Statement insert(database_, "INSERT INTO t(rowid, title, text) VALUES (?1, ?2, ?3)");
-    std::string line;
-    std::size_t line_number = 0;
-    while (std::getline(in, line)) {
-      ++line_number;
-      std::string_view view = line;
-      // Same leniency as the BEIR loader: a BOM, CRLF endings and blank lines are not records.
-      if (line_number == 1 && view.starts_with("\xEF\xBB\xBF")) view.remove_prefix(3);
-      if (view.ends_with('\r')) view.remove_suffix(1);
-      if (view.find_first_not_of(" \t") == std::string_view::npos) continue;
-
+    // Same leniency as the BEIR loader: a BOM, CRLF endings and blank lines are not records.
+    for_each_line(corpus_path, [&](std::string_view view, std::size_t line_number) {
       nlohmann::json record;
       try {
         record = nlohmann::json::parse(view);
@@ -199,9 +185,7 @@ void Fts5Baseline::ingest(const fs::path& corpus_path, std::string_view id_field
       if (sqlite3_step(statement) != SQLITE_DONE) {
         throw_database(database_, corpus_path.string() + ':' + std::to_string(line_number) + ": insert");
       }
-    }
-    if (in.bad())
-      throw Error(ErrorKind::io, corpus_path.string() + ": read error after line " + std::to_string(line_number));
+    });
     execute(database_, "COMMIT");
   } catch (...) {
     sqlite3_exec(database_, "ROLLBACK", nullptr, nullptr, nullptr);
