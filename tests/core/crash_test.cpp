@@ -53,20 +53,6 @@ Snapshot snapshot_of(const fs::path& kb_dir, const fs::path& corpus_root) {
   return snapshot;
 }
 
-void expect_consistent(const fs::path& kb_dir) {
-  auto database = index::Database::open(kb_dir / "kb.sqlite", false);
-  auto check = database.prepare("PRAGMA integrity_check");
-  ASSERT_TRUE(check.step());
-  EXPECT_EQ(check.column_string(0), "ok");
-  EXPECT_EQ(database.query_int64("SELECT count(*) FROM chunks c LEFT JOIN documents d ON d.id = c.document_id "
-                                 "WHERE d.id IS NULL"),
-            0);
-  // Every document is whole: it has chunks (a document's chunks are committed with it).
-  EXPECT_EQ(database.query_int64("SELECT count(*) FROM documents d WHERE NOT EXISTS "
-                                 "(SELECT 1 FROM chunks c WHERE c.document_id = d.id)"),
-            0);
-}
-
 TEST(CrashSafety, SigkillDuringIngestLeavesAConsistentResumableKb) {
   // A child ingesting is killed with SIGKILL at random moments; each time the KB opens, passes its
   // checks, answers a search, and a resumed ingest ends equal to an uninterrupted build.
@@ -125,7 +111,7 @@ TEST(CrashSafety, SigkillDuringIngestLeavesAConsistentResumableKb) {
       // Opening first: a child killed before its schema committed leaves an empty database,
       // which open() initialises.
       auto kb = KnowledgeBase::open(kb_dir);
-      expect_consistent(kb_dir);
+      ragline::testing::expect_kb_consistent(kb_dir);
       EXPECT_NO_THROW(kb.retrieve({"engine thrust", 5}));
       const auto resumed = kb.ingest({corpus});
       EXPECT_TRUE(resumed.ok());
@@ -133,7 +119,7 @@ TEST(CrashSafety, SigkillDuringIngestLeavesAConsistentResumableKb) {
       auto kb = KnowledgeBase::open(kb_dir);
       kb.ingest({corpus});
     }
-    expect_consistent(kb_dir);
+    ragline::testing::expect_kb_consistent(kb_dir);
     EXPECT_EQ(snapshot_of(kb_dir, corpus), reference) << "round " << round;
   }
   EXPECT_GE(killed_mid_ingest, 1) << "no round killed the child before it finished; the test proved nothing";

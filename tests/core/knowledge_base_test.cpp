@@ -26,16 +26,6 @@ bool has_failure_for(const IngestReport& report, const std::string& needle) {
                      [&](const IngestFailure& failure) { return failure.location.find(needle) != std::string::npos; });
 }
 
-void expect_consistent(const fs::path& kb_dir) {
-  auto database = index::Database::open(kb_dir / "kb.sqlite", false);
-  auto check = database.prepare("PRAGMA integrity_check");
-  ASSERT_TRUE(check.step());
-  EXPECT_EQ(check.column_string(0), "ok");
-  EXPECT_EQ(database.query_int64("SELECT count(*) FROM chunks c LEFT JOIN documents d ON d.id = c.document_id "
-                                 "WHERE d.id IS NULL"),
-            0);
-}
-
 TEST(KnowledgeBase, IngestsADirectoryAndRetrieves) {
   // Files of several formats in nested folders are ingested and found by keyword search.
   TempDir dir;
@@ -106,7 +96,7 @@ TEST(KnowledgeBase, ReingestSkipsUnchangedReplacesChangedAndPrunes) {
   EXPECT_EQ(uris_of(kb.documents()),
             (std::set<std::string>{file_uri(dir / "docs" / "a.txt"), file_uri(dir / "docs" / "b.txt")}));
   EXPECT_TRUE(kb.retrieve({"paint", 5}).empty());
-  expect_consistent(dir / "kb");
+  ragline::testing::expect_kb_consistent(dir / "kb");
 }
 
 TEST(KnowledgeBase, PruneKeepsDocumentsOfFilesThatFailedAndOutsideRoots) {
@@ -160,7 +150,7 @@ TEST(KnowledgeBase, BadInputsAreReportedAndTheRestIngested) {
   EXPECT_EQ(kb.retrieve({"kites", 5}).size(), 1u);
   EXPECT_EQ(kb.retrieve({"balloons", 5}).size(), 1u);
   EXPECT_EQ(kb.retrieve({"needle", 5}).size(), 1u);
-  expect_consistent(dir / "kb");
+  ragline::testing::expect_kb_consistent(dir / "kb");
 }
 
 TEST(KnowledgeBase, GlobsAndSymlinksDecideWhatIsRead) {
@@ -198,7 +188,7 @@ TEST(KnowledgeBase, RemoveDocumentAndReopen) {
   const auto hits = kb.retrieve({"zeppelin", 5});
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].document_uri, file_uri(dir / "b.txt"));
-  expect_consistent(dir / "kb");
+  ragline::testing::expect_kb_consistent(dir / "kb");
 }
 
 TEST(KnowledgeBase, HierarchicalReturnsParentsOnce) {

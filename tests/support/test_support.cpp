@@ -1,5 +1,6 @@
 #include "support/test_support.hpp"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,9 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+
+#include "index/fts5_extension.hpp"
+#include "index/sqlite.hpp"
 
 namespace ragline::testing {
 
@@ -66,6 +70,21 @@ CommandResult run_command(const std::string& command) {
   result.stderr_text = read_file(stderr_template);
   std::filesystem::remove(stderr_template);
   return result;
+}
+
+void expect_kb_consistent(const std::filesystem::path& kb_dir) {
+  auto database = index::Database::open(kb_dir / "kb.sqlite", false);
+  index::register_fts5_extensions(database.get());
+  auto check = database.prepare("PRAGMA integrity_check");
+  ASSERT_TRUE(check.step());
+  EXPECT_EQ(check.column_string(0), "ok");
+  EXPECT_EQ(database.query_int64("SELECT count(*) FROM chunks c LEFT JOIN documents d ON d.id = c.document_id "
+                                 "WHERE d.id IS NULL"),
+            0);
+  EXPECT_EQ(database.query_int64("SELECT count(*) FROM documents d WHERE NOT EXISTS "
+                                 "(SELECT 1 FROM chunks c WHERE c.document_id = d.id)"),
+            0);
+  EXPECT_NO_THROW(database.exec("INSERT INTO chunk_keywords(chunk_keywords) VALUES('integrity-check')"));
 }
 
 }  // namespace ragline::testing

@@ -35,4 +35,8 @@ struct CommandResult {
 };
 CommandResult run_command(const std::string& command);
 
+// GoogleTest expectations that a KB directory is consistent: SQLite's integrity check passes, no
+// chunk lacks its document, and every document has its chunks (they are committed together).
+void expect_kb_consistent(const std::filesystem::path& kb_dir);
+
 }  // namespace ragline::testing
