@@ -94,4 +94,11 @@ void merge_sidecar_metadata(Metadata& own, const Metadata& sidecar) {
   for (const auto& [key, value] : sidecar) own.emplace(key, value);
 }
 
+ParsedFile single_document(Document document, std::size_t invalid_utf8_replaced) {
+  ParsedFile parsed;
+  parsed.invalid_utf8_replaced = invalid_utf8_replaced;
+  parsed.documents.push_back(std::move(document));
+  return parsed;
+}
+
 }  // namespace ragline::ingest::formats

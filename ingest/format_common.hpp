@@ -36,4 +36,7 @@ std::string file_stem_title(const SourceFile& file);
 // wins over its sidecar's.
 void merge_sidecar_metadata(Metadata& own, const Metadata& sidecar);
 
+// The result of a format whose file is one document.
+ParsedFile single_document(Document document, std::size_t invalid_utf8_replaced);
+
 }  // namespace ragline::ingest::formats

@@ -559,10 +559,7 @@ class HtmlParser final : public FormatParser {
     if (document.title.empty()) document.title = formats::file_stem_title(file);
     document.metadata = file.sidecar_metadata;
 
-    ParsedFile parsed;
-    parsed.invalid_utf8_replaced = decoded.replaced;
-    parsed.documents.push_back(std::move(document));
-    return parsed;
+    return formats::single_document(std::move(document), decoded.replaced);
   }
 };
 

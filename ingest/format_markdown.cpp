@@ -220,10 +220,7 @@ class MarkdownParser final : public FormatParser {
     }
     if (document.title.empty()) document.title = first_heading(document.text).value_or(formats::file_stem_title(file));
     formats::merge_sidecar_metadata(document.metadata, file.sidecar_metadata);
-    ParsedFile parsed;
-    parsed.invalid_utf8_replaced = decoded.replaced;
-    parsed.documents.push_back(std::move(document));
-    return parsed;
+    return formats::single_document(std::move(document), decoded.replaced);
   }
 };
 

@@ -14,10 +14,7 @@ class TextParser final : public FormatParser {
     document.title = formats::file_stem_title(file);
     document.text = std::move(decoded.text);
     document.metadata = file.sidecar_metadata;
-    ParsedFile parsed;
-    parsed.invalid_utf8_replaced = decoded.replaced;
-    parsed.documents.push_back(std::move(document));
-    return parsed;
+    return formats::single_document(std::move(document), decoded.replaced);
   }
 };
 
