@@ -155,6 +155,9 @@ Store Store::open(const std::filesystem::path& kb_dir, bool create, const std::o
   const bool exists = std::filesystem::exists(database_path, error);
   if (!exists) {
     RAGLINE_CHECK(create, not_found, "no knowledge base at " << kb_dir.string() << " (kb.sqlite is missing)");
+    // Bad settings are refused before anything is created on disk.
+    ingest::make_chunker(chunker.value_or(ChunkerConfig{}));
+    TextAnalyzer validate_language(analyzer.value_or(AnalyzerConfig{}));
     std::filesystem::create_directories(kb_dir, error);
     RAGLINE_CHECK(!error, io, "cannot create KB directory " << kb_dir.string() << ": " << error.message());
   }

@@ -79,6 +79,15 @@ TEST(Store, KeepsSettingsAndRefusesDifferentOnes) {
   EXPECT_THROW(Store::open(dir.path(), false, std::nullopt, AnalyzerConfig{"french", true, true}), Error);
 }
 
+TEST(Store, BadSettingsCreateNothing) {
+  // An unknown chunker or language is refused before the KB directory or file is created.
+  TempDir dir;
+  EXPECT_THROW(Store::open(dir / "a", true, ChunkerConfig{"bogus"}, std::nullopt), Error);
+  EXPECT_THROW(Store::open(dir / "b", true, std::nullopt, AnalyzerConfig{"klingon"}), Error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "a"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "b"));
+}
+
 TEST(Store, RefusesMissingNewerOrForeignDatabases) {
   // Opening without create fails clearly; a newer schema or a non-ragline SQLite file is refused.
   TempDir dir;
