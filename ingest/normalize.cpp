@@ -174,17 +174,18 @@ class WhitespaceCleaner {
 
 bool is_visible_ascii(char byte) { return byte > 0x20 && byte < 0x7F; }
 
-std::string clean_ascii(std::string_view text) {
-  WhitespaceCleaner cleaner(text.size());
+// Runs of visible ASCII go to the cleaner whole; everything else one code point at a time.
+std::string clean_whitespace(std::string_view valid_utf8) {
+  WhitespaceCleaner cleaner(valid_utf8.size());
   std::size_t position = 0;
-  while (position < text.size()) {
-    if (is_visible_ascii(text[position])) {
+  while (position < valid_utf8.size()) {
+    if (is_visible_ascii(valid_utf8[position])) {
       std::size_t run_end = position + 1;
-      while (run_end < text.size() && is_visible_ascii(text[run_end])) ++run_end;
-      cleaner.feed_visible_ascii(text.substr(position, run_end - position));
+      while (run_end < valid_utf8.size() && is_visible_ascii(valid_utf8[run_end])) ++run_end;
+      cleaner.feed_visible_ascii(valid_utf8.substr(position, run_end - position));
       position = run_end;
     } else {
-      cleaner.feed(static_cast<unsigned char>(text[position++]));
+      cleaner.feed(decode_valid(valid_utf8, position));
     }
   }
   return std::move(cleaner).finish();
@@ -269,27 +270,13 @@ Utf8Repair repair_utf8(std::string_view bytes) {
 }
 
 std::string normalise_text(std::string_view utf8) {
-  if (ascii_prefix(utf8) == utf8.size()) return clean_ascii(utf8);  // NFKC leaves ASCII alone
+  if (ascii_prefix(utf8) == utf8.size()) return clean_whitespace(utf8);  // NFKC leaves ASCII alone
 
   // The contract asks for valid input, but a stray invalid byte must not corrupt the output.
   Utf8Repair repaired = repair_utf8(utf8);
   if (repaired.replaced > 0) utf8 = repaired.text;
 
-  const std::string normalised = nfkc(utf8);
-  const std::string_view text = normalised;
-  WhitespaceCleaner cleaner(text.size());
-  std::size_t position = 0;
-  while (position < text.size()) {
-    if (is_visible_ascii(text[position])) {
-      std::size_t run_end = position + 1;
-      while (run_end < text.size() && is_visible_ascii(text[run_end])) ++run_end;
-      cleaner.feed_visible_ascii(text.substr(position, run_end - position));
-      position = run_end;
-    } else {
-      cleaner.feed(decode_valid(text, position));
-    }
-  }
-  return std::move(cleaner).finish();
+  return clean_whitespace(nfkc(utf8));
 }
 
 void normalise_document(Document& document) {
