@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bench/command_line.hpp"
 #include "bench/fts5_baseline.hpp"
 #include "bench/latency.hpp"
 
@@ -36,7 +37,7 @@ using ragline::bench::LatencySummary;
 // Same meaning as rag-bench's: a run whose figures cannot be trusted (1) is kept apart from one
 // that could not happen (2).
 constexpr int kExitSelfCheckFailed = 1;
-constexpr int kExitSetupError = 2;
+using ragline::bench::kExitSetupError;
 
 // The shape of a RAG request: ten full hits.
 constexpr std::size_t kTopK = 10;
@@ -699,18 +700,5 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", options.keep, "keep the work files after the run");
   app.add_flag("--json", options.json, "end standard output with one JSON object on its own line");
   app.add_flag("-v,--verbose", options.verbose, "show the library's info and debug messages");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    return app.exit(error) == 0 ? 0 : kExitSetupError;
-  }
-
-  try {
-    return run(options);
-  } catch (const ragline::Error& error) {
-    std::cerr << "rag-bench-scale: " << error.what() << " [" << ragline::to_string(error.kind()) << "]\n";
-  } catch (const std::exception& error) {
-    std::cerr << "rag-bench-scale: " << error.what() << '\n';
-  }
-  return kExitSetupError;
+  return ragline::bench::parse_and_run(app, argc, argv, "rag-bench-scale", [&] { return run(options); });
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bench/beir_dataset.hpp"
+#include "bench/command_line.hpp"
 #include "bench/fts5_baseline.hpp"
 #include "bench/latency.hpp"
 #include "bench/metrics.hpp"
@@ -35,7 +36,7 @@ using ragline::bench::kLatencyTopK;
 // Exit codes: the run worked but its output cannot be trusted (1) is kept apart from a run that
 // could not happen at all (2), so CI can tell a quality regression from a broken set-up.
 constexpr int kExitSelfCheckFailed = 1;
-constexpr int kExitSetupError = 2;
+using ragline::bench::kExitSetupError;
 
 // More queries than this fraction returning nothing means the index or the query analyser is
 // broken, not that BM25 is weak.
@@ -398,20 +399,5 @@ int main(int argc, char** argv) {
   app.add_option("--weight-title", options.bm25.weight_title, "BM25F weight of the title")->capture_default_str();
   app.add_option("--weight-heading", options.bm25.weight_heading, "BM25F weight of the heading path")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    // CLI11 prints the message (or the help text, exit code 0); its own codes are remapped so a
-    // usage error has the same status as every other set-up error.
-    return app.exit(error) == 0 ? 0 : kExitSetupError;
-  }
-
-  try {
-    return run(options);
-  } catch (const ragline::Error& error) {
-    std::cerr << "rag-bench: " << error.what() << " [" << ragline::to_string(error.kind()) << "]\n";
-  } catch (const std::exception& error) {
-    std::cerr << "rag-bench: " << error.what() << '\n';
-  }
-  return kExitSetupError;
+  return ragline::bench::parse_and_run(app, argc, argv, "rag-bench", [&] { return run(options); });
 }
