@@ -18,6 +18,10 @@ find_dependency(SQLite3)
 find_dependency(nlohmann_json 3)
 find_dependency(OpenSSL)
 find_dependency(Threads)
+find_dependency(CURL)
+# Debian's FAISS config names OpenMP::OpenMP_CXX without finding it.
+find_dependency(OpenMP)
+find_dependency(faiss CONFIG)
 
 if(NOT TARGET ragline_deps::stemmer)
   # Debian's libstemmer-dev ships neither a CMake config nor a pkg-config file.

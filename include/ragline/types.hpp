@@ -44,6 +44,42 @@ struct AnalyzerConfig {
   bool operator==(const AnalyzerConfig&) const = default;
 };
 
+// Which model turns text into vectors. Fixed when a KB is created: every chunk vector in a KB
+// comes from one embedder with one dimension (a different one is refused, naming both).
+struct EmbedderConfig {
+  // lexical (built in, offline: hashed words and character n-grams; lexical, not semantic)
+  // | openai (any OpenAI-compatible /v1/embeddings endpoint) | bedrock (Amazon Bedrock
+  // InvokeModel: Titan Text Embeddings v2, Cohere Embed) | none (keyword search only).
+  std::string name = "lexical";
+  int dimension = 0;     // 0: the embedder's default (lexical 768; openai: the model's own; titan 1024)
+  std::string model;     // openai: model name; bedrock: model id (default amazon.titan-embed-text-v2:0)
+  std::string base_url;  // openai: default https://api.openai.com; bedrock: default from the region
+  std::string api_key_env = "OPENAI_API_KEY";  // openai: the environment variable holding the key
+  std::string region;                          // bedrock: default $AWS_REGION, then us-east-1
+  std::size_t batch_size = 64;                 // texts per request at most
+  std::size_t batch_bytes = 256u << 10;        // request text bytes at most (one text may exceed it)
+  int max_in_flight = 4;                       // concurrent requests
+  double timeout_seconds = 60;                 // per request
+  int max_retries = 5;                         // on 429, 5xx, timeouts and connection failures
+
+  bool operator==(const EmbedderConfig&) const = default;
+};
+
+// The approximate-nearest-neighbour index over chunk vectors (vectors.faiss). It is derived
+// data: changing it only rebuilds vectors.faiss from the vectors kept in kb.sqlite.
+struct VectorIndexConfig {
+  std::string type = "flat";  // flat (exact) | hnsw | ivf
+  int hnsw_m = 32;            // hnsw: graph degree
+  int ef_construction = 80;   // hnsw: build-time beam
+  int ef_search = 128;        // hnsw: query-time beam (a query may ask for more)
+  int nlist = 0;              // ivf: inverted lists; 0 = about 4 * sqrt(vectors) when trained
+  int nprobe = 16;            // ivf: lists searched per query (a query may ask for more)
+  int pq_m = 0;               // ivf: 0 = IVF-Flat; otherwise product-quantiser sub-vectors
+  int pq_bits = 8;            // ivf-pq: bits per sub-vector code
+
+  bool operator==(const VectorIndexConfig&) const = default;
+};
+
 enum class LogLevel { debug, info, warning, error };
 // The library never writes to stdout or stderr itself; it reports through this callback, on the
 // thread that called into the library.
@@ -55,6 +91,9 @@ struct OpenOptions {
   // left unset or match what the KB was created with (an Error names both otherwise).
   std::optional<ChunkerConfig> chunker;
   std::optional<AnalyzerConfig> analyzer;
+  std::optional<EmbedderConfig> embedder;
+  // The vector index type is derived data: a different one than the KB has rebuilds vectors.faiss.
+  std::optional<VectorIndexConfig> vector_index;
   LogCallback log;
 };
 
@@ -95,6 +134,9 @@ struct IngestReport {
   std::size_t documents_unchanged = 0;
   std::size_t documents_pruned = 0;
   std::size_t chunks_written = 0;
+  std::size_t chunks_embedded = 0;          // vectors computed by the embedder in this run
+  std::size_t embeddings_from_cache = 0;    // vectors found in the KB's embedding cache
+  double embed_seconds = 0;                 // time spent computing embeddings
   std::size_t invalid_utf8_replaced = 0;  // bytes replaced by U+FFFD across all inputs
   std::uint64_t bytes_read = 0;
   double seconds = 0;
@@ -113,6 +155,20 @@ struct Bm25Config {
   double weight_heading = 1.0;
 };
 
+enum class SearchMode { bm25, dense, hybrid };
+
+// How the BM25 and dense candidate lists become one ranking (retrieve/README.md). The defaults
+// come from `rag-bench --sweep` over Cranfield, MED and CISI together (bench/README.md).
+struct FusionConfig {
+  std::string method = "rrf";  // rrf | weighted | dbsf
+  double rrf_k = 60;           // rrf: rank offset
+  double bm25_weight = 1.0;    // rrf: weight of the BM25 list
+  double dense_weight = 1.0;   // rrf: weight of the dense list
+  double alpha = 0.5;          // weighted and dbsf: weight of the dense side (1 - alpha for BM25)
+  std::string normalization = "minmax";  // weighted: minmax | zscore
+  std::size_t candidates = 100;          // hybrid: candidates taken from each side
+};
+
 struct Query {
   Query() = default;
   Query(std::string query_text, std::size_t top_k = 10, Bm25Config bm25_config = {})
@@ -121,6 +177,23 @@ struct Query {
   std::string text;
   std::size_t k = 10;  // results wanted
   Bm25Config bm25;
+  // hybrid needs vectors: a KB created with the embedder "none" answers bm25 queries only.
+  SearchMode mode = SearchMode::hybrid;
+  FusionConfig fusion;
+  // A metadata filter in the JSON language of Amazon Bedrock Knowledge Bases
+  // (retrieve/README.md); empty for none. Applied before ranking, on both sides.
+  std::string filter;
+  int ef_search = 0;  // hnsw: 0 = the index's setting
+  int nprobe = 0;     // ivf: 0 = the index's setting
+  // Filters passing at most this many chunks are scored exactly on the dense side instead of
+  // through the ANN index (0 = the engine's default).
+  std::size_t exact_search_threshold = 0;
+};
+
+// One ranked list's view of a hit: its 1-based rank and raw score there.
+struct SourceScore {
+  std::size_t rank = 0;
+  double score = 0;
 };
 
 struct Hit {
@@ -133,7 +206,26 @@ struct Hit {
   std::size_t byte_end = 0;
   std::optional<int> page;  // 1-based page for paginated sources (PDF)
   Metadata metadata;
-  double score = 0;  // higher is better
+  double score = 0;  // higher is better: BM25, cosine similarity or the fused score by mode
+  std::optional<SourceScore> bm25;   // when the BM25 side found it
+  std::optional<SourceScore> dense;  // when the dense side found it
+};
+
+// How a query was answered, for --explain and for tests.
+struct SearchExplanation {
+  SearchMode mode = SearchMode::hybrid;
+  std::string fusion;                       // empty outside hybrid
+  bool filtered = false;
+  std::size_t filter_matches = 0;           // chunks that passed the filter
+  std::string dense_path;                   // "index:<type>" or "exact" (filtered subset scored exactly)
+  std::size_t bm25_candidates = 0;
+  std::size_t dense_candidates = 0;
+  double embed_ms = 0, filter_ms = 0, bm25_ms = 0, dense_ms = 0, fusion_ms = 0, hydrate_ms = 0;
+};
+
+struct SearchResult {
+  std::vector<Hit> hits;
+  SearchExplanation explanation;
 };
 
 struct DocumentInfo {
@@ -157,6 +249,12 @@ struct Stats {
   int schema_version = 0;
   ChunkerConfig chunker;
   AnalyzerConfig analyzer;
+  EmbedderConfig embedder;
+  VectorIndexConfig vector_index;
+  std::string embedder_id;         // e.g. lexical-v1/768; empty for the embedder "none"
+  std::int64_t vectors = 0;        // chunk vectors stored in kb.sqlite
+  std::int64_t generation = 0;     // bumped by every committed change
+  std::int64_t vector_index_generation = -1;  // of vectors.faiss on disk; -1 when there is none
 };
 
 }  // namespace ragline

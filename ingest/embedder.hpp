@@ -1,0 +1,51 @@
+#pragma once
+// Embedder: turns texts into fixed-size float vectors. Implementations are looked up by name
+// (EmbedderConfig::name): lexical (built in, offline), openai and bedrock (HTTP model services).
+// Models are stateless: every call carries all the text it needs.
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ragline/types.hpp"
+
+namespace ragline::ingest {
+
+// Row-major vectors: row i holds dimension floats for text i.
+struct EmbeddingMatrix {
+  std::size_t rows = 0;
+  std::size_t dimension = 0;
+  std::vector<float> values;
+
+  std::span<const float> row(std::size_t i) const { return {values.data() + i * dimension, dimension}; }
+  std::span<float> row(std::size_t i) { return {values.data() + i * dimension, dimension}; }
+};
+
+// Documents and queries may be embedded differently (Cohere's input_type, e5 prefixes).
+enum class EmbedPurpose { document, query };
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+  // Identifies the model and everything that changes its vectors, e.g. "lexical-v1/768",
+  // "openai/text-embedding-3-small/1536". Vectors from different ids are never mixed.
+  virtual std::string id() const = 0;
+  virtual std::size_t dimension() const = 0;
+  // One row per text, in order. Throws Error (kind network for service failures, naming the
+  // endpoint and status, never a credential).
+  virtual EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose purpose) = 0;
+};
+
+// Throws Error(invalid_argument) for an unknown name or bad options ("none" is not an embedder).
+std::unique_ptr<Embedder> make_embedder(const EmbedderConfig& config);
+
+// The HTTP embedders (ingest/embedder_openai.cpp, ingest/embedder_bedrock.cpp).
+std::unique_ptr<Embedder> make_openai_embedder(const EmbedderConfig& config);
+std::unique_ptr<Embedder> make_bedrock_embedder(const EmbedderConfig& config);
+
+// L2-normalises each row in place (rows of zeros stay zero).
+void normalize_rows(EmbeddingMatrix& matrix);
+
+}  // namespace ragline::ingest
