@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "index/chunk_id_set.hpp"
 #include "ragline/types.hpp"
 
 namespace ragline::index {
@@ -26,23 +27,6 @@ namespace ragline::index {
 struct VectorHit {
   std::int64_t chunk_id = 0;
   float score = 0;  // inner product
-};
-
-// The chunk ids a filtered search may return: a bitmap over chunk ids.
-class ChunkIdSet {
- public:
-  ChunkIdSet() = default;
-  explicit ChunkIdSet(std::span<const std::int64_t> ids);
-  void insert(std::int64_t id);
-  bool contains(std::int64_t id) const {
-    const auto i = static_cast<std::uint64_t>(id);
-    return id >= 0 && (i >> 6) < words_.size() && ((words_[i >> 6] >> (i & 63)) & 1u);
-  }
-  std::size_t size() const { return size_; }
-
- private:
-  std::vector<std::uint64_t> words_;
-  std::size_t size_ = 0;
 };
 
 struct VectorSearchOptions {
