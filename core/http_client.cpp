@@ -394,6 +394,7 @@ std::vector<HttpResponse> perform_http_requests(std::vector<HttpRequest> request
       if (message->msg == CURLMSG_DONE) finish(message->easy_handle, message->data.result);
     }
 
+    if (waiting.empty() && session.running() == 0) break;
     // Wake for socket activity, curl's own timers, or the next retry coming due.
     int wait_ms = 1000;
     if (session.running() < static_cast<std::size_t>(options.max_in_flight)) {
