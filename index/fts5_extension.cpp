@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "index/chunk_id_set.hpp"
 #include "index/sqlite.hpp"
 #include "index/text_analyzer.hpp"
 
@@ -233,6 +234,17 @@ void bm25f(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* resul
   sqlite3_result_double(result, score);
 }
 
+// ---- filter -------------------------------------------------------------------------------------
+
+void chunk_allowed(sqlite3_context* result, int, sqlite3_value** arguments) {
+  const auto* allowed = static_cast<const ChunkIdSet*>(sqlite3_value_pointer(arguments[1], kChunkIdSetPointerType));
+  if (allowed == nullptr) {
+    sqlite3_result_error(result, "ragline_chunk_allowed: the second argument is not a bound chunk id set", -1);
+    return;
+  }
+  sqlite3_result_int(result, allowed->contains(sqlite3_value_int64(arguments[0])) ? 1 : 0);
+}
+
 }  // namespace
 
 void register_fts5_extensions(sqlite3* database) {
@@ -242,6 +254,10 @@ void register_fts5_extensions(sqlite3* database) {
   if (rc != SQLITE_OK) throw_sqlite_error(database, rc, "registering the ragline FTS5 tokenizer");
   rc = api->xCreateFunction(api, "ragline_bm25", nullptr, bm25f, nullptr);
   if (rc != SQLITE_OK) throw_sqlite_error(database, rc, "registering ragline_bm25");
+  // Direct-only: a pointer argument only ever comes from the keyword index's own statement.
+  rc = sqlite3_create_function_v2(database, "ragline_chunk_allowed", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, nullptr,
+                                  chunk_allowed, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) throw_sqlite_error(database, rc, "registering ragline_chunk_allowed");
 }
 
 }  // namespace ragline::index

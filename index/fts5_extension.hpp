@@ -9,12 +9,16 @@
 //    (Robertson, Zaragoza & Taylor 2004) with per-column weights and length normalisation, and
 //    the idf of Lucene, log(1 + (N - n + 0.5) / (n + 0.5)), which stays positive for terms in
 //    more than half of the rows (FTS5's built-in bm25 clamps those to almost nothing).
+//  - SQL function `ragline_chunk_allowed(rowid, set)`: 1 when `set`, a ChunkIdSet bound with
+//    sqlite3_bind_pointer(..., kChunkIdSetPointerType, nullptr), holds rowid; else 0. The
+//    keyword index puts it in the WHERE clause of a filtered FTS5 query.
 
 #include <sqlite3.h>
 
 namespace ragline::index {
 
 inline constexpr char kPreAnalysedMarker = '\x01';
+inline constexpr const char* kChunkIdSetPointerType = "ragline_chunk_id_set";
 
 void register_fts5_extensions(sqlite3* database);
 

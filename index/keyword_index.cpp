@@ -19,7 +19,12 @@ KeywordIndex::KeywordIndex(Database& database, const AnalyzerConfig& analyzer)
       analyzer_(analyzer),
       search_statement_(database.prepare(
           "SELECT rowid, ragline_bm25(chunk_keywords, ?2, ?3, ?4, ?5, ?6, ?7, ?8) AS score FROM chunk_keywords "
-          "WHERE chunk_keywords MATCH ?1 ORDER BY score DESC, rowid LIMIT ?8")) {}
+          "WHERE chunk_keywords MATCH ?1 ORDER BY score DESC, rowid LIMIT ?8")),
+      // The WHERE clause runs before the score is computed, so ragline_bm25's running top-k
+      // bound only ever sees allowed rows.
+      filtered_search_statement_(database.prepare(
+          "SELECT rowid, ragline_bm25(chunk_keywords, ?2, ?3, ?4, ?5, ?6, ?7, ?8) AS score FROM chunk_keywords "
+          "WHERE chunk_keywords MATCH ?1 AND ragline_chunk_allowed(rowid, ?9) ORDER BY score DESC, rowid LIMIT ?8")) {}
 
 KeywordIndex::QueryTerms KeywordIndex::analyse_query(std::string_view text) {
   QueryTerms query;
@@ -52,11 +57,14 @@ KeywordIndex::QueryTerms KeywordIndex::analyse_query(std::string_view text) {
 
 std::string KeywordIndex::match_expression(std::string_view text) { return analyse_query(text).match_expression; }
 
-std::vector<KeywordHit> KeywordIndex::search(std::string_view text, std::size_t k, const Bm25Config& bm25) {
+std::vector<KeywordHit> KeywordIndex::search(std::string_view text, std::size_t k, const Bm25Config& bm25,
+                                             const ChunkIdSet* allowed) {
   std::vector<KeywordHit> hits;
+  if (k == 0 || (allowed != nullptr && allowed->empty())) return hits;
   const QueryTerms query = analyse_query(text);
-  if (query.match_expression.empty() || k == 0) return hits;
-  search_statement_.bind(1, query.match_expression)
+  if (query.match_expression.empty()) return hits;
+  Statement& statement = allowed != nullptr ? filtered_search_statement_ : search_statement_;
+  statement.bind(1, query.match_expression)
       .bind(2, bm25.k1)
       .bind(3, bm25.b)
       .bind(4, bm25.weight_text)
@@ -65,14 +73,19 @@ std::vector<KeywordHit> KeywordIndex::search(std::string_view text, std::size_t 
       .bind_blob(7, query.weights.data(), query.weights.size() * sizeof(double))
       .bind(8, static_cast<std::int64_t>(k));
   try {
-    while (search_statement_.step()) {
-      hits.push_back({search_statement_.column_int64(0), search_statement_.column_double(1)});
+    if (allowed != nullptr) {
+      const int rc =
+          sqlite3_bind_pointer(statement.get(), 9, const_cast<ChunkIdSet*>(allowed), kChunkIdSetPointerType, nullptr);
+      if (rc != SQLITE_OK) throw_sqlite_error(database_.get(), rc, "binding the allowed chunk ids");
+    }
+    while (statement.step()) {
+      hits.push_back({statement.column_int64(0), statement.column_double(1)});
     }
   } catch (...) {
-    search_statement_.reset();
+    statement.reset();
     throw;
   }
-  search_statement_.reset();
+  statement.reset();
   return hits;
 }
 

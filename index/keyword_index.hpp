@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "index/chunk_id_set.hpp"
 #include "index/sqlite.hpp"
 #include "index/text_analyzer.hpp"
 #include "ragline/types.hpp"
@@ -28,7 +29,11 @@ class KeywordIndex {
   KeywordIndex(Database& database, const AnalyzerConfig& analyzer);
 
   // The top `k` chunks for `text`, best first. Empty when the text has no searchable terms.
-  std::vector<KeywordHit> search(std::string_view text, std::size_t k, const Bm25Config& bm25 = {});
+  // With `allowed`, only chunks in that set are ranked (the set is tested inside the FTS5 query,
+  // not after it), so k hits come back whenever k allowed chunks match; the idf and average
+  // lengths stay those of the whole index. `allowed` is only read during the call.
+  std::vector<KeywordHit> search(std::string_view text, std::size_t k, const Bm25Config& bm25 = {},
+                                 const ChunkIdSet* allowed = nullptr);
 
   // The FTS5 MATCH expression for `text`; empty when it has no searchable terms.
   std::string match_expression(std::string_view text);
@@ -43,6 +48,7 @@ class KeywordIndex {
   Database& database_;
   TextAnalyzer analyzer_;
   Statement search_statement_;
+  Statement filtered_search_statement_;  // separate, so the unfiltered plan stays as it was
 };
 
 }  // namespace ragline::index

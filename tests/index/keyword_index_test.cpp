@@ -227,3 +227,97 @@ TEST(KeywordIndex, TopKPruningReturnsExactlyTheUnprunedTopK) {
 
 }  // namespace
 }  // namespace ragline::index
+
+namespace ragline::index {
+namespace {
+
+// The best k of `all_hits` (an unfiltered search deep enough to hold every match) inside `allowed`.
+std::vector<KeywordHit> best_allowed(const std::vector<KeywordHit>& all_hits, const ChunkIdSet& allowed,
+                                     std::size_t k) {
+  std::vector<KeywordHit> hits;
+  for (const auto& hit : all_hits) {
+    if (hits.size() < k && allowed.contains(hit.chunk_id)) hits.push_back(hit);
+  }
+  return hits;
+}
+
+TEST(KeywordIndex, FilteredSearchReturnsKAllowedHitsWhenTheUnfilteredTopKIsExcluded) {
+  // The allowed set is applied inside the query: strong excluded chunks (scanned first) neither
+  // crowd out the allowed ones nor disturb their exact scores through the top-k score bound.
+  SmallCorpus corpus;
+  std::vector<std::int64_t> excluded;
+  for (int i = 0; i < 30; ++i) excluded.push_back(corpus.add("Rivets", "rivets rivets rivets hold panels"));
+  std::vector<std::int64_t> allowed_ids;
+  for (int i = 0; i < 5; ++i) {
+    allowed_ids.push_back(corpus.add("", "a rivet " + std::string(static_cast<std::size_t>(i) * 10, 'x') +
+                                             " among many other words in a rather long sentence"));
+  }
+  const ChunkIdSet allowed(allowed_ids);
+  KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
+  const auto unfiltered = index.search("rivets", 3);
+  ASSERT_EQ(unfiltered.size(), 3u);
+  for (const auto& hit : unfiltered) EXPECT_FALSE(allowed.contains(hit.chunk_id));
+
+  const auto filtered = index.search("rivets", 3, {}, &allowed);
+  const auto expected = best_allowed(index.search("rivets", 1000), allowed, 3);
+  ASSERT_EQ(filtered.size(), 3u);
+  EXPECT_EQ(ids_of(filtered), ids_of(expected));
+  for (std::size_t i = 0; i < filtered.size(); ++i) EXPECT_DOUBLE_EQ(filtered[i].score, expected[i].score);
+  EXPECT_EQ(index.search("rivets", 10, {}, &allowed).size(), 5u);  // all the allowed matches, no more
+
+  // The unfiltered statement is unaffected by a filtered search run before it.
+  EXPECT_EQ(ids_of(index.search("rivets", 3)), ids_of(unfiltered));
+}
+
+TEST(KeywordIndex, FilteredSearchWithEmptyOrDisjointSetsFindsNothing) {
+  // An empty set, or one holding only chunks that do not match, yields no hits.
+  SmallCorpus corpus;
+  corpus.add("", "welding seams");
+  const auto other = corpus.add("", "paint layers");
+  KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
+  const ChunkIdSet empty;
+  EXPECT_TRUE(index.search("welding", 5, {}, &empty).empty());
+  const ChunkIdSet disjoint(std::vector<std::int64_t>{other, 9999});
+  EXPECT_TRUE(index.search("welding", 5, {}, &disjoint).empty());
+  EXPECT_EQ(ids_of(index.search("paint", 5, {}, &disjoint)), std::vector<std::int64_t>{other});
+}
+
+TEST(KeywordIndex, FilteredSearchEqualsFilteringTheFullRanking) {
+  // For random corpora, queries, allowed sets and k, the filtered top k is exactly the best k
+  // allowed chunks of the full unfiltered ranking, with the same scores.
+  SmallCorpus corpus;
+  std::mt19937 random(7);
+  const std::vector<std::string> vocabulary = {"wing",  "flap",  "rudder", "engine", "thrust", "lift", "drag",
+                                               "stall", "pitch", "yaw",    "spar",   "rib",    "skin", "fuel"};
+  std::vector<std::int64_t> ids;
+  for (int document = 0; document < 300; ++document) {
+    std::string text;
+    const int length = 3 + static_cast<int>(random() % 40);
+    for (int word = 0; word < length; ++word) {
+      text += vocabulary[std::min<std::size_t>(vocabulary.size() - 1, (random() % 5) * (random() % 4))] + " ";
+    }
+    ids.push_back(corpus.add(vocabulary[random() % vocabulary.size()], text));
+  }
+  KeywordIndex index(corpus.store.database(), corpus.store.analyzer());
+  for (int query = 0; query < 40; ++query) {
+    std::string text;
+    for (int word = 0; word < 1 + static_cast<int>(random() % 3); ++word) {
+      text += vocabulary[random() % vocabulary.size()] + " ";
+    }
+    ChunkIdSet allowed;
+    const unsigned keep_one_in = 1 + random() % 20;
+    for (const auto id : ids) {
+      if (random() % keep_one_in == 0) allowed.insert(id);
+    }
+    const auto all_hits = index.search(text, ids.size());
+    for (std::size_t k : {1u, 5u, 20u}) {
+      const auto filtered = index.search(text, k, {}, &allowed);
+      const auto expected = best_allowed(all_hits, allowed, k);
+      ASSERT_EQ(ids_of(filtered), ids_of(expected)) << text << " k=" << k;
+      for (std::size_t i = 0; i < filtered.size(); ++i) EXPECT_DOUBLE_EQ(filtered[i].score, expected[i].score);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ragline::index

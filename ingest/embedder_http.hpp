@@ -1,0 +1,47 @@
+#pragma once
+// What the HTTP embedders (embedder_openai.cpp, embedder_bedrock.cpp) share: checking the
+// service options of an EmbedderConfig, cutting texts into request batches, reading vectors
+// out of a JSON response.
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/http_client.hpp"
+#include "ingest/embedder.hpp"
+
+namespace ragline::ingest {
+
+// Texts [begin, end) go in one request.
+struct TextBatch {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+
+// Consecutive batches of at most max_texts texts and max_bytes bytes of text; a text longer
+// than max_bytes goes alone.
+std::vector<TextBatch> plan_text_batches(std::span<const std::string> texts, std::size_t max_texts,
+                                         std::size_t max_bytes);
+
+// The HTTP options of `config`; throws Error(invalid_argument) naming the embedder and the bad
+// field (batch_size, batch_bytes, max_in_flight, timeout_seconds, max_retries, dimension).
+core::HttpOptions http_options_for(const EmbedderConfig& config, std::string_view embedder);
+
+// `value` as a vector of floats; throws Error(format) "<endpoint>: malformed response: <where> ..."
+std::vector<float> json_to_vector(const nlohmann::json& value, std::string_view endpoint, std::string_view where);
+
+// Parses a response body; throws Error(format) naming the endpoint when it is not JSON.
+nlohmann::json parse_json_response(const std::string& body, std::string_view endpoint);
+
+[[noreturn]] void throw_malformed_response(std::string_view endpoint, std::string_view what);
+
+// Scales each row to unit L2 norm (zero rows stay zero).
+void scale_rows_to_unit_length(EmbeddingMatrix& matrix);
+
+// The value of an environment variable, empty when unset.
+std::string environment_variable(const std::string& name);
+
+}  // namespace ragline::ingest
