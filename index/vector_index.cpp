@@ -627,6 +627,7 @@ struct VectorIndex::Impl {
                   "vector index search: query has " << query.size() << " floats, the index dimension is " << dimension);
     if (k == 0 || live() == 0 || (allowed != nullptr && allowed->empty())) return {};
     if (state == State::flat || state == State::ivf_untrained) return scan(query, k, allowed);
+    k = std::min(k, live());  // FAISS gets result buffers of k entries
 
     // The share of FAISS positions the selector lets through (allowed ids not in the index make
     // this an overestimate; counting exactly would cost a pass over the filter per query).
