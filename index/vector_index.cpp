@@ -10,6 +10,7 @@
 #include <faiss/index_io.h>
 #include <faiss/invlists/InvertedLists.h>
 #include <fcntl.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -113,6 +114,22 @@ int scaled_beam(int base, double candidate_fraction, int cap) {
   const double scaled = std::ceil(static_cast<double>(base) / std::max(candidate_fraction, 1e-9));
   return static_cast<int>(std::min<double>(scaled, cap));
 }
+
+// FAISS opens an OpenMP team for every search, even for a single query, where the extra threads
+// only wait; on a busy machine that waiting costs more than the search. Searches therefore run on
+// the calling thread alone. libgomp keeps nthreads-var per thread (a thread outside any team gets
+// its own copy on its first omp_set_num_threads), so concurrent searches and other threads are
+// unaffected; add() and compact() keep FAISS's parallel insertion.
+class OneOpenMpThread {
+ public:
+  OneOpenMpThread() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~OneOpenMpThread() { omp_set_num_threads(previous_); }
+  OneOpenMpThread(const OneOpenMpThread&) = delete;
+  OneOpenMpThread& operator=(const OneOpenMpThread&) = delete;
+
+ private:
+  int previous_;
+};
 
 template <typename Function>
 auto call_faiss(const char* what, Function&& function) {
@@ -610,6 +627,7 @@ struct VectorIndex::Impl {
                   "vector index search: query has " << query.size() << " floats, the index dimension is " << dimension);
     if (k == 0 || live() == 0 || (allowed != nullptr && allowed->empty())) return {};
     if (state == State::flat || state == State::ivf_untrained) return scan(query, k, allowed);
+    k = std::min(k, live());  // FAISS gets result buffers of k entries
 
     // The share of FAISS positions the selector lets through (allowed ids not in the index make
     // this an overestimate; counting exactly would cost a pass over the filter per query).
@@ -620,6 +638,7 @@ struct VectorIndex::Impl {
 
     std::vector<float> scores(k);
     std::vector<Position> found(k, -1);
+    const OneOpenMpThread one_thread;
     const auto k_faiss = static_cast<faiss::Index::idx_t>(k);
     if (state == State::hnsw) {
       faiss::SearchParametersHNSW params;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "ragline/error.hpp"
 #include "support/test_support.hpp"
@@ -414,6 +415,32 @@ TEST_P(VectorIndexKindTest, SaveAndLoadRoundTrip) {
   copy.add(std::vector<std::int64_t>{ids_[0]}, row(vectors_, 0));
   copy.compact();
   EXPECT_EQ(copy.size(), index.size() + 1);
+}
+
+TEST_P(VectorIndexKindTest, ConcurrentSearchesAgree) {
+  // search() from several threads at once returns what it returns on one thread.
+  const VectorIndex index = build();
+  const ChunkIdSet allowed = random_allowed(0.2);
+  std::vector<std::vector<VectorHit>> expected;
+  for (std::size_t q = 0; q < kQueries; ++q) expected.push_back(index.search(row(queries_, q), kTop, &allowed));
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(3, 0);
+  for (std::size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 3; ++round) {
+        for (std::size_t q = 0; q < kQueries; ++q) {
+          const auto hits = index.search(row(queries_, q), kTop, &allowed);
+          if (hits.size() != expected[q].size() ||
+              !std::equal(hits.begin(), hits.end(), expected[q].begin(),
+                          [](const auto& a, const auto& b) { return a.chunk_id == b.chunk_id; })) {
+            ++mismatches[t];
+          }
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int count : mismatches) EXPECT_EQ(count, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, VectorIndexKindTest, ::testing::ValuesIn(index_kinds()),
