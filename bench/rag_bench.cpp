@@ -8,11 +8,15 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ragline/ragline.hpp>
+#include <span>
 #include <string>
 #include <system_error>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -62,6 +66,21 @@ struct Options {
   bool no_stemming = false;
   bool no_stopwords = false;
   ragline::Bm25Config bm25;
+  ragline::FusionConfig fusion;
+  std::optional<std::string> embedder;
+  std::optional<int> dimension;
+  std::optional<std::string> index_type;
+  bool sweep = false;
+  fs::path sweep_json;
+
+  // One retrieval of `depth` chunks in the configured mode.
+  ragline::Query query(const std::string& text, std::size_t depth) const {
+    ragline::Query q{text, depth, bm25};
+    q.mode = mode == "dense" ? ragline::SearchMode::dense
+                             : (mode == "hybrid" ? ragline::SearchMode::hybrid : ragline::SearchMode::bm25);
+    q.fusion = fusion;
+    return q;
+  }
 };
 
 std::uint64_t directory_bytes(const fs::path& directory) {
@@ -124,11 +143,46 @@ void ingest_corpus(ragline::KnowledgeBase& kb, const BeirDataset& dataset, Bench
   }
 }
 
+ragline::OpenOptions open_options_for(const Options& options) {
+  ragline::OpenOptions open_options;
+  open_options.log = [verbose = options.verbose](ragline::LogLevel level, const std::string& message) {
+    if (verbose || level >= ragline::LogLevel::warning) std::cerr << "ragline: " << message << '\n';
+  };
+  if (options.chunker || options.max_tokens) {
+    ragline::ChunkerConfig chunker;
+    if (options.chunker) chunker.name = *options.chunker;
+    if (options.max_tokens) chunker.max_tokens = *options.max_tokens;
+    open_options.chunker = chunker;
+  }
+  if (options.language || options.no_stemming || options.no_stopwords) {
+    ragline::AnalyzerConfig analyzer;
+    if (options.language) analyzer.language = *options.language;
+    analyzer.stemming = !options.no_stemming;
+    analyzer.stopwords = !options.no_stopwords;
+    open_options.analyzer = analyzer;
+  }
+  if (options.embedder || options.dimension) {
+    ragline::EmbedderConfig embedder;
+    if (options.embedder) embedder.name = *options.embedder;
+    if (options.dimension) embedder.dimension = *options.dimension;
+    open_options.embedder = embedder;
+  }
+  if (options.index_type) {
+    ragline::VectorIndexConfig index;
+    index.type = *options.index_type;
+    open_options.vector_index = index;
+  }
+  return open_options;
+}
+
+int run_sweep(const Options& options);
+
 int run(const Options& options) {
-  if (options.mode != "bm25") {
-    std::cerr << "rag-bench: --mode " << options.mode << " is not available: the retriever only has 'bm25' so far\n";
+  if (options.mode != "bm25" && options.mode != "dense" && options.mode != "hybrid") {
+    std::cerr << "rag-bench: unknown --mode " << options.mode << " (bm25, dense, hybrid)\n";
     return kExitSetupError;
   }
+  if (options.sweep) return run_sweep(options);
   if (options.documents_per_query == 0 || options.chunk_depth < options.documents_per_query) {
     std::cerr << "rag-bench: need 1 <= -k (" << options.documents_per_query << ") <= --chunk-depth ("
               << options.chunk_depth << ")\n";
@@ -154,24 +208,7 @@ int run(const Options& options) {
   report.documents_per_query = options.documents_per_query;
   report.chunk_depth = options.chunk_depth;
 
-  ragline::OpenOptions open_options;
-  open_options.log = [verbose = options.verbose](ragline::LogLevel level, const std::string& message) {
-    if (verbose || level >= ragline::LogLevel::warning) std::cerr << "ragline: " << message << '\n';
-  };
-  if (options.chunker || options.max_tokens) {
-    ragline::ChunkerConfig chunker;
-    if (options.chunker) chunker.name = *options.chunker;
-    if (options.max_tokens) chunker.max_tokens = *options.max_tokens;
-    open_options.chunker = chunker;
-  }
-  if (options.language || options.no_stemming || options.no_stopwords) {
-    ragline::AnalyzerConfig analyzer;
-    if (options.language) analyzer.language = *options.language;
-    analyzer.stemming = !options.no_stemming;
-    analyzer.stopwords = !options.no_stopwords;
-    open_options.analyzer = analyzer;
-  }
-  ragline::KnowledgeBase kb = ragline::KnowledgeBase::open(options.kb, open_options);
+  ragline::KnowledgeBase kb = ragline::KnowledgeBase::open(options.kb, open_options_for(options));
 
   const ragline::Stats before = kb.stats();
   if (before.documents == 0) {
@@ -210,8 +247,8 @@ int run(const Options& options) {
   report.warmup_queries = std::min(options.warmup_queries, scored.size());
   for (std::size_t index = 0; index < report.warmup_queries; ++index) {
     const std::string& text = scored[index]->text;
-    (void)kb.retrieve(ragline::Query{text, options.chunk_depth, options.bm25});
-    (void)kb.retrieve(ragline::Query{text, kLatencyTopK, options.bm25});
+    (void)kb.retrieve(options.query(text, options.chunk_depth));
+    (void)kb.retrieve(options.query(text, kLatencyTopK));
     if (baseline) {
       (void)baseline->search(text, options.documents_per_query);
       (void)baseline->search(text, kLatencyTopK);
@@ -236,7 +273,7 @@ int run(const Options& options) {
   auto ragline_at_depth = [&](std::size_t query_index) {
     const BeirQuery* query = scored[query_index];
     const auto start = std::chrono::steady_clock::now();
-    const std::vector<ragline::Hit> hits = kb.retrieve(ragline::Query{query->text, options.chunk_depth, options.bm25});
+    const std::vector<ragline::Hit> hits = kb.retrieve(options.query(query->text, options.chunk_depth));
     latency.add(std::chrono::steady_clock::now() - start);
 
     std::vector<std::string> chunk_document_ids;
@@ -293,7 +330,7 @@ int run(const Options& options) {
       scored.size(),
       [&](std::size_t query_index) {
         const auto start = std::chrono::steady_clock::now();
-        (void)kb.retrieve(ragline::Query{scored[query_index]->text, kLatencyTopK, options.bm25});
+        (void)kb.retrieve(options.query(scored[query_index]->text, kLatencyTopK));
         latency_k10.add(std::chrono::steady_clock::now() - start);
       },
       [&](std::size_t query_index) {
@@ -364,6 +401,175 @@ int run(const Options& options) {
   return report.self_check_failures.empty() ? 0 : kExitSelfCheckFailed;
 }
 
+// --sweep: one BM25 list and one dense list per query, fused offline under every setting of a
+// grid; each fused ranking is collapsed to documents and scored like a normal run.
+int run_sweep(const Options& options) {
+  const BeirDataset dataset = ragline::bench::load_beir_dataset(options.dataset, options.split);
+  ragline::KnowledgeBase kb = ragline::KnowledgeBase::open(options.kb, open_options_for(options));
+  BenchReport ingest_report;
+  if (kb.stats().documents == 0) ingest_corpus(kb, dataset, ingest_report);
+
+  struct Lists {
+    const BeirQuery* query;
+    std::vector<ragline::RankedId> bm25, dense;
+  };
+  std::unordered_map<std::int64_t, std::string> document_of_chunk;
+  std::vector<Lists> lists;
+  constexpr std::size_t kSweepDepth = 1000;
+  for (const BeirQuery& query : dataset.queries) {
+    if (!dataset.qrels.contains(query.id)) continue;
+    Lists entry{&query, {}, {}};
+    for (auto mode : {ragline::SearchMode::bm25, ragline::SearchMode::dense}) {
+      ragline::Query q{query.text, kSweepDepth, options.bm25};
+      q.mode = mode;
+      for (const auto& hit : kb.retrieve(q)) {
+        auto id = ragline::bench::document_id_from_uri(hit.document_uri);
+        if (!id) continue;
+        document_of_chunk.emplace(hit.chunk_id, *id);
+        (mode == ragline::SearchMode::bm25 ? entry.bm25 : entry.dense).push_back({hit.chunk_id, hit.score});
+      }
+    }
+    lists.push_back(std::move(entry));
+  }
+  if (lists.empty()) {
+    std::cerr << "rag-bench: no query has judgments: nothing to sweep\n";
+    return kExitSelfCheckFailed;
+  }
+
+  const auto evaluate = [&](const std::function<std::vector<std::int64_t>(const Lists&)>& rank) {
+    std::vector<ragline::bench::QueryMetrics> per_query;
+    for (const auto& entry : lists) {
+      std::vector<std::string> documents;
+      for (auto id : rank(entry)) documents.push_back(document_of_chunk.at(id));
+      const auto ranking = ragline::bench::collapse_to_documents(documents, options.documents_per_query);
+      per_query.push_back(ragline::bench::evaluate_query(ranking, dataset.qrels.at(entry.query->id)));
+    }
+    return ragline::bench::mean_metrics(per_query);
+  };
+  const auto ids_of = [](const std::vector<ragline::RankedId>& list) {
+    std::vector<std::int64_t> ids;
+    for (const auto& item : list) ids.push_back(item.id);
+    return ids;
+  };
+
+  struct GridPoint {
+    std::string label;
+    ragline::FusionConfig config;
+    ragline::bench::QueryMetrics metrics;
+  };
+  std::vector<GridPoint> grid;
+  for (std::size_t candidates : {20u, 50u, 100u, 200u, 1000u}) {
+    ragline::FusionConfig base;
+    base.candidates = candidates;
+    for (double k : {5.0, 20.0, 60.0, 100.0}) {
+      for (double dense_weight : {0.25, 0.5, 1.0}) {
+        auto config = base;
+        config.method = "rrf";
+        config.rrf_k = k;
+        config.dense_weight = dense_weight;
+        grid.push_back({"", config, {}});
+      }
+    }
+    for (const char* normalization : {"minmax", "zscore"}) {
+      for (int step = 1; step <= 9; ++step) {
+        auto config = base;
+        config.method = "weighted";
+        config.normalization = normalization;
+        config.alpha = step / 10.0;
+        grid.push_back({"", config, {}});
+      }
+    }
+    for (int step = 1; step <= 9; ++step) {
+      auto config = base;
+      config.method = "dbsf";
+      config.alpha = step / 10.0;
+      grid.push_back({"", config, {}});
+    }
+  }
+  for (auto& point : grid) {
+    const auto& c = point.config;
+    char label[128];
+    if (c.method == "rrf") {
+      std::snprintf(label, sizeof label, "rrf k=%g dense_weight=%g candidates=%zu", c.rrf_k, c.dense_weight,
+                    c.candidates);
+    } else if (c.method == "weighted") {
+      std::snprintf(label, sizeof label, "weighted %s alpha=%.1f candidates=%zu", c.normalization.c_str(), c.alpha,
+                    c.candidates);
+    } else {
+      std::snprintf(label, sizeof label, "dbsf alpha=%.1f candidates=%zu", c.alpha, c.candidates);
+    }
+    point.label = label;
+    point.metrics = evaluate([&](const Lists& entry) {
+      const std::size_t n = c.candidates;
+      const std::span<const ragline::RankedId> bm25(entry.bm25.data(), std::min(n, entry.bm25.size()));
+      const std::span<const ragline::RankedId> dense(entry.dense.data(), std::min(n, entry.dense.size()));
+      std::vector<std::int64_t> ids;
+      for (const auto& fused : ragline::fuse_rankings(c, bm25, dense)) ids.push_back(fused.id);
+      return ids;
+    });
+  }
+  const auto bm25_metrics = evaluate([&](const Lists& entry) { return ids_of(entry.bm25); });
+  const auto dense_metrics = evaluate([&](const Lists& entry) { return ids_of(entry.dense); });
+
+  std::vector<const GridPoint*> order;
+  for (const auto& point : grid) order.push_back(&point);
+  std::stable_sort(order.begin(), order.end(), [](const GridPoint* a, const GridPoint* b) {
+    return a->metrics.ndcg_at_10 > b->metrics.ndcg_at_10;
+  });
+  const std::string name = dataset_name(options.dataset);
+  std::printf("fusion sweep on %s: %zu scored queries, %zu grid points\n", name.c_str(), lists.size(), grid.size());
+  std::printf("%-48s %8s %10s %8s\n", "setting", "nDCG@10", "Recall@100", "MRR@10");
+  std::printf("%-48s %8.4f %10.4f %8.4f\n", "bm25 alone", bm25_metrics.ndcg_at_10, bm25_metrics.recall_at_100,
+              bm25_metrics.mrr_at_10);
+  std::printf("%-48s %8.4f %10.4f %8.4f\n", "dense alone", dense_metrics.ndcg_at_10, dense_metrics.recall_at_100,
+              dense_metrics.mrr_at_10);
+  const std::size_t shown = options.verbose ? order.size() : std::min<std::size_t>(order.size(), 25);
+  for (std::size_t i = 0; i < shown; ++i) {
+    const auto& m = order[i]->metrics;
+    std::printf("%-48s %8.4f %10.4f %8.4f\n", order[i]->label.c_str(), m.ndcg_at_10, m.recall_at_100, m.mrr_at_10);
+  }
+  std::printf("best on %s: %s (nDCG@10 %+.4f over bm25)\n", name.c_str(), order.front()->label.c_str(),
+              order.front()->metrics.ndcg_at_10 - bm25_metrics.ndcg_at_10);
+
+  const auto metrics_json = [](const ragline::bench::QueryMetrics& m) {
+    return nlohmann::json{{"ndcg@10", m.ndcg_at_10}, {"recall@100", m.recall_at_100}, {"mrr@10", m.mrr_at_10}};
+  };
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& point : grid) {
+    const auto& c = point.config;
+    all.push_back({{"method", c.method},
+                   {"rrf_k", c.rrf_k},
+                   {"dense_weight", c.dense_weight},
+                   {"alpha", c.alpha},
+                   {"normalization", c.normalization},
+                   {"candidates", c.candidates},
+                   {"metrics", metrics_json(point.metrics)}});
+  }
+  if (!options.sweep_json.empty()) {
+    std::ofstream out(options.sweep_json);
+    out << nlohmann::json{{"dataset", name},
+                          {"bm25", metrics_json(bm25_metrics)},
+                          {"dense", metrics_json(dense_metrics)},
+                          {"grid", all}}
+               .dump()
+        << '\n';
+    if (!out) {
+      std::cerr << "rag-bench: cannot write " << options.sweep_json.string() << '\n';
+      return kExitSetupError;
+    }
+  }
+  if (options.json) {
+    std::cout << nlohmann::json{{"dataset", name},
+                                {"bm25", metrics_json(bm25_metrics)},
+                                {"dense", metrics_json(dense_metrics)},
+                                {"best", order.front()->label},
+                                {"best_metrics", metrics_json(order.front()->metrics)}}
+                     .dump()
+              << '\n';
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -376,7 +582,19 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingDirectory);
   app.add_option("--kb", options.kb, "knowledge base directory; corpus.jsonl is ingested when it is empty")->required();
-  app.add_option("--mode", options.mode, "retrieval mode (only bm25 exists so far)")->capture_default_str();
+  app.add_option("--mode", options.mode, "retrieval mode: bm25 | dense | hybrid")->capture_default_str();
+  app.add_option("--fusion", options.fusion.method, "hybrid: rrf | weighted | dbsf")->capture_default_str();
+  app.add_option("--rrf-k", options.fusion.rrf_k, "rrf: rank offset")->capture_default_str();
+  app.add_option("--dense-weight", options.fusion.dense_weight, "rrf: weight of the dense list")->capture_default_str();
+  app.add_option("--alpha", options.fusion.alpha, "weighted, dbsf: weight of the dense side")->capture_default_str();
+  app.add_option("--normalization", options.fusion.normalization, "weighted: minmax | zscore")->capture_default_str();
+  app.add_option("--candidates", options.fusion.candidates, "hybrid: candidates per side")->capture_default_str();
+  app.add_option("--embedder", options.embedder, "embedder of a KB the bench creates (default: lexical)");
+  app.add_option("--dimension", options.dimension, "embedding dimension of a KB the bench creates");
+  app.add_option("--index", options.index_type, "vector index type: flat | hnsw | ivf");
+  app.add_flag("--sweep", options.sweep,
+               "tune fusion offline: every method over a grid, from one pair of candidate lists per query");
+  app.add_option("--sweep-json", options.sweep_json, "with --sweep: write every grid point as JSON to this file");
   app.add_option("--split", options.split, "qrels file to score against: qrels/<split>.tsv")->capture_default_str();
   app.add_flag("--json", options.json, "end standard output with one JSON object on its own line");
   app.add_option("-k", options.documents_per_query, "ranked documents kept per query")->capture_default_str();

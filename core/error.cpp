@@ -22,6 +22,8 @@ std::string_view to_string(ErrorKind kind) noexcept {
       return "unsupported";
     case ErrorKind::internal:
       return "internal error";
+    case ErrorKind::network:
+      return "network error";
   }
   return "error";
 }

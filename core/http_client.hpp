@@ -17,9 +17,8 @@
 
 namespace ragline::core {
 
-// error.hpp has no network kind yet: HTTP and transport failures are reported with this kind so
-// that a later dedicated kind changes one line.
-inline constexpr ErrorKind kNetworkErrorKind = ErrorKind::io;
+// The kind of every HTTP and transport failure that survives the retries.
+inline constexpr ErrorKind kNetworkErrorKind = ErrorKind::network;
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 

@@ -8,7 +8,10 @@
 #include "core/check.hpp"
 #include "index/keyword_index.hpp"
 #include "index/store.hpp"
+#include "index/vector_sync.hpp"
+#include "ingest/embedder.hpp"
 #include "ingest/pipeline.hpp"
+#include "retrieve/retriever.hpp"
 
 namespace ragline {
 
@@ -17,12 +20,33 @@ struct KnowledgeBase::Impl {
       : directory(std::move(dir)),
         store(std::move(opened_store)),
         keywords(store.database(), store.analyzer()),
-        log(std::move(log_callback)) {}
+        vectors(directory / "vectors.faiss"),
+        log(std::move(log_callback)),
+        retriever(store, keywords, vectors,
+                  store.embedder().name == "none" ? nullptr : ingest::make_embedder(store.embedder(), store.analyzer()),
+                  log) {}
+
+  // Brings vectors.faiss up to date with kb.sqlite after a change (or on first use, when the
+  // file is missing or stale). A failure to write the file loses nothing: it is derived, and
+  // the next refresh catches up from kb.sqlite again.
+  void sync_vector_file() {
+    {
+      index::ReadTransaction snapshot(store.database());
+      vectors.refresh(store, log);
+    }
+    try {
+      vectors.save(store);
+    } catch (const Error& error) {
+      if (log) log(LogLevel::warning, std::string("vectors.faiss not written: ") + error.what());
+    }
+  }
 
   std::filesystem::path directory;
   index::Store store;
   index::KeywordIndex keywords;
+  index::SyncedVectorIndex vectors;
   LogCallback log;
+  retrieve::Retriever retriever;
 };
 
 KnowledgeBase::KnowledgeBase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -36,66 +60,34 @@ KnowledgeBase KnowledgeBase::open(const std::filesystem::path& dir, const OpenOp
     RAGLINE_CHECK(std::filesystem::is_directory(dir, error), invalid_argument,
                   "KB path " << dir.string() << " exists and is not a directory");
   }
-  auto store = index::Store::open(dir, options.create_if_missing, options.chunker, options.analyzer);
+  auto store = index::Store::open(dir, options.create_if_missing,
+                                  {options.chunker, options.analyzer, options.embedder, options.vector_index});
   return KnowledgeBase(std::make_unique<Impl>(dir, std::move(store), options.log));
 }
 
 IngestReport KnowledgeBase::ingest(const std::vector<std::filesystem::path>& paths, const IngestOptions& options) {
-  return ingest::run_ingest(impl_->store, paths, options, impl_->log);
+  auto report = ingest::run_ingest(impl_->store, paths, options, impl_->log);
+  impl_->sync_vector_file();
+  return report;
 }
 
-std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const {
-  auto& store = impl_->store;
-  index::ReadTransaction snapshot(store.database());
-  std::vector<std::int64_t> ids;
-  std::unordered_map<std::int64_t, double> scores;
-  if (store.chunker().name == "hierarchical") {
-    // Children are searched and each parent is returned once, scored by its best child. Children
-    // of one parent can crowd the top, so the search deepens until k parents are found or the
-    // matches run out.
-    for (std::size_t depth = query.k * 4;; depth *= 4) {
-      const auto child_hits = impl_->keywords.search(query.text, depth, query.bm25);
-      std::vector<std::int64_t> child_ids;
-      for (const auto& hit : child_hits) child_ids.push_back(hit.chunk_id);
-      const auto parents = store.parents_of(child_ids);
-      ids.clear();
-      scores.clear();
-      for (std::size_t i = 0; i < child_hits.size() && ids.size() < query.k; ++i) {
-        if (scores.emplace(parents[i], child_hits[i].score).second) ids.push_back(parents[i]);
-      }
-      if (ids.size() >= query.k || child_hits.size() < depth) break;
-    }
-  } else {
-    for (const auto& hit : impl_->keywords.search(query.text, query.k, query.bm25)) {
-      ids.push_back(hit.chunk_id);
-      scores.emplace(hit.chunk_id, hit.score);
+SearchResult KnowledgeBase::search(const Query& query) const {
+  auto result = impl_->retriever.search(query);
+  // The first dense query after opening a KB whose vectors.faiss was missing or stale leaves
+  // the file up to date for the next process.
+  if (impl_->vectors.index() && impl_->vectors.file_is_stale()) {
+    try {
+      impl_->vectors.save(impl_->store);
+    } catch (const Error& error) {
+      if (impl_->log) impl_->log(LogLevel::warning, std::string("vectors.faiss not written: ") + error.what());
     }
   }
-  auto chunks = store.chunks_by_id(ids);
-
-  if (chunks.size() > query.k) chunks.resize(query.k);
-  std::vector<std::int64_t> document_ids;
-  for (const auto& chunk : chunks) document_ids.push_back(chunk.document_id);
-  auto metadata = store.metadata_of(document_ids);
-
-  std::vector<Hit> hits;
-  hits.reserve(chunks.size());
-  for (auto& chunk : chunks) {
-    Hit hit;
-    hit.chunk_id = chunk.id;
-    hit.document_uri = std::move(chunk.document_uri);
-    hit.title = std::move(chunk.title);
-    hit.heading_path = std::move(chunk.heading_path);
-    hit.text = std::move(chunk.text);
-    hit.byte_start = chunk.byte_start;
-    hit.byte_end = chunk.byte_end;
-    hit.page = chunk.page;
-    hit.metadata = metadata[chunk.document_id];
-    hit.score = scores[chunk.id];
-    hits.push_back(std::move(hit));
-  }
-  return hits;
+  return result;
 }
+
+std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const { return search(query).hits; }
+
+void KnowledgeBase::reindex() { impl_->vectors.rebuild(impl_->store, impl_->log); }
 
 bool KnowledgeBase::remove_document(const std::string& uri) {
   auto& store = impl_->store;
@@ -105,12 +97,18 @@ bool KnowledgeBase::remove_document(const std::string& uri) {
   store.delete_document(existing->id);
   store.bump_generation();
   transaction.commit();
+  impl_->sync_vector_file();
   return true;
 }
 
 std::vector<DocumentInfo> KnowledgeBase::documents() const { return impl_->store.documents(); }
 
-Stats KnowledgeBase::stats() const { return impl_->store.stats(); }
+Stats KnowledgeBase::stats() const {
+  Stats stats = impl_->store.stats();
+  const auto header = index::VectorIndex::read_header(impl_->vectors.file());
+  stats.vector_index_generation = header ? header->generation : -1;
+  return stats;
+}
 
 const std::filesystem::path& KnowledgeBase::directory() const { return impl_->directory; }
 

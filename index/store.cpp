@@ -66,6 +66,38 @@ CREATE VIEW chunk_keyword_source AS
   FROM chunks c JOIN documents d ON d.id = c.document_id;
 )sql";
 
+// Schema version 2: chunk vectors (float32 BLOBs) with the generation that wrote them, a log
+// of removed vectors (so vectors.faiss can be brought up to date incrementally, DESIGN.md), and
+// the embedding cache keyed by (embedder id, SHA-256 of the text).
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE chunk_vectors(
+  chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+  generation INTEGER NOT NULL,
+  vector BLOB NOT NULL
+);
+CREATE INDEX chunk_vectors_by_generation ON chunk_vectors(generation);
+
+CREATE TABLE vector_removals(
+  chunk_id INTEGER NOT NULL,
+  generation INTEGER NOT NULL
+);
+CREATE INDEX vector_removals_by_generation ON vector_removals(generation);
+
+-- Every write transaction bumps the generation once, at its end: a removal belongs to the
+-- generation that transaction commits.
+CREATE TRIGGER chunk_vectors_removed AFTER DELETE ON chunk_vectors BEGIN
+  INSERT INTO vector_removals(chunk_id, generation)
+    SELECT old.chunk_id, CAST(value AS INTEGER) + 1 FROM settings WHERE key = 'generation';
+END;
+
+CREATE TABLE embedding_cache(
+  embedder_id TEXT NOT NULL,
+  text_hash BLOB NOT NULL,
+  vector BLOB NOT NULL,
+  PRIMARY KEY(embedder_id, text_hash)
+) WITHOUT ROWID;
+)sql";
+
 std::string keyword_table_sql(const AnalyzerConfig& analyzer) {
   for (char c : analyzer.language) {
     RAGLINE_CHECK(std::isalnum(static_cast<unsigned char>(c)) || c == '_', invalid_argument,
@@ -104,6 +136,84 @@ AnalyzerConfig analyzer_from_json(const nlohmann::json& json) {
   config.stemming = json.at("stemming").get<bool>();
   config.stopwords = json.at("stopwords").get<bool>();
   return config;
+}
+
+nlohmann::json embedder_json(const EmbedderConfig& config) {
+  return {{"name", config.name},
+          {"dimension", config.dimension},
+          {"model", config.model},
+          {"base_url", config.base_url},
+          {"api_key_env", config.api_key_env},
+          {"region", config.region},
+          {"batch_size", config.batch_size},
+          {"batch_bytes", config.batch_bytes},
+          {"max_in_flight", config.max_in_flight},
+          {"timeout_seconds", config.timeout_seconds},
+          {"max_retries", config.max_retries}};
+}
+
+EmbedderConfig embedder_from_json(const nlohmann::json& json) {
+  EmbedderConfig config;
+  config.name = json.at("name").get<std::string>();
+  config.dimension = json.value("dimension", 0);
+  config.model = json.value("model", std::string());
+  config.base_url = json.value("base_url", std::string());
+  config.api_key_env = json.value("api_key_env", config.api_key_env);
+  config.region = json.value("region", std::string());
+  config.batch_size = json.value("batch_size", config.batch_size);
+  config.batch_bytes = json.value("batch_bytes", config.batch_bytes);
+  config.max_in_flight = json.value("max_in_flight", config.max_in_flight);
+  config.timeout_seconds = json.value("timeout_seconds", config.timeout_seconds);
+  config.max_retries = json.value("max_retries", config.max_retries);
+  return config;
+}
+
+// What decides the vectors an embedder produces; the rest (endpoint, batching, timeouts) may
+// change between runs.
+nlohmann::json embedder_identity(const EmbedderConfig& config) {
+  return {{"name", config.name}, {"dimension", config.dimension}, {"model", config.model}};
+}
+
+nlohmann::json vector_index_json(const VectorIndexConfig& config) {
+  return {{"type", config.type},           {"hnsw_m", config.hnsw_m},  {"ef_construction", config.ef_construction},
+          {"ef_search", config.ef_search}, {"nlist", config.nlist},    {"nprobe", config.nprobe},
+          {"pq_m", config.pq_m},           {"pq_bits", config.pq_bits}};
+}
+
+VectorIndexConfig vector_index_from_json(const nlohmann::json& json) {
+  VectorIndexConfig config;
+  config.type = json.at("type").get<std::string>();
+  config.hnsw_m = json.value("hnsw_m", config.hnsw_m);
+  config.ef_construction = json.value("ef_construction", config.ef_construction);
+  config.ef_search = json.value("ef_search", config.ef_search);
+  config.nlist = json.value("nlist", config.nlist);
+  config.nprobe = json.value("nprobe", config.nprobe);
+  config.pq_m = json.value("pq_m", config.pq_m);
+  config.pq_bits = json.value("pq_bits", config.pq_bits);
+  return config;
+}
+
+void validate_vector_index(const VectorIndexConfig& config) {
+  RAGLINE_CHECK(config.type == "flat" || config.type == "hnsw" || config.type == "ivf", invalid_argument,
+                "unknown vector index type \"" << config.type << "\" (known: flat, hnsw, ivf)");
+  RAGLINE_CHECK(config.hnsw_m >= 2 && config.hnsw_m <= 256, invalid_argument, "hnsw_m must be in 2..256");
+  RAGLINE_CHECK(config.ef_construction >= 1, invalid_argument, "ef_construction must be at least 1");
+  RAGLINE_CHECK(config.ef_search >= 1, invalid_argument, "ef_search must be at least 1");
+  RAGLINE_CHECK(config.nlist >= 0, invalid_argument, "nlist must not be negative");
+  RAGLINE_CHECK(config.nprobe >= 1, invalid_argument, "nprobe must be at least 1");
+  RAGLINE_CHECK(config.pq_m >= 0, invalid_argument, "pq_m must not be negative");
+  RAGLINE_CHECK(config.pq_bits >= 1 && config.pq_bits <= 16, invalid_argument, "pq_bits must be in 1..16");
+}
+
+void validate_embedder(const EmbedderConfig& config) {
+  RAGLINE_CHECK(
+      config.name == "lexical" || config.name == "openai" || config.name == "bedrock" || config.name == "none",
+      invalid_argument, "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, none)");
+  RAGLINE_CHECK(config.dimension >= 0, invalid_argument, "embedder dimension must not be negative");
+  RAGLINE_CHECK(config.batch_size >= 1, invalid_argument, "embedder batch_size must be at least 1");
+  RAGLINE_CHECK(config.max_in_flight >= 1, invalid_argument, "embedder max_in_flight must be at least 1");
+  RAGLINE_CHECK(config.timeout_seconds > 0, invalid_argument, "embedder timeout_seconds must be positive");
+  RAGLINE_CHECK(config.max_retries >= 0, invalid_argument, "embedder max_retries must not be negative");
 }
 
 std::string describe(const ChunkerConfig& config) { return chunker_json(config).dump(); }
@@ -148,8 +258,9 @@ std::uint64_t directory_size(const std::filesystem::path& dir) {
 Store::Store(Database database, std::filesystem::path kb_dir)
     : database_(std::move(database)), statements_(database_.get()), kb_dir_(std::move(kb_dir)) {}
 
-Store Store::open(const std::filesystem::path& kb_dir, bool create, const std::optional<ChunkerConfig>& chunker,
-                  const std::optional<AnalyzerConfig>& analyzer) {
+Store Store::open(const std::filesystem::path& kb_dir, bool create, const StoreSettings& options) {
+  const auto& chunker = options.chunker;
+  const auto& analyzer = options.analyzer;
   const auto database_path = kb_dir / "kb.sqlite";
   std::error_code error;
   const bool exists = std::filesystem::exists(database_path, error);
@@ -158,6 +269,8 @@ Store Store::open(const std::filesystem::path& kb_dir, bool create, const std::o
     // Bad settings are refused before anything is created on disk.
     ingest::make_chunker(chunker.value_or(ChunkerConfig{}));
     TextAnalyzer validate_language(analyzer.value_or(AnalyzerConfig{}));
+    validate_embedder(options.embedder.value_or(EmbedderConfig{}));
+    validate_vector_index(options.vector_index.value_or(VectorIndexConfig{}));
     std::filesystem::create_directories(kb_dir, error);
     RAGLINE_CHECK(!error, io, "cannot create KB directory " << kb_dir.string() << ": " << error.message());
   }
@@ -168,12 +281,13 @@ Store Store::open(const std::filesystem::path& kb_dir, bool create, const std::o
   database.exec("PRAGMA journal_mode = WAL");
   database.exec("PRAGMA synchronous = FULL");
   register_fts5_extensions(database.get());
-  store.migrate(!exists, chunker, analyzer);
+  store.migrate(!exists, options.chunker, options.analyzer, options.embedder, options.vector_index);
   return store;
 }
 
 void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
-                    const std::optional<AnalyzerConfig>& analyzer) {
+                    const std::optional<AnalyzerConfig>& analyzer, const std::optional<EmbedderConfig>& embedder,
+                    const std::optional<VectorIndexConfig>& vector_index) {
   // Readers must not wait for an ingest's write lock: the lock is taken only when the schema is
   // missing or old, and the version is read again under it (another process may have won).
   const auto current_version = [&] {
@@ -204,7 +318,28 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
     database_.exec("PRAGMA user_version = 1");
     version = 1;
   }
-  // Later schema versions add their steps here: if (version == 1) { ...; version = 2; }
+  if (version == 1) {
+    // A KB from before vectors gets the default embedder; its chunks are embedded by the next
+    // ingest (chunks without vectors are always completed first).
+    const EmbedderConfig embedder_config = fresh || empty ? embedder.value_or(EmbedderConfig{}) : EmbedderConfig{};
+    const VectorIndexConfig vector_index_config = vector_index.value_or(VectorIndexConfig{});
+    validate_embedder(embedder_config);
+    validate_vector_index(vector_index_config);
+    database_.exec(kSchemaV2);
+    auto put = database_.prepare("INSERT INTO settings(key, value) VALUES(?1, ?2)");
+    put.bind(1, "embedder").bind(2, embedder_json(embedder_config).dump()).run();
+    put.reset();
+    put.bind(1, "embedder_id").bind(2, "").run();
+    put.reset();
+    put.bind(1, "vector_dimension").bind(2, "0").run();
+    put.reset();
+    put.bind(1, "vector_index").bind(2, vector_index_json(vector_index_config).dump()).run();
+    put.reset();
+    put.bind(1, "removals_pruned_through").bind(2, "0").run();
+    database_.exec("PRAGMA user_version = 2");
+    version = 2;
+  }
+  // Later schema versions add their steps here: if (version == 2) { ...; version = 3; }
   if (transaction) transaction->commit();
   schema_version_ = version;
   load_settings();
@@ -219,10 +354,28 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
                                           << "; requested " << describe(*analyzer)
                                           << ". The keyword index is built with it: use a new KB directory.");
   }
+  if (embedder) {
+    validate_embedder(*embedder);
+    if (embedder_identity(*embedder) != embedder_identity(embedder_)) {
+      RAGLINE_THROW(invalid_argument, "KB " << kb_dir_.string() << " holds vectors of embedder "
+                                            << embedder_identity(embedder_).dump() << "; requested "
+                                            << embedder_identity(*embedder).dump()
+                                            << ". Vectors of different models never mix: use a new KB directory.");
+    }
+    // Endpoint, batching and timeouts may change from run to run.
+    embedder_ = *embedder;
+  }
+  if (vector_index && !(*vector_index == vector_index_)) {
+    // The index type is derived data: the new one is recorded and vectors.faiss rebuilt on use.
+    WriteTransaction change(database_);
+    set_vector_index_config(*vector_index);
+    change.commit();
+  }
 }
 
 void Store::load_settings() {
-  auto statement = database_.prepare("SELECT key, value FROM settings WHERE key IN ('chunker', 'analyzer')");
+  auto statement = database_.prepare(
+      "SELECT key, value FROM settings WHERE key IN ('chunker', 'analyzer', 'embedder', 'vector_index')");
   int found = 0;
   while (statement.step()) {
     const auto key = statement.column_text(0);
@@ -230,13 +383,15 @@ void Store::load_settings() {
       const auto value = nlohmann::json::parse(statement.column_text(1));
       if (key == "chunker") chunker_ = chunker_from_json(value);
       if (key == "analyzer") analyzer_ = analyzer_from_json(value);
+      if (key == "embedder") embedder_ = embedder_from_json(value);
+      if (key == "vector_index") vector_index_ = vector_index_from_json(value);
       ++found;
     } catch (const nlohmann::json::exception& error) {
       RAGLINE_THROW(corrupt, "KB setting \"" << key << "\" in " << database_.path().string()
                                              << " is unreadable: " << error.what());
     }
   }
-  RAGLINE_CHECK(found == 2, corrupt, "KB settings are missing from " << database_.path().string());
+  RAGLINE_CHECK(found == 4, corrupt, "KB settings are missing from " << database_.path().string());
 }
 
 std::optional<StoredDocumentState> Store::find_document(const std::string& uri) {
@@ -257,7 +412,8 @@ void Store::delete_keyword_entries(std::int64_t document_id) {
 }
 
 std::int64_t Store::put_document(const ingest::Document& document, const std::string& content_hash,
-                                 const std::vector<ingest::Chunk>& chunks, std::int64_t ingested_at) {
+                                 const std::vector<ingest::Chunk>& chunks, std::int64_t ingested_at,
+                                 std::vector<std::int64_t>* chunk_ids_out) {
   std::optional<std::int64_t> document_id;
   if (auto existing = find_document(document.uri)) {
     document_id = existing->id;
@@ -342,6 +498,7 @@ std::int64_t Store::put_document(const ingest::Document& document, const std::st
       put_keywords->reset();
     }
   }
+  if (chunk_ids_out) *chunk_ids_out = std::move(chunk_ids);
   return *document_id;
 }
 
@@ -469,7 +626,166 @@ Stats Store::stats() {
   stats.schema_version = schema_version_;
   stats.chunker = chunker_;
   stats.analyzer = analyzer_;
+  stats.embedder = embedder_;
+  stats.vector_index = vector_index_;
+  stats.embedder_id = embedder_id();
+  stats.vectors = vector_count();
+  stats.generation = generation();
   return stats;
+}
+
+namespace {
+std::string setting(StatementCache& statements, std::string_view key) {
+  auto statement = statements.get("SELECT value FROM settings WHERE key = ?1");
+  statement->bind(1, key);
+  return statement->step() ? statement->column_string(0) : std::string();
+}
+
+void put_setting(StatementCache& statements, std::string_view key, std::string_view value) {
+  statements
+      .get("INSERT INTO settings(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+      ->bind(1, key)
+      .bind(2, value)
+      .run();
+}
+
+void read_vector_rows(Statement& statement, StoredVectors& out, std::size_t dimension, const std::string& what) {
+  while (statement.step()) {
+    const auto bytes = static_cast<std::size_t>(sqlite3_column_bytes(statement.get(), 1));
+    const auto id = statement.column_int64(0);
+    RAGLINE_CHECK(bytes == dimension * sizeof(float), corrupt,
+                  "vector of chunk " << id << " in " << what << " has " << bytes << " bytes; expected "
+                                     << dimension * sizeof(float));
+    out.ids.push_back(id);
+    const auto* data = static_cast<const float*>(sqlite3_column_blob(statement.get(), 1));
+    out.values.insert(out.values.end(), data, data + dimension);
+  }
+}
+}  // namespace
+
+std::string Store::embedder_id() { return setting(statements_, "embedder_id"); }
+
+std::size_t Store::vector_dimension() {
+  const std::string value = setting(statements_, "vector_dimension");
+  return value.empty() ? 0 : static_cast<std::size_t>(std::stoull(value));
+}
+
+void Store::claim_embedder(const std::string& id, std::size_t dimension) {
+  const std::string stored_id = embedder_id();
+  const std::size_t stored_dimension = vector_dimension();
+  if (stored_id.empty()) {
+    put_setting(statements_, "embedder_id", id);
+    put_setting(statements_, "vector_dimension", std::to_string(dimension));
+    return;
+  }
+  RAGLINE_CHECK(stored_id == id && stored_dimension == dimension, invalid_argument,
+                "KB " << kb_dir_.string() << " holds vectors of embedder " << stored_id << " (dimension "
+                      << stored_dimension << "); this embedder is " << id << " (dimension " << dimension
+                      << "). Vectors of different models never mix: use a new KB directory.");
+}
+
+void Store::put_vectors(std::span<const std::int64_t> chunk_ids, std::span<const float> values,
+                        std::int64_t generation) {
+  const std::size_t dimension = vector_dimension();
+  RAGLINE_CHECK(
+      dimension > 0 && values.size() == chunk_ids.size() * dimension, internal,
+      "put_vectors: " << values.size() << " floats for " << chunk_ids.size() << " chunks of dimension " << dimension);
+  auto statement = statements_.get(
+      "INSERT INTO chunk_vectors(chunk_id, generation, vector) VALUES(?1, ?2, ?3) "
+      "ON CONFLICT(chunk_id) DO UPDATE SET generation = excluded.generation, vector = excluded.vector");
+  for (std::size_t i = 0; i < chunk_ids.size(); ++i) {
+    statement->bind(1, chunk_ids[i]).bind(2, generation);
+    statement->bind_blob(3, values.data() + i * dimension, dimension * sizeof(float));
+    statement->run();
+    statement->reset();
+  }
+}
+
+std::vector<std::pair<std::int64_t, std::string>> Store::chunks_missing_vectors(std::size_t limit) {
+  auto statement = statements_.get(
+      "SELECT c.id, c.text FROM chunks c WHERE c.searchable = 1 AND NOT EXISTS "
+      "(SELECT 1 FROM chunk_vectors v WHERE v.chunk_id = c.id) ORDER BY c.id LIMIT ?1");
+  statement->bind(1, static_cast<std::int64_t>(limit));
+  std::vector<std::pair<std::int64_t, std::string>> found;
+  while (statement->step()) found.emplace_back(statement->column_int64(0), statement->column_string(1));
+  return found;
+}
+
+std::int64_t Store::vector_count() { return database_.query_int64("SELECT count(*) FROM chunk_vectors").value_or(0); }
+
+StoredVectors Store::vectors_since(std::int64_t generation, std::int64_t after_id, std::size_t limit) {
+  StoredVectors found;
+  auto statement = statements_.get(
+      "SELECT chunk_id, vector FROM chunk_vectors WHERE generation > ?1 AND chunk_id > ?2 ORDER BY chunk_id "
+      "LIMIT ?3");
+  statement->bind(1, generation)
+      .bind(2, after_id)
+      .bind(3, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+  read_vector_rows(*statement, found, vector_dimension(), database_.path().string());
+  return found;
+}
+
+StoredVectors Store::vectors_of(std::span<const std::int64_t> chunk_ids) {
+  StoredVectors found;
+  auto statement =
+      statements_.get("SELECT v.chunk_id, v.vector FROM json_each(?1) j JOIN chunk_vectors v ON v.chunk_id = j.value");
+  statement->bind(1, json_id_array(std::vector<std::int64_t>(chunk_ids.begin(), chunk_ids.end())));
+  read_vector_rows(*statement, found, vector_dimension(), database_.path().string());
+  return found;
+}
+
+std::vector<std::int64_t> Store::vector_removals_since(std::int64_t generation) {
+  auto statement = statements_.get("SELECT chunk_id FROM vector_removals WHERE generation > ?1");
+  statement->bind(1, generation);
+  std::vector<std::int64_t> ids;
+  while (statement->step()) ids.push_back(statement->column_int64(0));
+  return ids;
+}
+
+void Store::prune_vector_removals(std::int64_t generation) {
+  statements_.get("DELETE FROM vector_removals WHERE generation <= ?1")->bind(1, generation).run();
+  if (generation > removals_pruned_through())
+    put_setting(statements_, "removals_pruned_through", std::to_string(generation));
+}
+
+std::int64_t Store::removals_pruned_through() {
+  const std::string value = setting(statements_, "removals_pruned_through");
+  return value.empty() ? 0 : std::stoll(value);
+}
+
+void Store::set_vector_index_config(const VectorIndexConfig& config) {
+  validate_vector_index(config);
+  put_setting(statements_, "vector_index", vector_index_json(config).dump());
+  vector_index_ = config;
+}
+
+std::unordered_map<std::string, std::vector<float>> Store::cached_embeddings(
+    const std::string& embedder_id, const std::vector<std::string>& text_hashes) {
+  std::unordered_map<std::string, std::vector<float>> found;
+  auto statement = statements_.get("SELECT vector FROM embedding_cache WHERE embedder_id = ?1 AND text_hash = ?2");
+  for (const auto& hash : text_hashes) {
+    statement->bind(1, embedder_id).bind_blob(2, hash.data(), hash.size());
+    if (statement->step()) {
+      const auto bytes = static_cast<std::size_t>(sqlite3_column_bytes(statement->get(), 0));
+      const auto* data = static_cast<const float*>(sqlite3_column_blob(statement->get(), 0));
+      found.emplace(hash, std::vector<float>(data, data + bytes / sizeof(float)));
+    }
+    statement->reset();
+  }
+  return found;
+}
+
+void Store::put_cached_embeddings(const std::string& embedder_id, const std::vector<std::string>& text_hashes,
+                                  std::span<const float> values, std::size_t dimension) {
+  auto statement =
+      statements_.get("INSERT OR REPLACE INTO embedding_cache(embedder_id, text_hash, vector) VALUES(?1, ?2, ?3)");
+  for (std::size_t i = 0; i < text_hashes.size(); ++i) {
+    statement->bind(1, embedder_id)
+        .bind_blob(2, text_hashes[i].data(), text_hashes[i].size())
+        .bind_blob(3, values.data() + i * dimension, dimension * sizeof(float));
+    statement->run();
+    statement->reset();
+  }
 }
 
 }  // namespace ragline::index

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,7 +21,23 @@
 
 namespace ragline::index {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
+
+// Settings for a KB this call creates; for an existing KB, set fields must match it (the vector
+// index type and the embedder's endpoint and batching options may change; they are derived or
+// operational).
+struct StoreSettings {
+  std::optional<ChunkerConfig> chunker;
+  std::optional<AnalyzerConfig> analyzer;
+  std::optional<EmbedderConfig> embedder;
+  std::optional<VectorIndexConfig> vector_index;
+};
+
+// Chunk vectors read back from kb.sqlite: ids[i] owns values[i * dimension ...].
+struct StoredVectors {
+  std::vector<std::int64_t> ids;
+  std::vector<float> values;
+};
 
 struct StoredDocumentState {
   std::int64_t id = 0;
@@ -46,11 +63,18 @@ class Store {
   // Opens <kb_dir>/kb.sqlite, creating and initialising it when `create` is true and it does not
   // exist. New KBs take `chunker` and `analyzer` (defaults when unset); an existing KB checks
   // them against its stored settings and throws Error(invalid_argument) naming both on mismatch.
+  static Store open(const std::filesystem::path& kb_dir, bool create, const StoreSettings& settings);
   static Store open(const std::filesystem::path& kb_dir, bool create, const std::optional<ChunkerConfig>& chunker,
-                    const std::optional<AnalyzerConfig>& analyzer);
+                    const std::optional<AnalyzerConfig>& analyzer) {
+    return open(kb_dir, create, StoreSettings{chunker, analyzer, std::nullopt, std::nullopt});
+  }
 
   const ChunkerConfig& chunker() const { return chunker_; }
   const AnalyzerConfig& analyzer() const { return analyzer_; }
+  // The embedder the KB was created with, with this session's operational overrides.
+  const EmbedderConfig& embedder() const { return embedder_; }
+  const VectorIndexConfig& vector_index_config() const { return vector_index_; }
+  const std::filesystem::path& directory() const { return kb_dir_; }
   int schema_version() const { return schema_version_; }
   Database& database() { return database_; }
 
@@ -58,8 +82,10 @@ class Store {
 
   // Inserts or replaces a document with its chunks, metadata and keyword-index entries. Must run
   // inside a WriteTransaction. Returns the document id (kept when replacing).
+  // `chunk_ids`, when given, receives the new chunks' ids in chunk order.
   std::int64_t put_document(const ingest::Document& document, const std::string& content_hash,
-                            const std::vector<ingest::Chunk>& chunks, std::int64_t ingested_at);
+                            const std::vector<ingest::Chunk>& chunks, std::int64_t ingested_at,
+                            std::vector<std::int64_t>* chunk_ids = nullptr);
 
   // Removes a document and everything derived from it; false when there is none. Must run inside
   // a WriteTransaction.
@@ -82,9 +108,41 @@ class Store {
   std::vector<DocumentInfo> documents();
   Stats stats();
 
+  // --- Vectors (schema 2) ---
+  // The embedder id and dimension the KB's vectors have; empty / 0 before the first vector.
+  std::string embedder_id();
+  std::size_t vector_dimension();
+  // Records the identity on the first vectors; afterwards throws Error(invalid_argument) naming
+  // both when `id` or `dimension` differ. Must run inside a WriteTransaction.
+  void claim_embedder(const std::string& id, std::size_t dimension);
+  // Stores vectors (rows of vector_dimension() floats) for chunks, as written in `generation`.
+  void put_vectors(std::span<const std::int64_t> chunk_ids, std::span<const float> values, std::int64_t generation);
+  // Searchable chunks without a vector (ingest completes them first), at most `limit`.
+  std::vector<std::pair<std::int64_t, std::string>> chunks_missing_vectors(std::size_t limit);
+  std::int64_t vector_count();
+  // Vectors written after `generation` (all of them for -1) with ids above `after_id`,
+  // ascending, at most `limit`: callers page through large sets.
+  StoredVectors vectors_since(std::int64_t generation, std::int64_t after_id = -1,
+                              std::size_t limit = static_cast<std::size_t>(INT64_MAX));
+  // The vectors of these chunks (those that have one).
+  StoredVectors vectors_of(std::span<const std::int64_t> chunk_ids);
+  // Chunk ids whose vectors were removed after `generation`.
+  std::vector<std::int64_t> vector_removals_since(std::int64_t generation);
+  // Removals up to `generation` are forgotten once vectors.faiss reflects them; an index older
+  // than removals_pruned_through() cannot catch up incrementally and reloads or rebuilds.
+  void prune_vector_removals(std::int64_t generation);
+  std::int64_t removals_pruned_through();
+  void set_vector_index_config(const VectorIndexConfig& config);
+  // Embedding cache: vectors by SHA-256 of the text, for one embedder id.
+  std::unordered_map<std::string, std::vector<float>> cached_embeddings(const std::string& embedder_id,
+                                                                        const std::vector<std::string>& text_hashes);
+  void put_cached_embeddings(const std::string& embedder_id, const std::vector<std::string>& text_hashes,
+                             std::span<const float> values, std::size_t dimension);
+
  private:
   Store(Database database, std::filesystem::path kb_dir);
-  void migrate(bool fresh, const std::optional<ChunkerConfig>& chunker, const std::optional<AnalyzerConfig>& analyzer);
+  void migrate(bool fresh, const std::optional<ChunkerConfig>& chunker, const std::optional<AnalyzerConfig>& analyzer,
+               const std::optional<EmbedderConfig>& embedder, const std::optional<VectorIndexConfig>& vector_index);
   void load_settings();
   void delete_keyword_entries(std::int64_t document_id);
 
@@ -93,6 +151,8 @@ class Store {
   std::filesystem::path kb_dir_;
   ChunkerConfig chunker_;
   AnalyzerConfig analyzer_;
+  EmbedderConfig embedder_;
+  VectorIndexConfig vector_index_;
   int schema_version_ = 0;
 };
 

@@ -36,10 +36,14 @@ class Embedder {
   // One row per text, in order. Throws Error (kind network for service failures, naming the
   // endpoint and status, never a credential).
   virtual EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose purpose) = 0;
+  // Whether vectors are worth keeping in the KB's embedding cache: true for model services,
+  // false where computing a vector is cheaper than looking it up.
+  virtual bool cacheable() const { return true; }
 };
 
 // Throws Error(invalid_argument) for an unknown name or bad options ("none" is not an embedder).
-std::unique_ptr<Embedder> make_embedder(const EmbedderConfig& config);
+// The lexical embedder drops the stopwords of the KB's analyser language.
+std::unique_ptr<Embedder> make_embedder(const EmbedderConfig& config, const AnalyzerConfig& analyzer = {});
 
 // The HTTP embedders (ingest/embedder_openai.cpp, ingest/embedder_bedrock.cpp).
 std::unique_ptr<Embedder> make_openai_embedder(const EmbedderConfig& config);

@@ -18,6 +18,7 @@
 #include "core/check.hpp"
 #include "core/hash.hpp"
 #include "ingest/chunker.hpp"
+#include "ingest/embedder.hpp"
 #include "ingest/file_walker.hpp"
 #include "ingest/format.hpp"
 #include "ingest/normalize.hpp"
@@ -55,6 +56,93 @@ struct PreparedDocument {
   std::string hash;
   std::vector<Chunk> chunks;
   bool replaces_existing = false;
+  // One row per searchable chunk, in chunk order; empty when the KB has no embedder or
+  // embedding failed (the next ingest completes such chunks).
+  std::vector<float> vectors;
+  // SHA-256 (raw bytes) of each searchable chunk's text whose vector the model computed in this
+  // run, with its row index, for the embedding cache.
+  std::vector<std::pair<std::string, std::size_t>> new_cache_entries;
+};
+
+// SHA-256 of a chunk's text as the embedding cache's key (raw 32 bytes).
+std::string text_key(std::string_view text) {
+  const std::string hex = core::sha256_hex(text);
+  std::string raw(hex.size() / 2, '\0');
+  for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  return raw;
+}
+
+// Embeds texts through the KB's embedding cache: cached vectors are reused, the rest computed
+// in batches. Runs on the preparing thread with its read-only connection.
+class CachedEmbedding {
+ public:
+  CachedEmbedding(Embedder& embedder, index::Database& database)
+      : embedder_(embedder),
+        lookup_(database.prepare("SELECT vector FROM embedding_cache WHERE embedder_id = ?1 AND text_hash = ?2")),
+        embedder_id_(embedder.id()) {}
+
+  struct Result {
+    EmbeddingMatrix matrix;
+    std::vector<std::pair<std::string, std::size_t>> computed;  // cache key, row
+    std::size_t from_cache = 0;
+  };
+
+  Result embed(const std::vector<std::string>& texts) {
+    Result result;
+    std::vector<std::string> keys(texts.size());
+    std::vector<std::vector<float>> cached(texts.size());
+    std::vector<std::size_t> missing;
+    if (embedder_.cacheable()) {
+      for (std::size_t i = 0; i < texts.size(); ++i) {
+        keys[i] = text_key(texts[i]);
+        lookup_.bind(1, embedder_id_).bind_blob(2, keys[i].data(), keys[i].size());
+        if (lookup_.step()) {
+          const auto bytes = static_cast<std::size_t>(sqlite3_column_bytes(lookup_.get(), 0));
+          const auto* data = static_cast<const float*>(sqlite3_column_blob(lookup_.get(), 0));
+          cached[i].assign(data, data + bytes / sizeof(float));
+        }
+        lookup_.reset();
+        if (cached[i].empty()) missing.push_back(i);
+      }
+    } else {
+      for (std::size_t i = 0; i < texts.size(); ++i) missing.push_back(i);
+    }
+    std::vector<std::string> to_embed;
+    to_embed.reserve(missing.size());
+    for (auto i : missing) to_embed.push_back(texts[i]);
+    EmbeddingMatrix computed;
+    if (!to_embed.empty()) computed = embedder_.embed(to_embed, EmbedPurpose::document);
+    std::size_t dimension = computed.rows > 0 ? computed.dimension : 0;
+    for (const auto& vector : cached) {
+      if (!vector.empty()) dimension = vector.size();
+    }
+    RAGLINE_CHECK(computed.rows == to_embed.size(), internal,
+                  "embedder returned " << computed.rows << " vectors for " << to_embed.size() << " texts");
+    result.matrix.rows = texts.size();
+    result.matrix.dimension = dimension;
+    result.matrix.values.assign(texts.size() * dimension, 0.0f);
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      if (!cached[i].empty()) {
+        RAGLINE_CHECK(cached[i].size() == dimension, corrupt, "embedding cache holds vectors of mixed dimensions");
+        std::copy(cached[i].begin(), cached[i].end(), result.matrix.row(i).begin());
+        ++result.from_cache;
+      }
+    }
+    for (std::size_t j = 0; j < missing.size(); ++j) {
+      const auto source = computed.row(j);
+      RAGLINE_CHECK(source.size() == dimension, internal, "embedder returned vectors of mixed dimensions");
+      std::copy(source.begin(), source.end(), result.matrix.row(missing[j]).begin());
+      if (embedder_.cacheable()) result.computed.emplace_back(keys[missing[j]], missing[j]);
+    }
+    return result;
+  }
+
+  const std::string& embedder_id() const { return embedder_id_; }
+
+ private:
+  Embedder& embedder_;
+  index::Statement lookup_;
+  std::string embedder_id_;
 };
 
 std::string read_whole_file(const fs::path& path) {
@@ -88,6 +176,10 @@ struct Batch {
   std::vector<PreparedDocument> documents;
   std::vector<IngestFailure> failures;
   IngestProgress progress;
+  std::size_t dimension = 0;  // of the documents' vectors
+  std::size_t chunks_embedded = 0;
+  std::size_t embeddings_from_cache = 0;
+  double embed_seconds = 0;
 };
 
 // A bounded hand-over between the two stages. The writer closes it to stop the preparer early.
@@ -146,12 +238,13 @@ struct Cancelled {};
 class Preparer {
  public:
   Preparer(const std::filesystem::path& database_path, const ChunkerConfig& chunker, const IngestOptions& options,
-           BatchQueue& queue)
+           Embedder* embedder, BatchQueue& queue)
       : database_(index::Database::open(database_path, false, /*read_only=*/true)),
         find_hash_(database_.prepare("SELECT content_hash FROM documents WHERE uri = ?1")),
         chunker_(make_chunker(chunker)),
         options_(options),
         queue_(queue) {
+    if (embedder) embedding_.emplace(*embedder, database_);
     parse_options_.id_field = options.id_field;
     parse_options_.title_field = options.title_field;
     parse_options_.text_field = options.text_field;
@@ -190,6 +283,7 @@ class Preparer {
 
   // Hands the current batch (documents, failures, progress) to the writer.
   void send() {
+    embed_batch();
     progress_.bytes_done = bytes_of_finished_files_ + std::min(file_bytes_prepared_, file_bytes_);
     progress_.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     batch_.progress = progress_;
@@ -197,6 +291,49 @@ class Preparer {
     batch_ = Batch{};
     batch_bytes_ = 0;
     last_progress_ = Clock::now();
+  }
+
+  // Embeds the searchable chunks of the batch's documents. A model service that fails (after
+  // its retries) is not asked again in this run: the documents are written without vectors and
+  // the next ingest embeds them, so nothing is lost and nothing is marked done that is not.
+  void embed_batch() {
+    if (!embedding_ || embedding_failed_ || batch_.documents.empty()) return;
+    std::vector<std::string> texts;
+    for (const auto& prepared : batch_.documents) {
+      for (const auto& chunk : prepared.chunks) {
+        if (chunk.searchable) texts.push_back(chunk.text);
+      }
+    }
+    if (texts.empty()) return;
+    const auto started = Clock::now();
+    try {
+      auto result = embedding_->embed(texts);
+      const std::size_t dimension = result.matrix.dimension;
+      std::size_t row = 0;
+      std::size_t next_computed = 0;
+      for (auto& prepared : batch_.documents) {
+        const std::size_t first_row = row;
+        for (const auto& chunk : prepared.chunks) {
+          if (chunk.searchable) ++row;
+        }
+        prepared.vectors.assign(result.matrix.values.begin() + static_cast<std::ptrdiff_t>(first_row * dimension),
+                                result.matrix.values.begin() + static_cast<std::ptrdiff_t>(row * dimension));
+        while (next_computed < result.computed.size() && result.computed[next_computed].second < row) {
+          auto& [key, computed_row] = result.computed[next_computed++];
+          prepared.new_cache_entries.emplace_back(std::move(key), computed_row - first_row);
+        }
+      }
+      batch_.dimension = dimension;
+      batch_.embeddings_from_cache += result.from_cache;
+      batch_.chunks_embedded += texts.size() - result.from_cache;
+    } catch (const Error& error) {
+      if (is_store_error(error)) throw;
+      embedding_failed_ = true;
+      for (auto& prepared : batch_.documents) prepared.vectors.clear();
+      fail("embedder " + embedding_->embedder_id(),
+           std::string(error.what()) + " (the documents are stored without vectors; the next ingest embeds them)");
+    }
+    batch_.embed_seconds += std::chrono::duration<double>(Clock::now() - started).count();
   }
 
   void ingest_file(const FoundFile& file) {
@@ -295,6 +432,8 @@ class Preparer {
 
   index::Database database_;
   index::Statement find_hash_;
+  std::optional<CachedEmbedding> embedding_;
+  bool embedding_failed_ = false;
   std::unique_ptr<Chunker> chunker_;
   const IngestOptions& options_;
   BatchQueue& queue_;
@@ -328,13 +467,15 @@ class Ingest {
 
   IngestReport run(const std::vector<fs::path>& paths) {
     const auto started = Clock::now();
+    if (store_.embedder().name != "none") embedder_ = make_embedder(store_.embedder(), store_.analyzer());
+    complete_missing_vectors();
     WalkResult walk = walk_inputs(paths, options_.include_globs, options_.exclude_globs);
     for (auto& failure : walk.failures) fail(std::move(failure.location), std::move(failure.reason));
 
     // Two batches in flight let parsing and chunking of the next batch overlap the write of
     // this one, on two cores, while bounding memory.
     BatchQueue queue(2);
-    Preparer preparer(store_.database().path(), store_.chunker(), options_, queue);
+    Preparer preparer(store_.database().path(), store_.chunker(), options_, embedder_.get(), queue);
     std::exception_ptr preparer_failure;
     std::thread preparing([&] {
       try {
@@ -370,15 +511,90 @@ class Ingest {
     report_.failures.push_back({std::move(location), std::move(reason)});
   }
 
+  // Chunks stored without vectors (an earlier embedding failure, a KB from before vectors) are
+  // embedded before new documents, in transactions of their own.
+  void complete_missing_vectors() {
+    if (!embedder_) return;
+    constexpr std::size_t kBackfillBatch = 256;
+    index::Database reader = index::Database::open(store_.database().path(), false, /*read_only=*/true);
+    CachedEmbedding embedding(*embedder_, reader);
+    for (;;) {
+      const auto missing = store_.chunks_missing_vectors(kBackfillBatch);
+      if (missing.empty()) break;
+      std::vector<std::string> texts;
+      std::vector<std::int64_t> ids;
+      for (const auto& [id, text] : missing) {
+        ids.push_back(id);
+        texts.push_back(text);
+      }
+      const auto embed_started = Clock::now();
+      CachedEmbedding::Result result;
+      try {
+        result = embedding.embed(texts);
+      } catch (const Error& error) {
+        if (is_store_error(error)) throw;
+        fail("embedder " + embedding.embedder_id(),
+             std::string(error.what()) + " (chunks without vectors stay so until a later ingest)");
+        embedder_.reset();  // the same service would fail again for the new documents
+        return;
+      }
+      report_.embed_seconds += std::chrono::duration<double>(Clock::now() - embed_started).count();
+      index::WriteTransaction transaction(store_.database());
+      store_.claim_embedder(embedding.embedder_id(), result.matrix.dimension);
+      const std::int64_t generation = store_.generation() + 1;
+      store_.put_vectors(ids, result.matrix.values, generation);
+      write_cache_entries(embedding.embedder_id(), result.computed, result.matrix);
+      store_.bump_generation();
+      transaction.commit();
+      report_.chunks_embedded += texts.size() - result.from_cache;
+      report_.embeddings_from_cache += result.from_cache;
+    }
+  }
+
+  void write_cache_entries(const std::string& embedder_id,
+                           const std::vector<std::pair<std::string, std::size_t>>& entries,
+                           const EmbeddingMatrix& matrix) {
+    if (entries.empty()) return;
+    std::vector<std::string> keys;
+    std::vector<float> values;
+    for (const auto& [key, row] : entries) {
+      keys.push_back(key);
+      const auto vector = matrix.row(row);
+      values.insert(values.end(), vector.begin(), vector.end());
+    }
+    store_.put_cached_embeddings(embedder_id, keys, values, matrix.dimension);
+  }
+
   void write(Batch& batch) {
     if (!batch.documents.empty()) {
       const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
       index::WriteTransaction transaction(store_.database());
+      const std::int64_t generation = store_.generation() + 1;
+      bool claimed = false;
+      std::vector<std::int64_t> chunk_ids;
+      std::vector<std::int64_t> searchable_ids;
       for (const auto& prepared : batch.documents) {
-        store_.put_document(prepared.document, prepared.hash, prepared.chunks, now);
+        store_.put_document(prepared.document, prepared.hash, prepared.chunks, now, &chunk_ids);
+        if (prepared.vectors.empty()) continue;
+        if (!claimed) {
+          store_.claim_embedder(embedder_->id(), batch.dimension);
+          claimed = true;
+        }
+        searchable_ids.clear();
+        for (std::size_t i = 0; i < prepared.chunks.size(); ++i) {
+          if (prepared.chunks[i].searchable) searchable_ids.push_back(chunk_ids[i]);
+        }
+        store_.put_vectors(searchable_ids, prepared.vectors, generation);
+        if (!prepared.new_cache_entries.empty()) {
+          EmbeddingMatrix rows{searchable_ids.size(), batch.dimension, prepared.vectors};
+          write_cache_entries(embedder_->id(), prepared.new_cache_entries, rows);
+        }
       }
       store_.bump_generation();
       transaction.commit();
+      report_.chunks_embedded += batch.chunks_embedded;
+      report_.embeddings_from_cache += batch.embeddings_from_cache;
+      report_.embed_seconds += batch.embed_seconds;
       for (const auto& prepared : batch.documents) {
         ++(prepared.replaces_existing ? report_.documents_updated : report_.documents_added);
         report_.chunks_written += prepared.chunks.size();
@@ -412,6 +628,7 @@ class Ingest {
   index::Store& store_;
   const IngestOptions& options_;
   const LogCallback& log_;
+  std::unique_ptr<Embedder> embedder_;
   IngestReport report_;
 };
 

@@ -5,9 +5,11 @@
 // 3 ingest finished but some inputs failed (listed on stderr and in the summary).
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <ragline/ragline.hpp>
@@ -101,15 +103,71 @@ json hit_to_json(const ragline::Hit& hit, std::size_t rank) {
                  {"text", hit.text},
                  {"metadata", metadata_to_json(hit.metadata)}};
   object["page"] = hit.page ? json(*hit.page) : json(nullptr);
+  const auto source = [](const std::optional<ragline::SourceScore>& side) {
+    return side ? json{{"rank", side->rank}, {"score", side->score}} : json(nullptr);
+  };
+  object["bm25"] = source(hit.bm25);
+  object["dense"] = source(hit.dense);
   return object;
 }
 
-void print_hits(const std::string& query, const std::vector<ragline::Hit>& hits, bool as_json) {
+std::string mode_name(ragline::SearchMode mode) {
+  switch (mode) {
+    case ragline::SearchMode::bm25:
+      return "bm25";
+    case ragline::SearchMode::dense:
+      return "dense";
+    case ragline::SearchMode::hybrid:
+      return "hybrid";
+  }
+  return "hybrid";
+}
+
+json explanation_to_json(const ragline::SearchExplanation& e) {
+  return {{"mode", mode_name(e.mode)},
+          {"fusion", e.fusion},
+          {"filtered", e.filtered},
+          {"filter_matches", e.filter_matches},
+          {"dense_path", e.dense_path},
+          {"bm25_candidates", e.bm25_candidates},
+          {"dense_candidates", e.dense_candidates},
+          {"ms",
+           {{"embed", e.embed_ms},
+            {"filter", e.filter_ms},
+            {"bm25", e.bm25_ms},
+            {"dense", e.dense_ms},
+            {"fusion", e.fusion_ms},
+            {"hydrate", e.hydrate_ms}}}};
+}
+
+std::string side_text(const char* name, const std::optional<ragline::SourceScore>& side) {
+  char line[96];
+  if (!side) {
+    std::snprintf(line, sizeof line, "%s -", name);
+  } else {
+    std::snprintf(line, sizeof line, "%s #%zu (%.4f)", name, side->rank, side->score);
+  }
+  return line;
+}
+
+void print_hits(const std::string& query, const std::vector<ragline::Hit>& hits, bool as_json,
+                const ragline::SearchExplanation* explanation = nullptr) {
   if (as_json) {
     json list = json::array();
     for (std::size_t i = 0; i < hits.size(); ++i) list.push_back(hit_to_json(hits[i], i + 1));
-    std::cout << json{{"query", query}, {"hits", list}}.dump(2) << "\n";
+    json output = {{"query", query}, {"hits", list}};
+    if (explanation) output["explanation"] = explanation_to_json(*explanation);
+    std::cout << output.dump(2) << "\n";
     return;
+  }
+  if (explanation) {
+    const auto& e = *explanation;
+    std::printf("mode %s%s%s", mode_name(e.mode).c_str(), e.fusion.empty() ? "" : ", fusion ", e.fusion.c_str());
+    if (e.filtered) std::printf("; filter passed %zu chunks", e.filter_matches);
+    if (!e.dense_path.empty()) std::printf("; dense path %s", e.dense_path.c_str());
+    std::printf("; candidates bm25 %zu, dense %zu\n", e.bm25_candidates, e.dense_candidates);
+    std::printf("ms: embed %.2f, filter %.2f, bm25 %.2f, dense %.2f, fusion %.2f, hydrate %.2f\n\n", e.embed_ms,
+                e.filter_ms, e.bm25_ms, e.dense_ms, e.fusion_ms, e.hydrate_ms);
   }
   if (hits.empty()) {
     std::cout << "no results\n";
@@ -123,7 +181,95 @@ void print_hits(const std::string& query, const std::vector<ragline::Hit>& hits,
     if (hit.page) std::printf("  page %d", *hit.page);
     std::printf("\n   %s\n", snippet(hit.text, 300).c_str());
     if (!hit.metadata.empty()) std::printf("   metadata: %s\n", metadata_to_text(hit.metadata).c_str());
+    if (explanation) {
+      std::printf("   explain: %s | %s | fused %.6f\n", side_text("bm25", hit.bm25).c_str(),
+                  side_text("dense", hit.dense).c_str(), hit.score);
+    }
   }
+}
+
+// Embedder and vector index options of `ingest` (and the index options of `reindex`).
+struct VectorArguments {
+  std::string embedder, model, base_url, api_key_env, region;
+  int dimension = 0;
+  std::size_t batch = 0;
+  int in_flight = 0, retries = -1;
+  double timeout = 0;
+  std::string index_type;
+  int hnsw_m = 0, ef_construction = 0, ef_search = 0, nlist = -1, nprobe = 0, pq_m = -1, pq_bits = 0;
+
+  void add_embedder_options(CLI::App* command) {
+    command->add_option("--embedder", embedder, "lexical (default) | openai | bedrock | none (new KB)");
+    command->add_option("--dimension", dimension, "Vector dimension (0: the embedder's default)");
+    command->add_option("--embed-model", model, "openai: model name; bedrock: model id");
+    command->add_option("--embed-url", base_url, "openai: base URL (e.g. http://localhost:11434); bedrock: endpoint");
+    command->add_option("--api-key-env", api_key_env, "openai: environment variable holding the API key");
+    command->add_option("--region", region, "bedrock: AWS region (default $AWS_REGION)");
+    command->add_option("--embed-batch", batch, "Texts per embedding request");
+    command->add_option("--embed-in-flight", in_flight, "Embedding requests in flight");
+    command->add_option("--embed-timeout", timeout, "Seconds per embedding request");
+    command->add_option("--embed-retries", retries, "Retries per embedding request");
+  }
+
+  void add_index_options(CLI::App* command) {
+    command->add_option("--index", index_type, "Vector index: flat | hnsw | ivf");
+    command->add_option("--hnsw-m", hnsw_m, "hnsw: graph degree M");
+    command->add_option("--ef-construction", ef_construction, "hnsw: build beam");
+    command->add_option("--ef-search", ef_search, "hnsw: default query beam");
+    command->add_option("--nlist", nlist, "ivf: inverted lists (0: from the vector count)");
+    command->add_option("--nprobe", nprobe, "ivf: default lists searched per query");
+    command->add_option("--pq-m", pq_m, "ivf: product-quantiser sub-vectors (0: IVF-Flat)");
+    command->add_option("--pq-bits", pq_bits, "ivf-pq: bits per code");
+  }
+
+  std::optional<ragline::EmbedderConfig> embedder_config() const {
+    const bool operational = !base_url.empty() || !api_key_env.empty() || !region.empty() || batch > 0 ||
+                             in_flight > 0 || retries >= 0 || timeout > 0;
+    if (embedder.empty()) {
+      if (operational || dimension > 0 || !model.empty()) {
+        throw ragline::Error(ragline::ErrorKind::invalid_argument,
+                             "embedder options need --embedder NAME (the KB's embedder)");
+      }
+      return std::nullopt;
+    }
+    ragline::EmbedderConfig config;
+    config.name = embedder;
+    config.dimension = dimension;
+    config.model = model;
+    if (embedder == "bedrock" && model.empty()) config.model = "amazon.titan-embed-text-v2:0";
+    config.base_url = base_url;
+    if (!api_key_env.empty()) config.api_key_env = api_key_env;
+    config.region = region;
+    if (batch > 0) config.batch_size = batch;
+    if (in_flight > 0) config.max_in_flight = in_flight;
+    if (retries >= 0) config.max_retries = retries;
+    if (timeout > 0) config.timeout_seconds = timeout;
+    return config;
+  }
+
+  // The KB's current settings with the options given applied.
+  std::optional<ragline::VectorIndexConfig> index_config(const ragline::VectorIndexConfig& base) const {
+    const bool given = !index_type.empty() || hnsw_m > 0 || ef_construction > 0 || ef_search > 0 || nlist >= 0 ||
+                       nprobe > 0 || pq_m >= 0 || pq_bits > 0;
+    if (!given) return std::nullopt;
+    ragline::VectorIndexConfig config = base;
+    if (!index_type.empty()) config.type = index_type;
+    if (hnsw_m > 0) config.hnsw_m = hnsw_m;
+    if (ef_construction > 0) config.ef_construction = ef_construction;
+    if (ef_search > 0) config.ef_search = ef_search;
+    if (nlist >= 0) config.nlist = nlist;
+    if (nprobe > 0) config.nprobe = nprobe;
+    if (pq_m >= 0) config.pq_m = pq_m;
+    if (pq_bits > 0) config.pq_bits = pq_bits;
+    return config;
+  }
+};
+
+// The KB's stored index settings, for options that change only some of them.
+ragline::VectorIndexConfig stored_index_config(const std::string& kb) {
+  std::error_code error;
+  if (kb.empty() || !fs::exists(fs::path(kb) / "kb.sqlite", error)) return {};
+  return open_existing(kb).stats().vector_index;
 }
 
 struct IngestArguments {
@@ -133,6 +279,7 @@ struct IngestArguments {
   int max_tokens = 0, overlap = -1, parent_tokens = 0, child_tokens = 0;
   std::string language;
   bool no_stemming = false, no_stopwords = false;
+  VectorArguments vectors;
   ragline::IngestOptions options;
   bool as_json = false, quiet = false;
 };
@@ -159,6 +306,8 @@ int run_ingest(IngestArguments& arguments) {
     analyzer.stopwords = !arguments.no_stopwords;
     open_options.analyzer = analyzer;
   }
+  open_options.embedder = arguments.vectors.embedder_config();
+  open_options.vector_index = arguments.vectors.index_config(stored_index_config(arguments.kb));
   open_options.log = [&](ragline::LogLevel level, const std::string& message) {
     if (level == ragline::LogLevel::warning || level == ragline::LogLevel::error) {
       if (!arguments.quiet) std::cerr << "\r" << message << "\n";
@@ -185,6 +334,9 @@ int run_ingest(IngestArguments& arguments) {
                       {"chunks", report.chunks_written},
                       {"invalid_utf8_replaced", report.invalid_utf8_replaced},
                       {"bytes", report.bytes_read},
+                      {"chunks_embedded", report.chunks_embedded},
+                      {"embeddings_from_cache", report.embeddings_from_cache},
+                      {"embed_seconds", report.embed_seconds},
                       {"seconds", report.seconds},
                       {"failures", failures}}
                      .dump()
@@ -196,12 +348,74 @@ int run_ingest(IngestArguments& arguments) {
         report.files_seen, report.documents_added, report.documents_updated, report.documents_unchanged,
         report.documents_pruned, report.failures.size(), report.chunks_written, megabytes, report.seconds,
         report.seconds > 0 ? megabytes / report.seconds : 0.0);
+    if (report.chunks_embedded + report.embeddings_from_cache > 0) {
+      std::printf("embedded %zu chunks (%zu more from the cache) in %.2f s\n", report.chunks_embedded,
+                  report.embeddings_from_cache, report.embed_seconds);
+    }
     if (report.invalid_utf8_replaced > 0) {
       std::printf("replaced %zu invalid UTF-8 sequences with U+FFFD\n", report.invalid_utf8_replaced);
     }
   }
   return report.ok() ? 0 : kExitIngestFailures;
 }
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ragline::Error(ragline::ErrorKind::not_found, "cannot read filter file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct QueryArguments {
+  std::string text, kb = default_kb(), mode = "hybrid", filter, filter_file;
+  ragline::Query query;
+  bool as_json = false, explain = false;
+
+  void add(CLI::App* command) {
+    command->add_option("text", text, "Query text")->required();
+    add_kb_option(command, kb);
+    command->add_option("--mode", mode, "hybrid (default) | dense | bm25");
+    command->add_option("--fusion", query.fusion.method, "rrf | weighted | dbsf (hybrid)");
+    command->add_option("--rrf-k", query.fusion.rrf_k, "rrf: rank offset");
+    command->add_option("--bm25-weight", query.fusion.bm25_weight, "rrf: weight of the BM25 list");
+    command->add_option("--dense-weight", query.fusion.dense_weight, "rrf: weight of the dense list");
+    command->add_option("--alpha", query.fusion.alpha, "weighted, dbsf: weight of the dense side, 0..1");
+    command->add_option("--normalization", query.fusion.normalization, "weighted: minmax | zscore");
+    command->add_option("--candidates", query.fusion.candidates, "hybrid: candidates per side");
+    command->add_option("--filter", filter, "Metadata filter, JSON (Amazon Bedrock Knowledge Bases operators)");
+    command->add_option("--filter-file", filter_file, "Metadata filter from a JSON file");
+    command->add_option("-k", query.k, "Number of results")->check(CLI::Range(1, 10000));
+    command->add_option("--ef-search", query.ef_search, "hnsw: query beam");
+    command->add_option("--nprobe", query.nprobe, "ivf: lists searched");
+    command->add_option("--exact-threshold", query.exact_search_threshold,
+                        "Filters passing at most this many chunks are scored exactly");
+    command->add_flag("--json", as_json, "Print results as JSON");
+    command->add_flag("--explain", explain, "Show per-side ranks and scores, the dense path and timings");
+  }
+
+  int run() {
+    auto opened = open_existing(kb);
+    if (!filter.empty() && !filter_file.empty()) {
+      throw ragline::Error(ragline::ErrorKind::invalid_argument, "give --filter or --filter-file, not both");
+    }
+    query.text = text;
+    query.filter = filter_file.empty() ? filter : read_text_file(filter_file);
+    if (mode == "bm25") {
+      query.mode = ragline::SearchMode::bm25;
+    } else if (mode == "dense") {
+      query.mode = ragline::SearchMode::dense;
+    } else if (mode == "hybrid") {
+      query.mode = ragline::SearchMode::hybrid;
+    } else {
+      throw ragline::Error(ragline::ErrorKind::invalid_argument,
+                           "unknown mode \"" + mode + "\" (known: hybrid, dense, bm25)");
+    }
+    const auto result = opened.search(query);
+    print_hits(text, result.hits, as_json, explain ? &result.explanation : nullptr);
+    return 0;
+  }
+};
 
 }  // namespace
 
@@ -230,17 +444,29 @@ int main(int argc, char** argv) {
   ingest->add_option("--text-field", ingest_arguments.options.text_field, "JSON record text field");
   ingest->add_option("--metadata-field", ingest_arguments.options.metadata_field, "JSON record metadata field");
   ingest->add_option("--batch", ingest_arguments.options.batch_documents, "Documents per transaction");
+  ingest_arguments.vectors.add_embedder_options(ingest);
+  ingest_arguments.vectors.add_index_options(ingest);
   ingest->add_flag("--json", ingest_arguments.as_json, "Print the report as JSON");
   ingest->add_flag("-q,--quiet", ingest_arguments.quiet, "No progress bar or per-file warnings");
 
   std::string search_text, search_kb = default_kb();
   std::size_t k = 10;
   bool search_json = false;
-  auto* search = app.add_subcommand("search", "BM25 search: ranked chunks for a free-text query");
+  auto* search = app.add_subcommand("search", "BM25 search (query --mode bm25): ranked chunks for a query");
   search->add_option("text", search_text, "Query text")->required();
   add_kb_option(search, search_kb);
   search->add_option("-k", k, "Number of results")->check(CLI::Range(1, 100000));
   search->add_flag("--json", search_json, "Print results as JSON");
+
+  QueryArguments query_arguments;
+  auto* query = app.add_subcommand("query", "Hybrid, dense or BM25 search with filters and fusion");
+  query_arguments.add(query);
+
+  std::string reindex_kb = default_kb();
+  VectorArguments reindex_arguments;
+  auto* reindex = app.add_subcommand("reindex", "Rebuild vectors.faiss from kb.sqlite (optionally as another type)");
+  add_kb_option(reindex, reindex_kb);
+  reindex_arguments.add_index_options(reindex);
 
   std::string stats_kb = default_kb();
   bool stats_json = false;
@@ -270,7 +496,25 @@ int main(int argc, char** argv) {
     if (*ingest) return run_ingest(ingest_arguments);
     if (*search) {
       auto kb = open_existing(search_kb);
-      print_hits(search_text, kb.retrieve({search_text, k}), search_json);
+      ragline::Query bm25_query(search_text, k);
+      bm25_query.mode = ragline::SearchMode::bm25;
+      print_hits(search_text, kb.retrieve(bm25_query), search_json);
+      return 0;
+    }
+    if (*query) return query_arguments.run();
+    if (*reindex) {
+      if (reindex_kb.empty())
+        throw ragline::Error(ragline::ErrorKind::invalid_argument, "--kb DIR is required (or set RAGLINE_KB)");
+      ragline::OpenOptions options;
+      options.create_if_missing = false;
+      options.vector_index = reindex_arguments.index_config(stored_index_config(reindex_kb));
+      auto kb = ragline::KnowledgeBase::open(reindex_kb, options);
+      const auto started = std::chrono::steady_clock::now();
+      kb.reindex();
+      const auto s = kb.stats();
+      std::printf("reindexed %lld vectors as %s in %.2f s\n", static_cast<long long>(s.vectors),
+                  s.vector_index.type.c_str(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       return 0;
     }
     if (*stats) {
@@ -291,17 +535,23 @@ int main(int argc, char** argv) {
                           {"bytes_on_disk", s.bytes_on_disk},
                           {"schema_version", s.schema_version},
                           {"chunker", chunker},
-                          {"analyzer", analyzer}}
+                          {"analyzer", analyzer},
+                          {"embedder", {{"name", s.embedder.name}, {"model", s.embedder.model}, {"id", s.embedder_id}}},
+                          {"vectors", s.vectors},
+                          {"vector_index", s.vector_index.type},
+                          {"generation", s.generation}}
                          .dump(2)
                   << "\n";
       } else {
         std::printf(
             "documents:   %lld\nchunks:      %lld (%lld searchable)\ntokens:      %lld\n"
-            "size:        %.2f MB\nschema:      v%d\nchunker:     %s\nanalyzer:    %s\n",
+            "size:        %.2f MB\nschema:      v%d\nchunker:     %s\nanalyzer:    %s\n"
+            "embedder:    %s\nvectors:     %lld (index %s)\n",
             static_cast<long long>(s.documents), static_cast<long long>(s.chunks),
             static_cast<long long>(s.searchable_chunks), static_cast<long long>(s.tokens),
             static_cast<double>(s.bytes_on_disk) / 1e6, s.schema_version, chunker.dump().c_str(),
-            analyzer.dump().c_str());
+            analyzer.dump().c_str(), s.embedder_id.empty() ? s.embedder.name.c_str() : s.embedder_id.c_str(),
+            static_cast<long long>(s.vectors), s.vector_index.type.c_str());
       }
       return 0;
     }

@@ -19,6 +19,7 @@ enum class ErrorKind {
   busy,              // another writer holds the KB
   unsupported,       // a feature this build or this KB does not offer
   internal,          // a bug: an invariant that should have held did not
+  network,           // a model service failed after its retries (the message names endpoint and status)
 };
 
 std::string_view to_string(ErrorKind kind) noexcept;

@@ -29,8 +29,14 @@ class KnowledgeBase {
   // and skipped; everything else is committed in batches of options.batch_documents documents.
   IngestReport ingest(const std::vector<std::filesystem::path>& paths, const IngestOptions& options = {});
 
-  // Ranked chunks for a free-text query (BM25 over chunk text, title and heading path).
+  // Ranked chunks for a free-text query: BM25 (chunk text, title and heading path), dense
+  // (cosine similarity of chunk vectors) or both fused, by query.mode, after query.filter.
+  SearchResult search(const Query& query) const;
+  // search(query).hits.
   std::vector<Hit> retrieve(const Query& query) const;
+
+  // Rebuilds vectors.faiss from the vectors in kb.sqlite (e.g. after changing the index type).
+  void reindex();
 
   // Removes one document and its chunks; false when no document has that URI.
   bool remove_document(const std::string& uri);

@@ -134,9 +134,9 @@ struct IngestReport {
   std::size_t documents_unchanged = 0;
   std::size_t documents_pruned = 0;
   std::size_t chunks_written = 0;
-  std::size_t chunks_embedded = 0;          // vectors computed by the embedder in this run
-  std::size_t embeddings_from_cache = 0;    // vectors found in the KB's embedding cache
-  double embed_seconds = 0;                 // time spent computing embeddings
+  std::size_t chunks_embedded = 0;        // vectors computed by the embedder in this run
+  std::size_t embeddings_from_cache = 0;  // vectors found in the KB's embedding cache
+  double embed_seconds = 0;               // time spent computing embeddings
   std::size_t invalid_utf8_replaced = 0;  // bytes replaced by U+FFFD across all inputs
   std::uint64_t bytes_read = 0;
   double seconds = 0;
@@ -160,11 +160,11 @@ enum class SearchMode { bm25, dense, hybrid };
 // How the BM25 and dense candidate lists become one ranking (retrieve/README.md). The defaults
 // come from `rag-bench --sweep` over Cranfield, MED and CISI together (bench/README.md).
 struct FusionConfig {
-  std::string method = "rrf";  // rrf | weighted | dbsf
-  double rrf_k = 60;           // rrf: rank offset
-  double bm25_weight = 1.0;    // rrf: weight of the BM25 list
-  double dense_weight = 1.0;   // rrf: weight of the dense list
-  double alpha = 0.5;          // weighted and dbsf: weight of the dense side (1 - alpha for BM25)
+  std::string method = "rrf";            // rrf | weighted | dbsf
+  double rrf_k = 60;                     // rrf: rank offset
+  double bm25_weight = 1.0;              // rrf: weight of the BM25 list
+  double dense_weight = 1.0;             // rrf: weight of the dense list
+  double alpha = 0.5;                    // weighted and dbsf: weight of the dense side (1 - alpha for BM25)
   std::string normalization = "minmax";  // weighted: minmax | zscore
   std::size_t candidates = 100;          // hybrid: candidates taken from each side
 };
@@ -206,7 +206,7 @@ struct Hit {
   std::size_t byte_end = 0;
   std::optional<int> page;  // 1-based page for paginated sources (PDF)
   Metadata metadata;
-  double score = 0;  // higher is better: BM25, cosine similarity or the fused score by mode
+  double score = 0;                  // higher is better: BM25, cosine similarity or the fused score by mode
   std::optional<SourceScore> bm25;   // when the BM25 side found it
   std::optional<SourceScore> dense;  // when the dense side found it
 };
@@ -214,10 +214,10 @@ struct Hit {
 // How a query was answered, for --explain and for tests.
 struct SearchExplanation {
   SearchMode mode = SearchMode::hybrid;
-  std::string fusion;                       // empty outside hybrid
+  std::string fusion;  // empty outside hybrid
   bool filtered = false;
-  std::size_t filter_matches = 0;           // chunks that passed the filter
-  std::string dense_path;                   // "index:<type>" or "exact" (filtered subset scored exactly)
+  std::size_t filter_matches = 0;  // chunks that passed the filter
+  std::string dense_path;          // "index:<type>" or "exact" (filtered subset scored exactly)
   std::size_t bm25_candidates = 0;
   std::size_t dense_candidates = 0;
   double embed_ms = 0, filter_ms = 0, bm25_ms = 0, dense_ms = 0, fusion_ms = 0, hydrate_ms = 0;
@@ -251,9 +251,9 @@ struct Stats {
   AnalyzerConfig analyzer;
   EmbedderConfig embedder;
   VectorIndexConfig vector_index;
-  std::string embedder_id;         // e.g. lexical-v1/768; empty for the embedder "none"
-  std::int64_t vectors = 0;        // chunk vectors stored in kb.sqlite
-  std::int64_t generation = 0;     // bumped by every committed change
+  std::string embedder_id;                    // e.g. lexical-v1/768; empty for the embedder "none"
+  std::int64_t vectors = 0;                   // chunk vectors stored in kb.sqlite
+  std::int64_t generation = 0;                // bumped by every committed change
   std::int64_t vector_index_generation = -1;  // of vectors.faiss on disk; -1 when there is none
 };
 

@@ -15,6 +15,7 @@
 namespace ragline {
 namespace {
 
+using ragline::testing::keyword_query;
 using ragline::testing::TempDir;
 namespace fs = std::filesystem;
 
@@ -47,7 +48,7 @@ Snapshot snapshot_of(const fs::path& kb_dir, const fs::path& corpus_root) {
     snapshot.documents.emplace_back(document.uri.substr(prefix.size()), document.content_hash);
   }
   snapshot.chunks = kb.stats().chunks;
-  for (const auto& hit : kb.retrieve({"stall rudder number3", 10})) {
+  for (const auto& hit : kb.retrieve(keyword_query("stall rudder number3", 10))) {
     snapshot.top_hits.push_back(hit.document_uri.substr(prefix.size()) + "@" + std::to_string(hit.byte_start));
   }
   return snapshot;
@@ -112,7 +113,7 @@ TEST(CrashSafety, SigkillDuringIngestLeavesAConsistentResumableKb) {
       // which open() initialises.
       auto kb = KnowledgeBase::open(kb_dir);
       ragline::testing::expect_kb_consistent(kb_dir);
-      EXPECT_NO_THROW(kb.retrieve({"engine thrust", 5}));
+      EXPECT_NO_THROW(kb.retrieve(keyword_query("engine thrust", 5)));
       const auto resumed = kb.ingest({corpus});
       EXPECT_TRUE(resumed.ok());
     } else {

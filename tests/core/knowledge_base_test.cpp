@@ -11,6 +11,7 @@
 namespace ragline {
 namespace {
 
+using ragline::testing::keyword_query;
 using ragline::testing::TempDir;
 using ragline::testing::write_file;
 namespace fs = std::filesystem;
@@ -46,18 +47,18 @@ TEST(KnowledgeBase, IngestsADirectoryAndRetrieves) {
   EXPECT_EQ(report.documents_added, 4u);
   EXPECT_GT(report.chunks_written, 3u);
 
-  auto hits = kb.retrieve({"reimbursed taxi", 5});
+  auto hits = kb.retrieve(keyword_query("reimbursed taxi", 5));
   ASSERT_FALSE(hits.empty());
   EXPECT_EQ(hits[0].document_uri, file_uri(dir / "docs" / "travel.md"));
   EXPECT_EQ(hits[0].heading_path, "Travel > Taxis");
 
-  hits = kb.retrieve({"rotate", 5});
+  hits = kb.retrieve(keyword_query("rotate", 5));
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].document_uri, file_uri(dir / "docs" / "records.jsonl") + "#r1");
   EXPECT_EQ(std::get<std::string>(hits[0].metadata.at("team")), "sre");
 
-  EXPECT_TRUE(kb.retrieve({"vacation", 5}).empty());  // script text is not indexed
-  EXPECT_EQ(kb.retrieve({"annual leave", 5}).at(0).title, "Leave");
+  EXPECT_TRUE(kb.retrieve(keyword_query("vacation", 5)).empty());  // script text is not indexed
+  EXPECT_EQ(kb.retrieve(keyword_query("annual leave", 5)).at(0).title, "Leave");
 
   const auto stats = kb.stats();
   EXPECT_EQ(stats.documents, 4);
@@ -85,8 +86,8 @@ TEST(KnowledgeBase, ReingestSkipsUnchangedReplacesChangedAndPrunes) {
   EXPECT_EQ(report.documents_updated, 1u);
   EXPECT_EQ(report.documents_unchanged, 1u);
   EXPECT_EQ(report.documents_pruned, 0u);  // no --prune: c.txt stays
-  EXPECT_TRUE(kb.retrieve({"welding", 5}).empty());
-  EXPECT_EQ(kb.retrieve({"soldering", 5}).size(), 1u);
+  EXPECT_TRUE(kb.retrieve(keyword_query("welding", 5)).empty());
+  EXPECT_EQ(kb.retrieve(keyword_query("soldering", 5)).size(), 1u);
   EXPECT_EQ(kb.documents().size(), 3u);
 
   IngestOptions prune;
@@ -95,7 +96,7 @@ TEST(KnowledgeBase, ReingestSkipsUnchangedReplacesChangedAndPrunes) {
   EXPECT_EQ(report.documents_pruned, 1u);
   EXPECT_EQ(uris_of(kb.documents()),
             (std::set<std::string>{file_uri(dir / "docs" / "a.txt"), file_uri(dir / "docs" / "b.txt")}));
-  EXPECT_TRUE(kb.retrieve({"paint", 5}).empty());
+  EXPECT_TRUE(kb.retrieve(keyword_query("paint", 5)).empty());
   ragline::testing::expect_kb_consistent(dir / "kb");
 }
 
@@ -112,8 +113,8 @@ TEST(KnowledgeBase, PruneKeepsDocumentsOfFilesThatFailedAndOutsideRoots) {
   const auto report = kb.ingest({dir / "one"}, prune);
   EXPECT_FALSE(report.ok());
   EXPECT_EQ(report.documents_pruned, 0u);
-  EXPECT_EQ(kb.retrieve({"xylophone", 5}).size(), 1u);
-  EXPECT_EQ(kb.retrieve({"oboe", 5}).size(), 1u);
+  EXPECT_EQ(kb.retrieve(keyword_query("xylophone", 5)).size(), 1u);
+  EXPECT_EQ(kb.retrieve(keyword_query("oboe", 5)).size(), 1u);
 }
 
 TEST(KnowledgeBase, BadInputsAreReportedAndTheRestIngested) {
@@ -145,11 +146,11 @@ TEST(KnowledgeBase, BadInputsAreReportedAndTheRestIngested) {
   EXPECT_GE(report.invalid_utf8_replaced, 1u);
   for (const auto& failure : report.failures) EXPECT_FALSE(failure.reason.empty()) << failure.location;
 
-  EXPECT_EQ(kb.retrieve({"gliders", 5}).size(), 1u);
-  EXPECT_EQ(kb.retrieve({"croissants", 5}).size(), 1u);
-  EXPECT_EQ(kb.retrieve({"kites", 5}).size(), 1u);
-  EXPECT_EQ(kb.retrieve({"balloons", 5}).size(), 1u);
-  EXPECT_EQ(kb.retrieve({"needle", 5}).size(), 1u);
+  EXPECT_EQ(kb.retrieve(keyword_query("gliders", 5)).size(), 1u);
+  EXPECT_EQ(kb.retrieve(keyword_query("croissants", 5)).size(), 1u);
+  EXPECT_EQ(kb.retrieve(keyword_query("kites", 5)).size(), 1u);
+  EXPECT_EQ(kb.retrieve(keyword_query("balloons", 5)).size(), 1u);
+  EXPECT_EQ(kb.retrieve(keyword_query("needle", 5)).size(), 1u);
   ragline::testing::expect_kb_consistent(dir / "kb");
 }
 
@@ -185,7 +186,7 @@ TEST(KnowledgeBase, RemoveDocumentAndReopen) {
   OpenOptions existing;
   existing.create_if_missing = false;
   auto kb = KnowledgeBase::open(dir / "kb", existing);
-  const auto hits = kb.retrieve({"zeppelin", 5});
+  const auto hits = kb.retrieve(keyword_query("zeppelin", 5));
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].document_uri, file_uri(dir / "b.txt"));
   ragline::testing::expect_kb_consistent(dir / "kb");
@@ -202,7 +203,7 @@ TEST(KnowledgeBase, HierarchicalReturnsParentsOnce) {
   options.chunker = ChunkerConfig{"hierarchical", 256, 0, 200, 40};
   auto kb = KnowledgeBase::open(dir / "kb", options);
   kb.ingest({dir / "long.txt"});
-  const auto hits = kb.retrieve({"anemometers", 50});
+  const auto hits = kb.retrieve(keyword_query("anemometers", 50));
   ASSERT_FALSE(hits.empty());
   std::set<std::int64_t> ids;
   for (const auto& hit : hits) {
@@ -233,7 +234,7 @@ TEST(KnowledgeBaseConcurrency, ReadersOpenAndSearchWhileAWriterHoldsTheLock) {
   writer.exec("DELETE FROM settings WHERE key = 'nothing'");
   const auto started = std::chrono::steady_clock::now();
   auto reader = KnowledgeBase::open(dir / "kb");
-  EXPECT_EQ(reader.retrieve({"gyroscope", 5}).size(), 1u);
+  EXPECT_EQ(reader.retrieve(keyword_query("gyroscope", 5)).size(), 1u);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5)) << "the reader waited for the writer";
   writer.exec("COMMIT");
 }
@@ -258,7 +259,7 @@ TEST(KnowledgeBaseHierarchical, FindsKParentsEvenWhenOneParentsChildrenCrowdTheT
   options.chunker = ChunkerConfig{"hierarchical", 256, 0, 2000, 8};
   auto kb = KnowledgeBase::open(dir / "kb", options);
   kb.ingest({dir.path()});
-  const auto hits = kb.retrieve({"barometers", 4});
+  const auto hits = kb.retrieve(keyword_query("barometers", 4));
   ASSERT_EQ(hits.size(), 4u);
   std::set<std::string> documents;
   for (const auto& hit : hits) documents.insert(hit.document_uri);

@@ -6,6 +6,8 @@
 namespace ragline {
 namespace {
 
+using ragline::testing::keyword_query;
+
 TEST(SchemaCompatibility, OpensAVersion1KbWrittenByAnEarlierRagline) {
   // The committed schema-1 KB opens, keeps its settings and documents, and answers searches.
   ragline::testing::TempDir dir;
@@ -19,12 +21,12 @@ TEST(SchemaCompatibility, OpensAVersion1KbWrittenByAnEarlierRagline) {
   EXPECT_EQ(stats.chunker.name, "markdown");
   EXPECT_EQ(stats.analyzer.language, "english");
 
-  auto hits = kb.retrieve({"pitot calibration", 5});
+  auto hits = kb.retrieve(keyword_query("pitot calibration", 5));
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].document_uri, "file:///tmp/ragline-fixture-v1/docs/tunnel.md");
   EXPECT_EQ(hits[0].heading_path, "Wind tunnels > Calibration");
 
-  hits = kb.retrieve({"balsa", 5});
+  hits = kb.retrieve(keyword_query("balsa", 5));
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(std::get<double>(hits[0].metadata.at("year")), 2021.0);
   EXPECT_EQ(std::get<bool>(hits[0].metadata.at("reviewed")), true);
@@ -34,7 +36,19 @@ TEST(SchemaCompatibility, OpensAVersion1KbWrittenByAnEarlierRagline) {
   // It stays writable: a new document goes in beside the old ones.
   ragline::testing::write_file(dir / "new.txt", "Smoke visualisation shows the vortices.");
   EXPECT_EQ(kb.ingest({dir / "new.txt"}).documents_added, 1u);
-  EXPECT_EQ(kb.retrieve({"vortices", 5}).size(), 1u);
+  EXPECT_EQ(kb.retrieve(keyword_query("vortices", 5)).size(), 1u);
+
+  // Schema 1 had no vectors: the migration gives the KB the default embedder, and the ingest
+  // above first embedded the old chunks, so dense search covers all of them.
+  const Stats migrated = kb.stats();
+  EXPECT_EQ(migrated.schema_version, 2);
+  EXPECT_EQ(migrated.embedder.name, "lexical");
+  EXPECT_EQ(migrated.vectors, migrated.searchable_chunks);
+  Query dense("pitot tube calibration", 3);
+  dense.mode = SearchMode::dense;
+  hits = kb.retrieve(dense);
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0].document_uri, "file:///tmp/ragline-fixture-v1/docs/tunnel.md");
 }
 
 }  // namespace

@@ -205,6 +205,12 @@ void HttpTestServer::serve(int connection) {
     std::unique_lock lock(mutex_);
     stopped = stopping_.wait_for(lock, response.delay, [this] { return stopped_; });
   }
+  // A request stops counting as active before its response leaves: the client may start its
+  // next request as soon as it has the response, and must not be seen overlapping this one.
+  {
+    std::lock_guard lock(mutex_);
+    --active_;
+  }
   if (!stopped || response.delay.count() == 0) {
     std::string bytes =
         "HTTP/1.1 " + std::to_string(response.status) + " " + std::string(reason_phrase(response.status)) + "\r\n";
@@ -212,10 +218,6 @@ void HttpTestServer::serve(int connection) {
     bytes += "Content-Length: " + std::to_string(response.body.size()) + "\r\nConnection: close\r\n\r\n";
     bytes += response.body;
     send_all(connection, bytes);
-  }
-  {
-    std::lock_guard lock(mutex_);
-    --active_;
   }
   ::close(connection);
 }

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "ragline/types.hpp"
+
 namespace ragline::testing {
 
 // A fresh directory under the system temp dir, removed with everything in it on destruction.
@@ -20,6 +22,13 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// A BM25-only query: for tests of keyword semantics (exact matches, no dense neighbours).
+inline Query keyword_query(std::string text, std::size_t k = 10) {
+  Query query(std::move(text), k);
+  query.mode = SearchMode::bm25;
+  return query;
+}
 
 // Writes bytes to a file, creating parent directories.
 void write_file(const std::filesystem::path& path, std::string_view bytes);

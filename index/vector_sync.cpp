@@ -1,0 +1,122 @@
+#include "index/vector_sync.hpp"
+
+#include "core/check.hpp"
+
+namespace ragline::index {
+namespace {
+
+void emit(const LogCallback& log, LogLevel level, const std::string& message) {
+  if (log) log(level, message);
+}
+
+}  // namespace
+
+bool SyncedVectorIndex::adopt_file(Store& store, const std::string& embedder_id, std::size_t dimension) {
+  std::optional<std::pair<VectorIndex, VectorIndexHeader>> loaded;
+  try {
+    loaded = VectorIndex::load(file_);
+  } catch (const Error&) {
+    return false;  // unreadable: rebuilt from kb.sqlite, which is the truth
+  }
+  if (!loaded) return false;
+  auto& [index, header] = *loaded;
+  if (header.embedder_id != embedder_id || header.dimension != dimension ||
+      !(header.config == store.vector_index_config()) || header.generation > store.generation()) {
+    return false;
+  }
+  index_ = std::make_unique<VectorIndex>(std::move(index));
+  generation_ = header.generation;
+  file_generation_ = header.generation;
+  return true;
+}
+
+void SyncedVectorIndex::refresh(Store& store, const LogCallback& log) {
+  const std::int64_t generation = store.generation();
+  const std::string embedder_id = store.embedder_id();
+  const std::size_t dimension = store.vector_dimension();
+  if (index_ && generation == generation_ && embedder_id == embedder_id_ &&
+      index_->config() == store.vector_index_config()) {
+    return;
+  }
+  if (dimension == 0) {
+    index_.reset();
+    generation_ = generation;
+    embedder_id_ = embedder_id;
+    return;
+  }
+  const bool reusable = index_ && embedder_id == embedder_id_ && index_->dimension() == dimension &&
+                        index_->config() == store.vector_index_config();
+  if (!reusable) {
+    index_.reset();
+    generation_ = -1;
+    file_generation_ = -1;
+  }
+  // The file is worth reading when it is further along than memory: loading is cheaper than
+  // adding (and for HNSW, inserting) every vector again.
+  if (!index_ || (VectorIndex::read_header(file_).value_or(VectorIndexHeader{}).generation > generation_)) {
+    const auto header = VectorIndex::read_header(file_);
+    if (header && header->generation > generation_) adopt_file(store, embedder_id, dimension);
+  }
+  // Removals before this point are forgotten: an index older than that cannot catch up.
+  if (index_ && generation_ < store.removals_pruned_through()) {
+    index_.reset();
+    generation_ = -1;
+    if (!adopt_file(store, embedder_id, dimension) || generation_ < store.removals_pruned_through()) {
+      index_.reset();
+      generation_ = -1;
+    }
+  }
+  if (!index_) {
+    index_ = std::make_unique<VectorIndex>(dimension, store.vector_index_config());
+    generation_ = -1;
+    emit(log, LogLevel::info, "building the vector index from kb.sqlite");
+  }
+  embedder_id_ = embedder_id;
+  catch_up(store);
+  generation_ = generation;
+}
+
+void SyncedVectorIndex::catch_up(Store& store) {
+  if (generation_ >= 0) {
+    const auto removed = store.vector_removals_since(generation_);
+    if (!removed.empty()) index_->remove(removed);
+  }
+  // Paged, so that a rebuild of millions of vectors never holds them all twice in memory.
+  constexpr std::size_t kPage = 16384;
+  for (std::int64_t after = -1;;) {
+    const auto added = store.vectors_since(generation_, after, kPage);
+    if (added.ids.empty()) break;
+    index_->add(added.ids, added.values);
+    after = added.ids.back();
+    if (added.ids.size() < kPage) break;
+  }
+  // Tombstones cost search time and memory; past a quarter of the index they are compacted away.
+  if (index_->tombstones() > 1000 && index_->tombstones() * 4 > index_->size()) index_->compact();
+}
+
+void SyncedVectorIndex::save(Store& store) {
+  if (!index_ || generation_ == file_generation_) return;
+  index_->save(file_, generation_, embedder_id_);
+  file_generation_ = generation_;
+  WriteTransaction transaction(store.database());
+  store.prune_vector_removals(generation_);
+  transaction.commit();
+}
+
+void SyncedVectorIndex::rebuild(Store& store, const LogCallback& log) {
+  index_.reset();
+  generation_ = -1;
+  file_generation_ = -1;
+  std::error_code error;
+  std::filesystem::remove(file_, error);
+  {
+    ReadTransaction snapshot(store.database());
+    refresh(store, log);
+  }
+  if (index_) {
+    index_->compact();
+    save(store);
+  }
+}
+
+}  // namespace ragline::index

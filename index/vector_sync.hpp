@@ -1,0 +1,52 @@
+#pragma once
+// SyncedVectorIndex: keeps a VectorIndex in step with the vectors in kb.sqlite and with
+// vectors.faiss on disk (DESIGN.md, "vectors.faiss carries the KB generation").
+//
+// kb.sqlite is the truth. Each stored vector carries the generation that wrote it and each
+// removal is logged with its generation, so an index built at generation G catches up by
+// removing the ids removed after G and adding the vectors written after G. A crash between an
+// SQLite commit and the index write therefore loses nothing: the next refresh applies the
+// difference. When the removal log no longer reaches back to G (it is pruned once vectors.faiss
+// has been written), the index reloads the file, or rebuilds from all vectors.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "index/store.hpp"
+#include "index/vector_index.hpp"
+
+namespace ragline::index {
+
+class SyncedVectorIndex {
+ public:
+  explicit SyncedVectorIndex(std::filesystem::path file) : file_(std::move(file)) {}
+
+  // Brings the in-memory index up to the store's current generation. Call inside a read
+  // snapshot (ReadTransaction) so that the generation and the vectors read agree.
+  void refresh(Store& store, const LogCallback& log = {});
+  // Writes vectors.faiss when the in-memory index is newer than the file, then forgets removals
+  // the file reflects. Call after refresh(), outside any transaction.
+  void save(Store& store);
+  // Discards the in-memory index and the file's content and rebuilds both from kb.sqlite.
+  void rebuild(Store& store, const LogCallback& log = {});
+
+  // nullptr when the KB has no vectors.
+  const VectorIndex* index() const { return index_.get(); }
+  std::int64_t generation() const { return generation_; }
+  bool file_is_stale() const { return file_generation_ != generation_; }
+  const std::filesystem::path& file() const { return file_; }
+
+ private:
+  bool adopt_file(Store& store, const std::string& embedder_id, std::size_t dimension);
+  void catch_up(Store& store);
+
+  std::filesystem::path file_;
+  std::unique_ptr<VectorIndex> index_;
+  std::int64_t generation_ = -1;       // of the in-memory index
+  std::int64_t file_generation_ = -1;  // of vectors.faiss as last read or written
+  std::string embedder_id_;
+};
+
+}  // namespace ragline::index

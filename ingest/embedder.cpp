@@ -1,0 +1,177 @@
+#include "ingest/embedder.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/check.hpp"
+#include "index/text_analyzer.hpp"
+
+namespace ragline::ingest {
+namespace {
+
+constexpr std::size_t kLexicalDefaultDimension = 768;
+
+// 64-bit FNV-1a, seeded per feature family so that a word and the same bytes as a character
+// n-gram land in unrelated buckets.
+std::uint64_t fnv1a(std::string_view bytes, std::uint64_t seed) {
+  std::uint64_t hash = 0xcbf29ce484222325ull ^ seed;
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 0x100000001b3ull;
+  }
+  // FNV's low bits mix poorly; a final avalanche (splitmix64) spreads them over the buckets.
+  hash ^= hash >> 30;
+  hash *= 0xbf58476d1ce4e5b9ull;
+  hash ^= hash >> 27;
+  hash *= 0x94d049bb133111ebull;
+  hash ^= hash >> 31;
+  return hash;
+}
+
+constexpr std::uint64_t kWordSeed = 0x57;
+constexpr std::uint64_t kBigramSeed = 0xb1;
+constexpr std::uint64_t kCharGramSeed = 0xc4;
+
+// Signed feature hashing (Weinberger et al.): each feature adds +w or -w to one coordinate, so
+// collisions cancel out on average instead of piling up.
+void add_feature(std::vector<float>& vector, std::uint64_t hash, float weight) {
+  const std::size_t slot = static_cast<std::size_t>(hash % vector.size());
+  vector[slot] += (hash >> 63) ? -weight : weight;
+}
+
+std::size_t utf8_length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if ((lead >> 5) == 0x6) return 2;
+  if ((lead >> 4) == 0xe) return 3;
+  if ((lead >> 3) == 0x1e) return 4;
+  return 1;
+}
+
+// The built-in offline embedder. It is lexical, not semantic: texts are close when they share
+// words, word pairs and word fragments, not when they mean the same thing in different words.
+// Character 3-5-grams make it robust to typos and inflection ("retrieval" ~ "retrieve"), which
+// is what it adds to BM25's exact, stemmed terms.
+class LexicalEmbedder final : public Embedder {
+ public:
+  LexicalEmbedder(std::size_t dimension, const AnalyzerConfig& analyzer)
+      : dimension_(dimension),
+        language_(analyzer.language),
+        analyzer_(AnalyzerConfig{analyzer.language, /*stemming=*/false, /*stopwords=*/true}) {}
+
+  std::string id() const override { return "lexical-v1/" + std::to_string(dimension_) + "/" + language_; }
+  std::size_t dimension() const override { return dimension_; }
+  bool cacheable() const override { return false; }
+
+  EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose) override {
+    EmbeddingMatrix matrix;
+    matrix.rows = texts.size();
+    matrix.dimension = dimension_;
+    matrix.values.assign(texts.size() * dimension_, 0.0f);
+    std::lock_guard lock(mutex_);
+    std::vector<float> row(dimension_);
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      embed_one(texts[i], row);
+      std::memcpy(matrix.values.data() + i * dimension_, row.data(), dimension_ * sizeof(float));
+    }
+    normalize_rows(matrix);
+    return matrix;
+  }
+
+ private:
+  void embed_one(std::string_view text, std::vector<float>& vector) {
+    std::fill(vector.begin(), vector.end(), 0.0f);
+    word_counts_.clear();
+    bigram_counts_.clear();
+    std::string previous;
+    analyzer_.analyze(text, [&](const index::AnalyzedToken& token) {
+      ++word_counts_[std::string(token.term)];
+      if (!previous.empty()) {
+        std::string bigram = previous;
+        bigram += ' ';
+        bigram += token.term;
+        ++bigram_counts_[std::move(bigram)];
+      }
+      previous.assign(token.term);
+      return true;
+    });
+    // Sublinear term frequency (1 + log tf): a word said ten times is not ten times as telling.
+    const auto sublinear = [](int count) { return 1.0f + std::log(static_cast<float>(count)); };
+    for (const auto& [word, count] : word_counts_) {
+      const float weight = sublinear(count);
+      add_feature(vector, fnv1a(word, kWordSeed), weight);
+      add_character_grams(vector, word, weight * kCharGramWeight);
+    }
+    for (const auto& [bigram, count] : bigram_counts_) {
+      add_feature(vector, fnv1a(bigram, kBigramSeed), sublinear(count) * kBigramWeight);
+    }
+  }
+
+  // Character 3-5-grams of "<word>" (code points, with boundary marks so prefixes and suffixes
+  // are features of their own). A word's grams share its weight: a long word does not outweigh
+  // a short one merely by having more fragments.
+  void add_character_grams(std::vector<float>& vector, std::string_view word, float weight) {
+    marked_.assign("<");
+    marked_.append(word);
+    marked_.push_back('>');
+    starts_.clear();
+    for (std::size_t i = 0; i < marked_.size(); i += utf8_length(static_cast<unsigned char>(marked_[i]))) {
+      starts_.push_back(i);
+    }
+    const std::size_t code_points = starts_.size();
+    starts_.push_back(marked_.size());
+    std::size_t grams = 0;
+    for (std::size_t n = 3; n <= 5; ++n) grams += code_points >= n ? code_points - n + 1 : 0;
+    if (grams == 0) return;
+    const float gram_weight = weight / std::sqrt(static_cast<float>(grams));
+    for (std::size_t n = 3; n <= 5; ++n) {
+      for (std::size_t first = 0; first + n <= code_points; ++first) {
+        const std::string_view gram(marked_.data() + starts_[first], starts_[first + n] - starts_[first]);
+        add_feature(vector, fnv1a(gram, kCharGramSeed + n), gram_weight);
+      }
+    }
+  }
+
+  static constexpr float kBigramWeight = 0.5f;
+  static constexpr float kCharGramWeight = 1.0f;
+
+  std::size_t dimension_;
+  std::string language_;
+  std::mutex mutex_;
+  index::TextAnalyzer analyzer_;
+  std::unordered_map<std::string, int> word_counts_;
+  std::unordered_map<std::string, int> bigram_counts_;
+  std::string marked_;
+  std::vector<std::size_t> starts_;
+};
+
+}  // namespace
+
+void normalize_rows(EmbeddingMatrix& matrix) {
+  for (std::size_t i = 0; i < matrix.rows; ++i) {
+    auto row = matrix.row(i);
+    double norm = 0;
+    for (float v : row) norm += static_cast<double>(v) * v;
+    if (norm <= 0) continue;
+    const float scale = static_cast<float>(1.0 / std::sqrt(norm));
+    for (float& v : row) v *= scale;
+  }
+}
+
+std::unique_ptr<Embedder> make_embedder(const EmbedderConfig& config, const AnalyzerConfig& analyzer) {
+  RAGLINE_CHECK(config.dimension >= 0, invalid_argument, "embedder dimension must not be negative");
+  if (config.name == "lexical") {
+    const std::size_t dimension =
+        config.dimension > 0 ? static_cast<std::size_t>(config.dimension) : kLexicalDefaultDimension;
+    RAGLINE_CHECK(dimension >= 16 && dimension <= 65536, invalid_argument,
+                  "lexical embedder dimension " << dimension << " is outside 16..65536");
+    return std::make_unique<LexicalEmbedder>(dimension, analyzer);
+  }
+  if (config.name == "openai") return make_openai_embedder(config);
+  if (config.name == "bedrock") return make_bedrock_embedder(config);
+  RAGLINE_THROW(invalid_argument, "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, none)");
+}
+
+}  // namespace ragline::ingest

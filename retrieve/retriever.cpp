@@ -1,0 +1,243 @@
+#include "retrieve/retriever.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_set>
+
+#include "core/check.hpp"
+#include "retrieve/filter.hpp"
+#include "retrieve/fusion.hpp"
+
+namespace ragline::retrieve {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+}
+
+constexpr std::size_t kQueryCacheEntries = 256;
+// A query may ask for at most this many results (and candidates per side).
+constexpr std::size_t kMaxResults = 10000;
+
+// One ranked candidate list of a query, best first.
+using RankedList = std::vector<ScoredId>;
+
+}  // namespace
+
+std::string_view to_string(SearchMode mode) {
+  switch (mode) {
+    case SearchMode::bm25:
+      return "bm25";
+    case SearchMode::dense:
+      return "dense";
+    case SearchMode::hybrid:
+      return "hybrid";
+  }
+  return "hybrid";
+}
+
+SearchMode parse_search_mode(std::string_view name) {
+  if (name == "bm25") return SearchMode::bm25;
+  if (name == "dense") return SearchMode::dense;
+  if (name == "hybrid") return SearchMode::hybrid;
+  RAGLINE_THROW(invalid_argument, "unknown search mode \"" << name << "\" (known: bm25, dense, hybrid)");
+}
+
+Retriever::Retriever(index::Store& store, index::KeywordIndex& keywords, index::SyncedVectorIndex& vectors,
+                     std::unique_ptr<ingest::Embedder> embedder, LogCallback log)
+    : store_(store), keywords_(keywords), vectors_(vectors), embedder_(std::move(embedder)), log_(std::move(log)) {}
+
+std::vector<float> Retriever::embed_query(const std::string& text) {
+  RAGLINE_CHECK(embedder_ != nullptr, unsupported,
+                "KB " << store_.directory().string() << " has no embedder (created with \"none\"): use mode bm25");
+  if (auto found = query_cache_index_.find(text); found != query_cache_index_.end()) {
+    query_cache_.splice(query_cache_.begin(), query_cache_, found->second);
+    return found->second->second;
+  }
+  const std::string one[] = {text};
+  auto matrix = embedder_->embed(one, ingest::EmbedPurpose::query);
+  RAGLINE_CHECK(matrix.rows == 1, internal, "embedder returned " << matrix.rows << " vectors for one query");
+  std::vector<float> vector(matrix.values.begin(), matrix.values.end());
+  query_cache_.emplace_front(text, vector);
+  query_cache_index_[text] = query_cache_.begin();
+  if (query_cache_.size() > kQueryCacheEntries) {
+    query_cache_index_.erase(query_cache_.back().first);
+    query_cache_.pop_back();
+  }
+  return vector;
+}
+
+SearchResult Retriever::search(const Query& query) {
+  SearchResult result;
+  SearchExplanation& explanation = result.explanation;
+  RAGLINE_CHECK(query.k <= kMaxResults, invalid_argument, "k is " << query.k << "; at most " << kMaxResults);
+  if (query.mode == SearchMode::hybrid) {
+    validate(query.fusion);
+    RAGLINE_CHECK(query.fusion.candidates <= kMaxResults, invalid_argument,
+                  "fusion candidates is " << query.fusion.candidates << "; at most " << kMaxResults);
+  }
+  SearchMode mode = query.mode;
+  if (mode != SearchMode::bm25 && store_.embedder().name == "none") {
+    RAGLINE_CHECK(
+        mode == SearchMode::hybrid, unsupported,
+        "KB " << store_.directory().string() << " was created without an embedder: dense search is unavailable");
+    mode = SearchMode::bm25;
+  }
+  explanation.mode = mode;
+  if (mode == SearchMode::hybrid) explanation.fusion = query.fusion.method;
+  if (query.k == 0) return result;
+
+  index::ReadTransaction snapshot(store_.database());
+
+  std::optional<index::ChunkIdSet> allowed;
+  if (!query.filter.empty()) {
+    auto started = Clock::now();
+    const Filter filter = Filter::parse(query.filter);
+    allowed = matching_chunks(store_.database(), filter);
+    explanation.filtered = true;
+    explanation.filter_matches = allowed->size();
+    explanation.filter_ms = elapsed_ms(started);
+    if (allowed->empty()) return result;
+  }
+  const index::ChunkIdSet* allowed_set = allowed ? &*allowed : nullptr;
+
+  std::vector<float> query_vector;
+  const index::VectorIndex* vector_index = nullptr;
+  if (mode != SearchMode::bm25) {
+    auto started = Clock::now();
+    query_vector = embed_query(query.text);
+    explanation.embed_ms = elapsed_ms(started);
+    started = Clock::now();
+    vectors_.refresh(store_, log_);
+    vector_index = vectors_.index();
+    explanation.dense_ms += elapsed_ms(started);
+  }
+
+  const std::size_t exact_threshold =
+      query.exact_search_threshold > 0 ? query.exact_search_threshold : kDefaultExactSearchThreshold;
+  const auto dense_search = [&](std::size_t depth) {
+    RankedList list;
+    if (!vector_index || vector_index->size() == 0) return list;
+    if (query_vector.size() != vector_index->dimension()) {
+      RAGLINE_THROW(invalid_argument, "query vector has dimension " << query_vector.size() << "; the KB's vectors have "
+                                                                    << vector_index->dimension());
+    }
+    std::vector<index::VectorHit> hits;
+    const auto exact = [&] {
+      explanation.dense_path = "exact";
+      const auto ids = allowed->ids();
+      if (auto in_memory = vector_index->search_exact(query_vector, depth, ids)) return std::move(*in_memory);
+      const auto stored = store_.vectors_of(ids);
+      return index::exact_top_k(query_vector, depth, stored.ids, stored.values);
+    };
+    if (allowed && allowed->size() <= exact_threshold) {
+      hits = exact();
+    } else {
+      explanation.dense_path = "index:" + vector_index->description();
+      index::VectorSearchOptions options;
+      options.ef_search = query.ef_search;
+      options.nprobe = query.nprobe;
+      hits = vector_index->search(query_vector, depth, allowed_set, options);
+      // An ANN structure can miss allowed vectors under a filter; k matching chunks must still
+      // give k hits, so a short answer is redone exactly.
+      if (allowed && hits.size() < std::min(depth, allowed->size())) hits = exact();
+    }
+    list.reserve(hits.size());
+    for (const auto& hit : hits) list.push_back({hit.chunk_id, static_cast<double>(hit.score)});
+    return list;
+  };
+
+  const bool hierarchical = store_.chunker().name == "hierarchical";
+  std::size_t depth = mode == SearchMode::hybrid ? std::max(query.fusion.candidates, query.k) : query.k;
+  if (hierarchical) depth = std::max(depth, query.k * 4);
+
+  std::vector<FusedHit> ranked;
+  std::vector<std::int64_t> ids;
+  std::unordered_map<std::int64_t, const FusedHit*> by_id;
+  for (;;) {
+    RankedList bm25_list;
+    RankedList dense_list;
+    if (mode != SearchMode::dense) {
+      const auto started = Clock::now();
+      for (const auto& hit : keywords_.search(query.text, depth, query.bm25, allowed_set)) {
+        bm25_list.push_back({hit.chunk_id, hit.score});
+      }
+      explanation.bm25_ms += elapsed_ms(started);
+    }
+    if (mode != SearchMode::bm25) {
+      const auto started = Clock::now();
+      dense_list = dense_search(depth);
+      explanation.dense_ms += elapsed_ms(started);
+    }
+    explanation.bm25_candidates = bm25_list.size();
+    explanation.dense_candidates = dense_list.size();
+
+    const auto fusion_started = Clock::now();
+    ranked.clear();
+    if (mode == SearchMode::hybrid) {
+      ranked = fuse(query.fusion, bm25_list, dense_list);
+    } else {
+      const RankedList& list = mode == SearchMode::bm25 ? bm25_list : dense_list;
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        FusedHit hit;
+        hit.id = list[i].id;
+        hit.score = list[i].score;
+        (mode == SearchMode::bm25 ? hit.bm25 : hit.dense) = SourceScore{i + 1, list[i].score};
+        ranked.push_back(hit);
+      }
+    }
+    explanation.fusion_ms += elapsed_ms(fusion_started);
+
+    ids.clear();
+    by_id.clear();
+    if (hierarchical) {
+      // Children are searched and each parent is returned once, scored by its best child.
+      // Children of one parent can crowd the top, so the search deepens until k parents are
+      // found or the candidates run out.
+      std::vector<std::int64_t> child_ids;
+      for (const auto& hit : ranked) child_ids.push_back(hit.id);
+      const auto parents = store_.parents_of(child_ids);
+      for (std::size_t i = 0; i < ranked.size() && ids.size() < query.k; ++i) {
+        if (by_id.emplace(parents[i], &ranked[i]).second) ids.push_back(parents[i]);
+      }
+    } else {
+      for (std::size_t i = 0; i < ranked.size() && ids.size() < query.k; ++i) {
+        ids.push_back(ranked[i].id);
+        by_id.emplace(ranked[i].id, &ranked[i]);
+      }
+    }
+    const bool exhausted = bm25_list.size() < depth && dense_list.size() < depth;
+    if (!hierarchical || ids.size() >= query.k || exhausted || depth >= kMaxResults) break;
+    depth = std::min(depth * 4, kMaxResults);
+  }
+
+  const auto hydrate_started = Clock::now();
+  auto chunks = store_.chunks_by_id(ids);
+  std::vector<std::int64_t> document_ids;
+  for (const auto& chunk : chunks) document_ids.push_back(chunk.document_id);
+  auto metadata = store_.metadata_of(document_ids);
+  result.hits.reserve(chunks.size());
+  for (auto& chunk : chunks) {
+    const FusedHit& ranking = *by_id.at(chunk.id);
+    Hit hit;
+    hit.chunk_id = chunk.id;
+    hit.document_uri = std::move(chunk.document_uri);
+    hit.title = std::move(chunk.title);
+    hit.heading_path = std::move(chunk.heading_path);
+    hit.text = std::move(chunk.text);
+    hit.byte_start = chunk.byte_start;
+    hit.byte_end = chunk.byte_end;
+    hit.page = chunk.page;
+    hit.metadata = metadata[chunk.document_id];
+    hit.score = ranking.score;
+    hit.bm25 = ranking.bm25;
+    hit.dense = ranking.dense;
+    result.hits.push_back(std::move(hit));
+  }
+  explanation.hydrate_ms = elapsed_ms(hydrate_started);
+  return result;
+}
+
+}  // namespace ragline::retrieve
