@@ -202,7 +202,7 @@ int run(const Options& options) {
 
   BenchReport report;
   report.dataset = dataset_name(options.dataset);
-  report.mode = options.mode;
+  report.mode = options.mode == "hybrid" ? "hybrid (fusion " + options.fusion.method + ")" : options.mode;
   report.corpus_documents = dataset.document_ids.size();
   report.queries_total = dataset.queries.size();
   report.documents_per_query = options.documents_per_query;
@@ -462,7 +462,7 @@ int run_sweep(const Options& options) {
     ragline::FusionConfig base;
     base.candidates = candidates;
     for (double k : {5.0, 20.0, 60.0, 100.0}) {
-      for (double dense_weight : {0.25, 0.5, 1.0}) {
+      for (double dense_weight : {0.02, 0.05, 0.1, 0.25, 0.5, 1.0}) {
         auto config = base;
         config.method = "rrf";
         config.rrf_k = k;
@@ -471,18 +471,18 @@ int run_sweep(const Options& options) {
       }
     }
     for (const char* normalization : {"minmax", "zscore"}) {
-      for (int step = 1; step <= 9; ++step) {
+      for (double alpha : {0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}) {
         auto config = base;
         config.method = "weighted";
         config.normalization = normalization;
-        config.alpha = step / 10.0;
+        config.alpha = alpha;
         grid.push_back({"", config, {}});
       }
     }
-    for (int step = 1; step <= 9; ++step) {
+    for (double alpha : {0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}) {
       auto config = base;
       config.method = "dbsf";
-      config.alpha = step / 10.0;
+      config.alpha = alpha;
       grid.push_back({"", config, {}});
     }
   }
@@ -493,10 +493,10 @@ int run_sweep(const Options& options) {
       std::snprintf(label, sizeof label, "rrf k=%g dense_weight=%g candidates=%zu", c.rrf_k, c.dense_weight,
                     c.candidates);
     } else if (c.method == "weighted") {
-      std::snprintf(label, sizeof label, "weighted %s alpha=%.1f candidates=%zu", c.normalization.c_str(), c.alpha,
+      std::snprintf(label, sizeof label, "weighted %s alpha=%g candidates=%zu", c.normalization.c_str(), c.alpha,
                     c.candidates);
     } else {
-      std::snprintf(label, sizeof label, "dbsf alpha=%.1f candidates=%zu", c.alpha, c.candidates);
+      std::snprintf(label, sizeof label, "dbsf alpha=%g candidates=%zu", c.alpha, c.candidates);
     }
     point.label = label;
     point.metrics = evaluate([&](const Lists& entry) {
@@ -583,7 +583,7 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   app.add_option("--kb", options.kb, "knowledge base directory; corpus.jsonl is ingested when it is empty")->required();
   app.add_option("--mode", options.mode, "retrieval mode: bm25 | dense | hybrid")->capture_default_str();
-  app.add_option("--fusion", options.fusion.method, "hybrid: rrf | weighted | dbsf")->capture_default_str();
+  app.add_option("--fusion", options.fusion.method, "hybrid: auto | rrf | weighted | dbsf")->capture_default_str();
   app.add_option("--rrf-k", options.fusion.rrf_k, "rrf: rank offset")->capture_default_str();
   app.add_option("--dense-weight", options.fusion.dense_weight, "rrf: weight of the dense list")->capture_default_str();
   app.add_option("--alpha", options.fusion.alpha, "weighted, dbsf: weight of the dense side")->capture_default_str();

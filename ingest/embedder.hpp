@@ -4,6 +4,8 @@
 // Models are stateless: every call carries all the text it needs.
 
 #include <cstddef>
+#include <functional>
+#include <string_view>
 #include <memory>
 #include <span>
 #include <string>
@@ -39,6 +41,16 @@ class Embedder {
   // Whether vectors are worth keeping in the KB's embedding cache: true for model services,
   // false where computing a vector is cheaper than looking it up.
   virtual bool cacheable() const { return true; }
+};
+
+// An embedder whose query vectors can weight each query term, e.g. by its rarity in the KB (the
+// lexical embedder: documents are embedded without corpus statistics, queries with them).
+class TermWeightedEmbedder {
+ public:
+  virtual ~TermWeightedEmbedder() = default;
+  // `weight` is called once per distinct analysed query term.
+  virtual std::vector<float> embed_query(std::string_view text,
+                                         const std::function<float(std::string_view term)>& weight) = 0;
 };
 
 // Throws Error(invalid_argument) for an unknown name or bad options ("none" is not an embedder).

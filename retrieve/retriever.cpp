@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <sstream>
+#include <cmath>
+#include <cstdlib>
 #include <unordered_set>
 
 #include "core/check.hpp"
@@ -25,6 +28,36 @@ constexpr std::size_t kMaxResults = 10000;
 using RankedList = std::vector<ScoredId>;
 
 }  // namespace
+
+FusionConfig resolve_fusion(const FusionConfig& config, const EmbedderConfig& embedder) {
+  if (config.method != "auto") return config;
+  FusionConfig resolved = config;
+  if (embedder.name == "lexical") {
+    resolved.method = "rrf";
+    resolved.rrf_k = 5;
+    resolved.bm25_weight = 1.0;
+    resolved.dense_weight = 0.02;
+  } else {
+    resolved.method = "weighted";
+    resolved.normalization = "minmax";
+    resolved.alpha = 0.3;
+  }
+  return resolved;
+}
+
+std::string describe(const FusionConfig& config) {
+  std::ostringstream text;
+  text << config.method;
+  if (config.method == "rrf") {
+    text << " k=" << config.rrf_k << " bm25_weight=" << config.bm25_weight << " dense_weight=" << config.dense_weight;
+  } else if (config.method == "weighted") {
+    text << " " << config.normalization << " alpha=" << config.alpha;
+  } else {
+    text << " alpha=" << config.alpha;
+  }
+  text << " candidates=" << config.candidates;
+  return text.str();
+}
 
 std::string_view to_string(SearchMode mode) {
   switch (mode) {
@@ -52,14 +85,25 @@ Retriever::Retriever(index::Store& store, index::KeywordIndex& keywords, index::
 std::vector<float> Retriever::embed_query(const std::string& text) {
   RAGLINE_CHECK(embedder_ != nullptr, unsupported,
                 "KB " << store_.directory().string() << " has no embedder (created with \"none\"): use mode bm25");
+  // Term weights come from the KB's statistics, so cached query vectors last one generation.
+  if (const std::int64_t generation = store_.generation(); generation != query_cache_generation_) {
+    query_cache_.clear();
+    query_cache_index_.clear();
+    query_cache_generation_ = generation;
+  }
   if (auto found = query_cache_index_.find(text); found != query_cache_index_.end()) {
     query_cache_.splice(query_cache_.begin(), query_cache_, found->second);
     return found->second->second;
   }
-  const std::string one[] = {text};
-  auto matrix = embedder_->embed(one, ingest::EmbedPurpose::query);
-  RAGLINE_CHECK(matrix.rows == 1, internal, "embedder returned " << matrix.rows << " vectors for one query");
-  std::vector<float> vector(matrix.values.begin(), matrix.values.end());
+  std::vector<float> vector;
+  if (auto* weighted = dynamic_cast<ingest::TermWeightedEmbedder*>(embedder_.get()); weighted) {
+    vector = weighted->embed_query(text, [&](std::string_view term) { return term_idf(term); });
+  } else {
+    const std::string one[] = {text};
+    auto matrix = embedder_->embed(one, ingest::EmbedPurpose::query);
+    RAGLINE_CHECK(matrix.rows == 1, internal, "embedder returned " << matrix.rows << " vectors for one query");
+    vector.assign(matrix.values.begin(), matrix.values.end());
+  }
   query_cache_.emplace_front(text, vector);
   query_cache_index_[text] = query_cache_.begin();
   if (query_cache_.size() > kQueryCacheEntries) {
@@ -69,14 +113,34 @@ std::vector<float> Retriever::embed_query(const std::string& text) {
   return vector;
 }
 
+float Retriever::term_idf(std::string_view term) {
+  auto& database = store_.database();
+  if (!vocabulary_) {
+    database.exec(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.ragline_vocabulary USING fts5vocab(main, chunk_keywords, 'row')");
+    vocabulary_.emplace(database.prepare("SELECT doc FROM temp.ragline_vocabulary WHERE term = ?1"));
+  }
+  const std::int64_t generation = store_.generation();
+  if (generation != searchable_generation_) {
+    searchable_chunks_ = database.query_int64("SELECT count(*) FROM chunks WHERE searchable = 1").value_or(0);
+    searchable_generation_ = generation;
+  }
+  vocabulary_->bind(1, term);
+  const double n = vocabulary_->step() ? static_cast<double>(vocabulary_->column_int64(0)) : 0.0;
+  vocabulary_->reset();
+  const double total = static_cast<double>(searchable_chunks_);
+  return static_cast<float>(std::log(1.0 + (total - n + 0.5) / (n + 0.5)));
+}
+
 SearchResult Retriever::search(const Query& query) {
   SearchResult result;
   SearchExplanation& explanation = result.explanation;
   RAGLINE_CHECK(query.k <= kMaxResults, invalid_argument, "k is " << query.k << "; at most " << kMaxResults);
+  const FusionConfig fusion = resolve_fusion(query.fusion, store_.embedder());
   if (query.mode == SearchMode::hybrid) {
-    validate(query.fusion);
-    RAGLINE_CHECK(query.fusion.candidates <= kMaxResults, invalid_argument,
-                  "fusion candidates is " << query.fusion.candidates << "; at most " << kMaxResults);
+    validate(fusion);
+    RAGLINE_CHECK(fusion.candidates <= kMaxResults, invalid_argument,
+                  "fusion candidates is " << fusion.candidates << "; at most " << kMaxResults);
   }
   SearchMode mode = query.mode;
   if (mode != SearchMode::bm25 && store_.embedder().name == "none") {
@@ -86,7 +150,7 @@ SearchResult Retriever::search(const Query& query) {
     mode = SearchMode::bm25;
   }
   explanation.mode = mode;
-  if (mode == SearchMode::hybrid) explanation.fusion = query.fusion.method;
+  if (mode == SearchMode::hybrid) explanation.fusion = describe(fusion);
   if (query.k == 0) return result;
 
   index::ReadTransaction snapshot(store_.database());
@@ -150,7 +214,7 @@ SearchResult Retriever::search(const Query& query) {
   };
 
   const bool hierarchical = store_.chunker().name == "hierarchical";
-  std::size_t depth = mode == SearchMode::hybrid ? std::max(query.fusion.candidates, query.k) : query.k;
+  std::size_t depth = mode == SearchMode::hybrid ? std::max(fusion.candidates, query.k) : query.k;
   if (hierarchical) depth = std::max(depth, query.k * 4);
 
   std::vector<FusedHit> ranked;
@@ -177,7 +241,7 @@ SearchResult Retriever::search(const Query& query) {
     const auto fusion_started = Clock::now();
     ranked.clear();
     if (mode == SearchMode::hybrid) {
-      ranked = fuse(query.fusion, bm25_list, dense_list);
+      ranked = fuse(fusion, bm25_list, dense_list);
     } else {
       const RankedList& list = mode == SearchMode::bm25 ? bm25_list : dense_list;
       for (std::size_t i = 0; i < list.size(); ++i) {

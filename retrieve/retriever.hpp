@@ -7,6 +7,7 @@
 
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -33,18 +34,33 @@ class Retriever {
   SearchResult search(const Query& query);
 
   // The query's vector (through a small in-memory cache: a repeated query is not embedded twice).
+  // An embedder that can weight query terms (the lexical one) gets each term's inverse document
+  // frequency in this KB: documents are embedded without corpus statistics, and the query side
+  // supplies them, as BM25 does.
   std::vector<float> embed_query(const std::string& text);
 
  private:
+  // Inverse document frequency of an analysed term among searchable chunks (Lucene's form).
+  float term_idf(std::string_view term);
+
   index::Store& store_;
   index::KeywordIndex& keywords_;
+  std::optional<index::Statement> vocabulary_;
+  std::int64_t searchable_generation_ = -1;
+  std::int64_t searchable_chunks_ = 0;
   index::SyncedVectorIndex& vectors_;
   std::unique_ptr<ingest::Embedder> embedder_;
   LogCallback log_;
   // Most recently used query vectors, newest first.
   std::list<std::pair<std::string, std::vector<float>>> query_cache_;
   std::unordered_map<std::string, decltype(query_cache_)::iterator> query_cache_index_;
+  std::int64_t query_cache_generation_ = -1;
 };
+
+// The fusion an "auto" config stands for with this embedder (types.hpp); others unchanged.
+FusionConfig resolve_fusion(const FusionConfig& config, const EmbedderConfig& embedder);
+// "rrf k=5 bm25_weight=1 dense_weight=0.02 candidates=100", for explanations.
+std::string describe(const FusionConfig& config);
 
 std::string_view to_string(SearchMode mode);
 // Throws Error(invalid_argument) for an unknown name.

@@ -376,7 +376,7 @@ struct QueryArguments {
     command->add_option("text", text, "Query text")->required();
     add_kb_option(command, kb);
     command->add_option("--mode", mode, "hybrid (default) | dense | bm25");
-    command->add_option("--fusion", query.fusion.method, "rrf | weighted | dbsf (hybrid)");
+    command->add_option("--fusion", query.fusion.method, "auto (default) | rrf | weighted | dbsf (hybrid)");
     command->add_option("--rrf-k", query.fusion.rrf_k, "rrf: rank offset");
     command->add_option("--bm25-weight", query.fusion.bm25_weight, "rrf: weight of the BM25 list");
     command->add_option("--dense-weight", query.fusion.dense_weight, "rrf: weight of the dense list");

@@ -207,34 +207,41 @@ std::string validation_error(const FusionConfig& config) {
 }
 
 TEST(Fusion, ValidateNamesTheBadField) {
-  // Each invalid setting is refused with the field's name; the defaults pass; fuse validates.
-  EXPECT_EQ(validation_error(FusionConfig{}), "");
+  // Each invalid setting is refused with the field's name; the defaults of an explicit method
+  // pass; "auto" is resolved by the retriever (it depends on the embedder), never validated as is.
+  const FusionConfig rrf_defaults = [] {
+    FusionConfig defaults;
+    defaults.method = "rrf";
+    return defaults;
+  }();
+  EXPECT_EQ(validation_error(rrf_defaults), "");
+  EXPECT_NE(validation_error(FusionConfig{}).find("\"auto\""), std::string::npos);
   FusionConfig config;
   config.method = "borda";
   EXPECT_NE(validation_error(config).find("fusion.method \"borda\" is unknown"), std::string::npos);
   EXPECT_THROW(fuse(config, kBm25, kDense), Error);
-  config = {};
+  config = rrf_defaults;
   config.rrf_k = 0;
   EXPECT_NE(validation_error(config).find("fusion.rrf_k"), std::string::npos);
   config.rrf_k = -5;
   EXPECT_NE(validation_error(config).find("fusion.rrf_k"), std::string::npos);
-  config = {};
+  config = rrf_defaults;
   config.alpha = 1.5;
   EXPECT_NE(validation_error(config).find("fusion.alpha must be between 0 and 1"), std::string::npos);
   config.alpha = -0.1;
   EXPECT_NE(validation_error(config).find("fusion.alpha"), std::string::npos);
   config.alpha = std::nan("");
   EXPECT_NE(validation_error(config).find("fusion.alpha"), std::string::npos);
-  config = {};
+  config = rrf_defaults;
   config.bm25_weight = -1;
   EXPECT_NE(validation_error(config).find("fusion.bm25_weight must be >= 0"), std::string::npos);
-  config = {};
+  config = rrf_defaults;
   config.dense_weight = -0.5;
   EXPECT_NE(validation_error(config).find("fusion.dense_weight must be >= 0"), std::string::npos);
-  config = {};
+  config = rrf_defaults;
   config.normalization = "l2";
   EXPECT_NE(validation_error(config).find("fusion.normalization \"l2\" is unknown"), std::string::npos);
-  config = {};
+  config = rrf_defaults;
   config.candidates = 0;
   EXPECT_NE(validation_error(config).find("fusion.candidates must be at least 1"), std::string::npos);
 }
