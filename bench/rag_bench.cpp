@@ -462,7 +462,7 @@ int run_sweep(const Options& options) {
     ragline::FusionConfig base;
     base.candidates = candidates;
     for (double k : {5.0, 20.0, 60.0, 100.0}) {
-      for (double dense_weight : {0.02, 0.05, 0.1, 0.25, 0.5, 1.0}) {
+      for (double dense_weight : {0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0}) {
         auto config = base;
         config.method = "rrf";
         config.rrf_k = k;

@@ -36,7 +36,7 @@ FusionConfig resolve_fusion(const FusionConfig& config, const EmbedderConfig& em
     resolved.method = "rrf";
     resolved.rrf_k = 5;
     resolved.bm25_weight = 1.0;
-    resolved.dense_weight = 0.02;
+    resolved.dense_weight = 0.01;
   } else {
     resolved.method = "weighted";
     resolved.normalization = "minmax";

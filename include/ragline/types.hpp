@@ -159,16 +159,17 @@ enum class SearchMode { bm25, dense, hybrid };
 
 // How the BM25 and dense candidate lists become one ranking (retrieve/README.md).
 //
-// The default, "auto", is chosen by `rag-bench --sweep` over Cranfield, MED and CISI together
-// (bench/README.md) and depends on how strong the dense side is:
-//  - the built-in lexical embedder: rrf with rrf_k 5 and dense_weight 0.02. It is weaker than
-//    BM25 and says much the same, so BM25 keeps the top ranks (nDCG@10 equals BM25's on all three
-//    sets) and the dense list reorders the tail and adds what BM25 cannot match (typos,
-//    inflections; Recall@100 +1 point on MED). Every stronger dense weight lost nDCG@10 on at
-//    least one set.
+// The default, "auto", comes from scripts/fusion-sweep.sh (`rag-bench --sweep` over Cranfield,
+// MED and CISI together, bench/README.md) and depends on how strong the dense side is:
+//  - the built-in lexical embedder: rrf with rrf_k 5 and dense_weight 0.01. Its dense side is
+//    weaker than BM25 and says much the same, so BM25 keeps the top ranks (nDCG@10 equals BM25's
+//    on all three sets) while the dense list reorders the tail and adds chunks BM25 cannot match
+//    (Recall@100 +1.0 point on MED, +0.1 on CISI). It is the only family of the 320 settings
+//    swept that loses to BM25 on no set; every stronger dense weight lost nDCG@10 somewhere.
 //  - model embedders (openai, bedrock): weighted minmax fusion with alpha 0.3, the setting that
-//    gained over BM25 on these sets with a real sentence encoder while RRF lost (issue 3).
-// Any explicit method uses the fields below as given.
+//    gained over BM25 on these sets with a real sentence encoder while RRF lost (issue 3's
+//    measurement; no such model can run here). Re-run the sweep with your embedder.
+// An explicit method uses the fields below as given.
 struct FusionConfig {
   std::string method = "auto";  // auto | rrf | weighted | dbsf
   double rrf_k = 60;            // rrf: rank offset

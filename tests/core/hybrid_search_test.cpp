@@ -93,7 +93,7 @@ TEST(HybridSearch, DenseToleratesTyposAndHybridKeepsBothSidesScores) {
   const auto hybrid = kb.search(make_query("boundary layer transition Reynolds", 10, SearchMode::hybrid));
   ASSERT_EQ(hybrid.hits.size(), 10u);
   // The default fusion for the lexical embedder (types.hpp, FusionConfig).
-  EXPECT_EQ(hybrid.explanation.fusion, "rrf k=5 bm25_weight=1 dense_weight=0.02 candidates=100");
+  EXPECT_EQ(hybrid.explanation.fusion, "rrf k=5 bm25_weight=1 dense_weight=0.01 candidates=100");
   for (std::size_t i = 0; i < 5; ++i) {
     EXPECT_NE(hybrid.hits[i].text.find("Boundary layer"), std::string::npos);
     ASSERT_TRUE(hybrid.hits[i].bm25 && hybrid.hits[i].dense);  // both sides found the top hits
