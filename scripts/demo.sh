@@ -24,5 +24,9 @@ echo "== ingesting corpora/handbook/corpus.jsonl into $kb"
 echo
 "$rag_query" stats --kb "$kb"
 echo
-echo "== query: $question"
-"$rag_query" search "$question" --kb "$kb" -k 3
+echo "== hybrid query (BM25 + lexical vectors, fused): $question"
+"$rag_query" query "$question" --kb "$kb" -k 3 --explain
+echo
+echo "== the same, only English policies owned by Finance (a metadata filter, applied before ranking)"
+"$rag_query" query "$question" --kb "$kb" -k 3 \
+  --filter '{"andAll":[{"equals":{"key":"owner","value":"Finance"}},{"equals":{"key":"language","value":"en"}}]}'
