@@ -1,10 +1,10 @@
 #include "ingest/embedder.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string_view>
-#include <unordered_map>
 
 #include "core/check.hpp"
 #include "index/text_analyzer.hpp"
@@ -15,20 +15,29 @@ namespace {
 constexpr std::size_t kLexicalDefaultDimension = 768;
 
 // 64-bit FNV-1a, seeded per feature family so that a word and the same bytes as a character
-// n-gram land in unrelated buckets.
-std::uint64_t fnv1a(std::string_view bytes, std::uint64_t seed) {
-  std::uint64_t hash = 0xcbf29ce484222325ull ^ seed;
+// n-gram land in unrelated buckets. fnv1a_update continues a hash over more bytes.
+std::uint64_t fnv1a_update(std::uint64_t state, std::string_view bytes) {
   for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 0x100000001b3ull;
+    state ^= c;
+    state *= 0x100000001b3ull;
   }
-  // FNV's low bits mix poorly; a final avalanche (splitmix64) spreads them over the buckets.
+  return state;
+}
+
+std::uint64_t fnv1a_start(std::uint64_t seed) { return 0xcbf29ce484222325ull ^ seed; }
+
+// FNV's low bits mix poorly; a final avalanche (splitmix64) spreads them over the buckets.
+std::uint64_t fnv1a_finish(std::uint64_t hash) {
   hash ^= hash >> 30;
   hash *= 0xbf58476d1ce4e5b9ull;
   hash ^= hash >> 27;
   hash *= 0x94d049bb133111ebull;
   hash ^= hash >> 31;
   return hash;
+}
+
+std::uint64_t fnv1a(std::string_view bytes, std::uint64_t seed) {
+  return fnv1a_finish(fnv1a_update(fnv1a_start(seed), bytes));
 }
 
 constexpr std::uint64_t kWordSeed = 0x57;
@@ -94,35 +103,48 @@ class LexicalEmbedder final : public Embedder, public TermWeightedEmbedder {
   void embed_one(std::string_view text, std::vector<float>& vector,
                  const std::function<float(std::string_view)>* term_weight = nullptr) {
     std::fill(vector.begin(), vector.end(), 0.0f);
-    word_counts_.clear();
-    bigram_counts_.clear();
-    std::string previous;
+    // Terms go into one arena and are counted by sorting their hashes: no allocation per word.
+    arena_.clear();
+    terms_.clear();
     analyzer_.analyze(text, [&](const index::AnalyzedToken& token) {
-      ++word_counts_[std::string(token.term)];
-      if (!previous.empty()) {
-        std::string bigram = previous;
-        bigram += ' ';
-        bigram += token.term;
-        ++bigram_counts_[std::move(bigram)];
-      }
-      previous.assign(token.term);
+      terms_.push_back({fnv1a(token.term, kWordSeed), static_cast<std::uint32_t>(arena_.size()),
+                        static_cast<std::uint32_t>(token.term.size())});
+      arena_.append(token.term);
       return true;
     });
+    const auto term_text = [&](const Term& term) { return std::string_view(arena_).substr(term.offset, term.length); };
     // Sublinear term frequency (1 + log tf): a word said ten times is not ten times as telling.
-    const auto sublinear = [](int count) { return 1.0f + std::log(static_cast<float>(count)); };
-    for (const auto& [word, count] : word_counts_) {
-      const float weight = sublinear(count) * (term_weight ? (*term_weight)(word) : 1.0f);
-      add_feature(vector, fnv1a(word, kWordSeed), weight);
-      add_character_grams(vector, word, weight * kCharGramWeight);
+    const auto sublinear = [](std::size_t count) { return 1.0f + std::log(static_cast<float>(count)); };
+
+    pairs_.clear();
+    for (std::size_t i = 1; i < terms_.size(); ++i) {
+      std::uint64_t state = fnv1a_update(fnv1a_start(kBigramSeed), term_text(terms_[i - 1]));
+      state = fnv1a_update(fnv1a_update(state, " "), term_text(terms_[i]));
+      pairs_.push_back({fnv1a_finish(state), static_cast<std::uint32_t>(i)});
     }
-    for (const auto& [bigram, count] : bigram_counts_) {
+    std::sort(pairs_.begin(), pairs_.end(), [](const Pair& x, const Pair& y) { return x.hash < y.hash; });
+    for (std::size_t i = 0; i < pairs_.size();) {
+      std::size_t j = i;
+      while (j < pairs_.size() && pairs_[j].hash == pairs_[i].hash) ++j;
       float pair_weight = 1.0f;
       if (term_weight) {
-        const auto space = bigram.find(' ');
-        pair_weight = 0.5f * ((*term_weight)(std::string_view(bigram).substr(0, space)) +
-                              (*term_weight)(std::string_view(bigram).substr(space + 1)));
+        const std::uint32_t second = pairs_[i].second;
+        pair_weight =
+            0.5f * ((*term_weight)(term_text(terms_[second - 1])) + (*term_weight)(term_text(terms_[second])));
       }
-      add_feature(vector, fnv1a(bigram, kBigramSeed), sublinear(count) * kBigramWeight * pair_weight);
+      add_feature(vector, pairs_[i].hash, sublinear(j - i) * kBigramWeight * pair_weight);
+      i = j;
+    }
+
+    std::sort(terms_.begin(), terms_.end(), [](const Term& x, const Term& y) { return x.hash < y.hash; });
+    for (std::size_t i = 0; i < terms_.size();) {
+      std::size_t j = i;
+      while (j < terms_.size() && terms_[j].hash == terms_[i].hash) ++j;
+      const std::string_view word = term_text(terms_[i]);
+      const float weight = sublinear(j - i) * (term_weight ? (*term_weight)(word) : 1.0f);
+      add_feature(vector, terms_[i].hash, weight);
+      add_character_grams(vector, word, weight * kCharGramWeight);
+      i = j;
     }
   }
 
@@ -160,8 +182,18 @@ class LexicalEmbedder final : public Embedder, public TermWeightedEmbedder {
   std::string language_;
   std::mutex mutex_;
   index::TextAnalyzer analyzer_;
-  std::unordered_map<std::string, int> word_counts_;
-  std::unordered_map<std::string, int> bigram_counts_;
+  struct Term {
+    std::uint64_t hash;
+    std::uint32_t offset;  // into arena_
+    std::uint32_t length;
+  };
+  struct Pair {
+    std::uint64_t hash;
+    std::uint32_t second;  // index of the pair's second term in terms_ (before sorting)
+  };
+  std::string arena_;
+  std::vector<Term> terms_;
+  std::vector<Pair> pairs_;
   std::string marked_;
   std::vector<std::size_t> starts_;
 };
