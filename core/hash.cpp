@@ -34,21 +34,26 @@ Sha256& Sha256::update_field(std::string_view bytes) {
   return update(bytes);
 }
 
-std::string Sha256::hex_digest() {
+std::string Sha256::digest() {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
   RAGLINE_CHECK(EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(context_), digest.data(), &length) == 1, internal,
                 "SHA-256 final failed");
+  return std::string(reinterpret_cast<const char*>(digest.data()), length);
+}
+
+std::string Sha256::hex_digest() {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
+  for (unsigned char byte : digest()) {
+    hex.push_back(kHex[byte >> 4]);
+    hex.push_back(kHex[byte & 0xf]);
   }
   return hex;
 }
 
 std::string sha256_hex(std::string_view bytes) { return Sha256().update(bytes).hex_digest(); }
+
+std::string sha256(std::string_view bytes) { return Sha256().update(bytes).digest(); }
 
 }  // namespace ragline::core

@@ -17,11 +17,13 @@ class Sha256 {
   // Adds a length prefix first, so that ("ab","c") and ("a","bc") hash differently.
   Sha256& update_field(std::string_view bytes);
   std::string hex_digest();
+  std::string digest();  // the 32 raw bytes
 
  private:
   void* context_;
 };
 
 std::string sha256_hex(std::string_view bytes);
+std::string sha256(std::string_view bytes);  // raw 32 bytes
 
 }  // namespace ragline::core

@@ -73,6 +73,7 @@ IngestReport KnowledgeBase::ingest(const std::vector<std::filesystem::path>& pat
 
 SearchResult KnowledgeBase::search(const Query& query) const {
   auto result = impl_->retriever.search(query);
+  impl_->retriever.save_query_vectors();
   // The first dense query after opening a KB whose vectors.faiss was missing or stale leaves
   // the file up to date for the next process.
   if (impl_->vectors.index() && impl_->vectors.file_is_stale()) {

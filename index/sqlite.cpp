@@ -100,7 +100,7 @@ Database Database::open(const std::filesystem::path& path, bool create, bool rea
   if (rc != SQLITE_OK) throw_sqlite_error(raw, rc, "opening " + path.string());
   sqlite3_extended_result_codes(raw, 1);
   // Writers wait for each other this long before reporting the KB as busy.
-  sqlite3_busy_timeout(raw, 10000);
+  sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   database.exec("PRAGMA foreign_keys = ON");
   return database;
 }

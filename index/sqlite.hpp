@@ -14,6 +14,9 @@
 
 namespace ragline::index {
 
+// How long a connection waits for another writer before SQLITE_BUSY (ErrorKind::busy).
+inline constexpr int kBusyTimeoutMs = 10000;
+
 struct DatabaseCloser {
   void operator()(sqlite3* database) const noexcept { sqlite3_close_v2(database); }
 };

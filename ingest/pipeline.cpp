@@ -64,22 +64,20 @@ struct PreparedDocument {
   std::vector<std::pair<std::string, std::size_t>> new_cache_entries;
 };
 
-// SHA-256 of a chunk's text as the embedding cache's key (raw 32 bytes).
-std::string text_key(std::string_view text) {
-  const std::string hex = core::sha256_hex(text);
-  std::string raw(hex.size() / 2, '\0');
-  for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-  return raw;
-}
+// SHA-256 of a chunk's text as the embedding cache's key (raw 32 bytes). Query vectors are
+// cached under a distinct key (retrieve/retriever.cpp): some models embed queries differently.
+std::string text_key(std::string_view text) { return core::sha256(text); }
 
 // Embeds texts through the KB's embedding cache: cached vectors are reused, the rest computed
 // in batches. Runs on the preparing thread with its read-only connection.
 class CachedEmbedding {
  public:
-  CachedEmbedding(Embedder& embedder, index::Database& database)
+  // `claimed_id` is the embedder id the KB's vectors have (empty for a KB without vectors): a
+  // model service's id names its dimension, which the embedder learns only from its first answer.
+  CachedEmbedding(Embedder& embedder, index::Database& database, std::string claimed_id)
       : embedder_(embedder),
         lookup_(database.prepare("SELECT vector FROM embedding_cache WHERE embedder_id = ?1 AND text_hash = ?2")),
-        embedder_id_(embedder.id()) {}
+        claimed_id_(std::move(claimed_id)) {}
 
   struct Result {
     EmbeddingMatrix matrix;
@@ -92,10 +90,11 @@ class CachedEmbedding {
     std::vector<std::string> keys(texts.size());
     std::vector<std::vector<float>> cached(texts.size());
     std::vector<std::size_t> missing;
+    const std::string cache_id = embedder_id();
     if (embedder_.cacheable()) {
       for (std::size_t i = 0; i < texts.size(); ++i) {
         keys[i] = text_key(texts[i]);
-        lookup_.bind(1, embedder_id_).bind_blob(2, keys[i].data(), keys[i].size());
+        lookup_.bind(1, cache_id).bind_blob(2, keys[i].data(), keys[i].size());
         if (lookup_.step()) {
           const auto bytes = static_cast<std::size_t>(sqlite3_column_bytes(lookup_.get(), 0));
           const auto* data = static_cast<const float*>(sqlite3_column_blob(lookup_.get(), 0));
@@ -137,12 +136,14 @@ class CachedEmbedding {
     return result;
   }
 
-  const std::string& embedder_id() const { return embedder_id_; }
+  std::string embedder_id() const {
+    return embedder_.dimension() > 0 || claimed_id_.empty() ? embedder_.id() : claimed_id_;
+  }
 
  private:
   Embedder& embedder_;
   index::Statement lookup_;
-  std::string embedder_id_;
+  std::string claimed_id_;
 };
 
 std::string read_whole_file(const fs::path& path) {
@@ -177,6 +178,7 @@ struct Batch {
   std::vector<IngestFailure> failures;
   IngestProgress progress;
   std::size_t dimension = 0;  // of the documents' vectors
+  std::string embedder_id;    // of the documents' vectors
   std::size_t chunks_embedded = 0;
   std::size_t embeddings_from_cache = 0;
   double embed_seconds = 0;
@@ -238,13 +240,13 @@ struct Cancelled {};
 class Preparer {
  public:
   Preparer(const std::filesystem::path& database_path, const ChunkerConfig& chunker, const IngestOptions& options,
-           Embedder* embedder, BatchQueue& queue)
+           Embedder* embedder, const std::string& claimed_embedder_id, BatchQueue& queue)
       : database_(index::Database::open(database_path, false, /*read_only=*/true)),
         find_hash_(database_.prepare("SELECT content_hash FROM documents WHERE uri = ?1")),
         chunker_(make_chunker(chunker)),
         options_(options),
         queue_(queue) {
-    if (embedder) embedding_.emplace(*embedder, database_);
+    if (embedder) embedding_.emplace(*embedder, database_, claimed_embedder_id);
     parse_options_.id_field = options.id_field;
     parse_options_.title_field = options.title_field;
     parse_options_.text_field = options.text_field;
@@ -324,6 +326,7 @@ class Preparer {
         }
       }
       batch_.dimension = dimension;
+      batch_.embedder_id = embedding_->embedder_id();
       batch_.embeddings_from_cache += result.from_cache;
       batch_.chunks_embedded += texts.size() - result.from_cache;
     } catch (const Error& error) {
@@ -475,7 +478,8 @@ class Ingest {
     // Two batches in flight let parsing and chunking of the next batch overlap the write of
     // this one, on two cores, while bounding memory.
     BatchQueue queue(2);
-    Preparer preparer(store_.database().path(), store_.chunker(), options_, embedder_.get(), queue);
+    Preparer preparer(store_.database().path(), store_.chunker(), options_, embedder_.get(), store_.embedder_id(),
+                      queue);
     std::exception_ptr preparer_failure;
     std::thread preparing([&] {
       try {
@@ -517,7 +521,7 @@ class Ingest {
     if (!embedder_) return;
     constexpr std::size_t kBackfillBatch = 256;
     index::Database reader = index::Database::open(store_.database().path(), false, /*read_only=*/true);
-    CachedEmbedding embedding(*embedder_, reader);
+    CachedEmbedding embedding(*embedder_, reader, store_.embedder_id());
     for (;;) {
       const auto missing = store_.chunks_missing_vectors(kBackfillBatch);
       if (missing.empty()) break;
@@ -577,7 +581,7 @@ class Ingest {
         store_.put_document(prepared.document, prepared.hash, prepared.chunks, now, &chunk_ids);
         if (prepared.vectors.empty()) continue;
         if (!claimed) {
-          store_.claim_embedder(embedder_->id(), batch.dimension);
+          store_.claim_embedder(batch.embedder_id, batch.dimension);
           claimed = true;
         }
         searchable_ids.clear();
@@ -587,7 +591,7 @@ class Ingest {
         store_.put_vectors(searchable_ids, prepared.vectors, generation);
         if (!prepared.new_cache_entries.empty()) {
           EmbeddingMatrix rows{searchable_ids.size(), batch.dimension, prepared.vectors};
-          write_cache_entries(embedder_->id(), prepared.new_cache_entries, rows);
+          write_cache_entries(batch.embedder_id, prepared.new_cache_entries, rows);
         }
       }
       store_.bump_generation();

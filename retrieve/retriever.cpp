@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <sstream>
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 #include <unordered_set>
 
 #include "core/check.hpp"
+#include "core/hash.hpp"
 #include "retrieve/filter.hpp"
 #include "retrieve/fusion.hpp"
 
@@ -99,10 +100,24 @@ std::vector<float> Retriever::embed_query(const std::string& text) {
   if (auto* weighted = dynamic_cast<ingest::TermWeightedEmbedder*>(embedder_.get()); weighted) {
     vector = weighted->embed_query(text, [&](std::string_view term) { return term_idf(term); });
   } else {
-    const std::string one[] = {text};
-    auto matrix = embedder_->embed(one, ingest::EmbedPurpose::query);
-    RAGLINE_CHECK(matrix.rows == 1, internal, "embedder returned " << matrix.rows << " vectors for one query");
-    vector.assign(matrix.values.begin(), matrix.values.end());
+    // Model vectors are also kept in the KB's embedding cache, so a query asked again in another
+    // process does not call the model either. Queries have keys of their own: some models embed
+    // a query differently from the same text as a document.
+    const std::string embedder_id = embedder_->cacheable() ? store_.embedder_id() : std::string();
+    const std::string key = core::sha256("query\n" + text);
+    if (!embedder_id.empty()) {
+      auto cached = store_.cached_embeddings(embedder_id, {key});
+      if (auto found = cached.find(key); found != cached.end()) vector = std::move(found->second);
+    }
+    if (vector.empty()) {
+      const std::string one[] = {text};
+      auto matrix = embedder_->embed(one, ingest::EmbedPurpose::query);
+      RAGLINE_CHECK(matrix.rows == 1, internal, "embedder returned " << matrix.rows << " vectors for one query");
+      vector.assign(matrix.values.begin(), matrix.values.end());
+      if (!embedder_id.empty() && pending_cache_writes_.size() < kQueryCacheEntries) {
+        pending_cache_writes_.emplace_back(key, vector);
+      }
+    }
   }
   query_cache_.emplace_front(text, vector);
   query_cache_index_[text] = query_cache_.begin();
@@ -111,6 +126,30 @@ std::vector<float> Retriever::embed_query(const std::string& text) {
     query_cache_.pop_back();
   }
   return vector;
+}
+
+void Retriever::save_query_vectors() {
+  if (pending_cache_writes_.empty()) return;
+  // Best effort, never waiting: while an ingest holds the write lock the vectors stay pending
+  // for the next query (the cache saves model calls; it is not needed for correctness).
+  sqlite3* database = store_.database().get();
+  sqlite3_busy_timeout(database, 0);
+  try {
+    index::WriteTransaction transaction(store_.database());
+    const std::string embedder_id = store_.embedder_id();
+    for (const auto& [key, vector] : pending_cache_writes_) {
+      if (vector.size() != store_.vector_dimension()) continue;
+      store_.put_cached_embeddings(embedder_id, {key}, vector, vector.size());
+    }
+    transaction.commit();
+    pending_cache_writes_.clear();
+  } catch (const Error& error) {
+    if (error.kind() != ErrorKind::busy && log_) {
+      log_(LogLevel::warning, std::string("query vectors not cached: ") + error.what());
+    }
+    if (error.kind() != ErrorKind::busy) pending_cache_writes_.clear();
+  }
+  sqlite3_busy_timeout(database, index::kBusyTimeoutMs);
 }
 
 float Retriever::term_idf(std::string_view term) {
@@ -153,6 +192,15 @@ SearchResult Retriever::search(const Query& query) {
   if (mode == SearchMode::hybrid) explanation.fusion = describe(fusion);
   if (query.k == 0) return result;
 
+  // The query is embedded before the read snapshot opens: a model service may take a while, and
+  // an open snapshot keeps the WAL from being checkpointed past it.
+  std::vector<float> query_vector;
+  if (mode != SearchMode::bm25) {
+    const auto started = Clock::now();
+    query_vector = embed_query(query.text);
+    explanation.embed_ms = elapsed_ms(started);
+  }
+
   index::ReadTransaction snapshot(store_.database());
 
   std::optional<index::ChunkIdSet> allowed;
@@ -167,13 +215,9 @@ SearchResult Retriever::search(const Query& query) {
   }
   const index::ChunkIdSet* allowed_set = allowed ? &*allowed : nullptr;
 
-  std::vector<float> query_vector;
   const index::VectorIndex* vector_index = nullptr;
   if (mode != SearchMode::bm25) {
-    auto started = Clock::now();
-    query_vector = embed_query(query.text);
-    explanation.embed_ms = elapsed_ms(started);
-    started = Clock::now();
+    const auto started = Clock::now();
     vectors_.refresh(store_, log_);
     vector_index = vectors_.index();
     explanation.dense_ms += elapsed_ms(started);

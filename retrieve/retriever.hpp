@@ -39,6 +39,10 @@ class Retriever {
   // supplies them, as BM25 does.
   std::vector<float> embed_query(const std::string& text);
 
+  // Writes model query vectors computed by earlier searches into the KB's embedding cache. Call
+  // outside any transaction; skipped (kept for later) while another writer holds the KB.
+  void save_query_vectors();
+
  private:
   // Inverse document frequency of an analysed term among searchable chunks (Lucene's form).
   float term_idf(std::string_view term);
@@ -55,6 +59,7 @@ class Retriever {
   std::list<std::pair<std::string, std::vector<float>>> query_cache_;
   std::unordered_map<std::string, decltype(query_cache_)::iterator> query_cache_index_;
   std::int64_t query_cache_generation_ = -1;
+  std::vector<std::pair<std::string, std::vector<float>>> pending_cache_writes_;
 };
 
 // The fusion an "auto" config stands for with this embedder (types.hpp); others unchanged.

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -241,6 +242,55 @@ TEST(HybridSearch, FiltersApplyToBothSidesAndAlwaysFillK) {
       kb.search(make_query("propeller", 10, SearchMode::hybrid, R"({"equals":{"key":"dept","value":"nobody"}})"));
   EXPECT_TRUE(none.hits.empty());
   EXPECT_THROW(kb.search(make_query("x", 10, SearchMode::hybrid, R"({"likes":{"key":"a","value":1}})")), Error);
+}
+
+// Every operator, on every side: the set of documents a filtered search returns (k above the
+// corpus size) is exactly the set the metadata written by write_corpus() says should pass.
+TEST(HybridSearch, EveryFilterOperatorSelectsTheSameDocumentsOnEverySide) {
+  TempDir dir;
+  constexpr int kDocuments = 300;
+  write_corpus(dir / "corpus.jsonl", kDocuments);
+  auto kb = KnowledgeBase::open(dir / "kb");
+  ASSERT_TRUE(kb.ingest({dir / "corpus.jsonl"}).ok());
+  const auto dept = [](int i) { return std::string(i % 50 == 0 ? "rare" : (i % 2 == 0 ? "eng" : "ops")); };
+  const auto year = [](int i) { return 2000 + i % 25; };
+  const std::string uri7 = file_uri(dir / "corpus.jsonl") + "#d7";
+  const std::vector<std::pair<std::string, std::function<bool(int)>>> cases = {
+      {R"({"equals":{"key":"dept","value":"eng"}})", [&](int i) { return dept(i) == "eng"; }},
+      {R"({"notEquals":{"key":"dept","value":"eng"}})", [&](int i) { return dept(i) != "eng"; }},
+      {R"({"greaterThan":{"key":"year","value":2020}})", [&](int i) { return year(i) > 2020; }},
+      {R"({"greaterThanOrEquals":{"key":"year","value":2020}})", [&](int i) { return year(i) >= 2020; }},
+      {R"({"lessThan":{"key":"year","value":2003}})", [&](int i) { return year(i) < 2003; }},
+      {R"({"lessThanOrEquals":{"key":"year","value":2003}})", [&](int i) { return year(i) <= 2003; }},
+      {R"({"in":{"key":"dept","value":["rare","ops"]}})", [&](int i) { return dept(i) != "eng"; }},
+      {R"({"notIn":{"key":"dept","value":["eng","ops"]}})", [&](int i) { return dept(i) == "rare"; }},
+      {R"({"startsWith":{"key":"dept","value":"ra"}})", [&](int i) { return dept(i) == "rare"; }},
+      {R"({"stringContains":{"key":"dept","value":"p"}})", [&](int i) { return dept(i) == "ops"; }},
+      {R"({"listContains":{"key":"tags","value":"lift"}})", [](int i) { return i % 3 == 0; }},
+      {R"({"stringContains":{"key":"tags","value":"mis"}})", [](int i) { return i % 3 != 0; }},
+      {R"({"andAll":[{"equals":{"key":"dept","value":"eng"}},{"lessThan":{"key":"year","value":2010}}]})",
+       [&](int i) { return dept(i) == "eng" && year(i) < 2010; }},
+      {R"({"orAll":[{"equals":{"key":"dept","value":"rare"}},{"listContains":{"key":"tags","value":"lift"}}]})",
+       [&](int i) { return dept(i) == "rare" || i % 3 == 0; }},
+      {R"({"equals":{"key":"x-amz-bedrock-kb-source-uri","value":")" + uri7 + R"("}})", [](int i) { return i == 7; }},
+      {R"({"equals":{"key":"_mime_type","value":"application/json"}})", [](int) { return true; }},
+  };
+  for (const auto& [filter, passes] : cases) {
+    std::set<std::string> expected;
+    for (int i = 0; i < kDocuments; ++i) {
+      if (passes(i)) expected.insert("d" + std::to_string(i));
+    }
+    for (auto mode : {SearchMode::bm25, SearchMode::dense, SearchMode::hybrid}) {
+      for (std::size_t threshold : {std::size_t{0}, std::size_t{1}}) {  // exact path, then the index
+        Query query = make_query("record number", kDocuments + 10, mode, filter);
+        query.exact_search_threshold = threshold;
+        std::set<std::string> found;
+        for (const auto& hit : kb.retrieve(query))
+          found.insert(hit.document_uri.substr(hit.document_uri.find('#') + 1));
+        EXPECT_EQ(found, expected) << filter << " mode " << static_cast<int>(mode) << " threshold " << threshold;
+      }
+    }
+  }
 }
 
 TEST(HybridSearch, HnswWithModeratelySelectiveFiltersStillFillsK) {

@@ -1,0 +1,142 @@
+// A KB whose embedder is a model service: an OpenAI-compatible server on loopback, started by
+// the test. Checks the embedding cache (re-ingest and repeated queries never embed a text twice)
+// and that a failing service loses nothing: documents are stored, and the next ingest embeds them.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "ragline/ragline.hpp"
+#include "support/http_test_server.hpp"
+#include "support/test_support.hpp"
+
+namespace ragline {
+namespace {
+
+using ragline::testing::HttpTestServer;
+using ragline::testing::RecordedRequest;
+using ragline::testing::TempDir;
+using ragline::testing::TestResponse;
+using ragline::testing::write_file;
+
+// A toy model: letter frequencies of the text over 26 dimensions. Texts sharing letters are close.
+std::vector<float> toy_embedding(const std::string& text) {
+  std::vector<float> vector(26, 0.0f);
+  for (unsigned char c : text) {
+    if (std::isalpha(c)) vector[static_cast<std::size_t>(std::tolower(c) - 'a')] += 1.0f;
+  }
+  return vector;
+}
+
+// Serves /v1/embeddings; counts the texts it embeds; fails with 503 while `failing` is set.
+class ToyEmbeddingService {
+ public:
+  ToyEmbeddingService() : server_([this](const RecordedRequest& request, std::size_t) { return answer(request); }) {}
+
+  EmbedderConfig config() const {
+    EmbedderConfig config;
+    config.name = "openai";
+    config.model = "toy-letters";
+    config.base_url = server_.url();
+    config.api_key_env = "RAGLINE_TEST_UNSET_KEY";
+    config.max_retries = 0;
+    config.timeout_seconds = 5;
+    return config;
+  }
+
+  std::atomic<int> texts_embedded{0};
+  std::atomic<bool> failing{false};
+
+ private:
+  TestResponse answer(const RecordedRequest& request) {
+    if (failing) return TestResponse{503, {}, "overloaded", {}};
+    const auto body = nlohmann::json::parse(request.body);
+    nlohmann::json data = nlohmann::json::array();
+    int index = 0;
+    for (const auto& input : body.at("input")) {
+      data.push_back({{"index", index++}, {"embedding", toy_embedding(input.get<std::string>())}});
+      ++texts_embedded;
+    }
+    return TestResponse{200, {{"Content-Type", "application/json"}}, nlohmann::json{{"data", data}}.dump(), {}};
+  }
+
+  HttpTestServer server_;
+};
+
+Query dense_query(std::string text, std::size_t k) {
+  Query query(std::move(text), k);
+  query.mode = SearchMode::dense;
+  return query;
+}
+
+TEST(ModelEmbedderKb, CachesEmbeddingsAcrossReingestAndQueries) {
+  ToyEmbeddingService service;
+  TempDir dir;
+  write_file(dir / "docs" / "a.md", "# Alpha\n\nzzz zebra buzz.\n\n# Beta\n\nmmm mammoth.\n");
+  write_file(dir / "docs" / "b.md", "Kiwi kayak kick.");
+  OpenOptions options;
+  options.embedder = service.config();
+  {
+    auto kb = KnowledgeBase::open(dir / "kb", options);
+    const auto report = kb.ingest({dir / "docs"});
+    ASSERT_TRUE(report.ok()) << report.failures.at(0).reason;
+    EXPECT_EQ(report.chunks_embedded, 3u);
+    EXPECT_EQ(service.texts_embedded, 3);
+    EXPECT_EQ(kb.stats().embedder_id, "openai/toy-letters/26");
+
+    // One section changes; the other keeps its text, so its vector comes from the cache.
+    write_file(dir / "docs" / "a.md", "# Alpha\n\nzzz zebra buzz.\n\n# Beta\n\nppp pumpkin.\n");
+    const auto again = kb.ingest({dir / "docs"});
+    EXPECT_EQ(again.documents_updated, 1u);
+    EXPECT_EQ(again.chunks_embedded, 1u);
+    EXPECT_EQ(again.embeddings_from_cache, 1u);
+    EXPECT_EQ(service.texts_embedded, 4);
+
+    const auto hits = kb.retrieve(dense_query("zebra buzz zzz", 1));
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_NE(hits[0].text.find("zebra"), std::string::npos);
+    EXPECT_EQ(service.texts_embedded, 5);
+    kb.retrieve(dense_query("zebra buzz zzz", 1));
+    EXPECT_EQ(service.texts_embedded, 5);  // the in-memory cache
+  }
+  // Another KnowledgeBase (as another process would) finds the query vector in kb.sqlite.
+  auto reopened = KnowledgeBase::open(dir / "kb", options);
+  EXPECT_EQ(reopened.retrieve(dense_query("zebra buzz zzz", 1)).size(), 1u);
+  EXPECT_EQ(service.texts_embedded, 5);
+}
+
+TEST(ModelEmbedderKb, AFailingServiceLosesNothingAndTheNextIngestCompletes) {
+  ToyEmbeddingService service;
+  TempDir dir;
+  write_file(dir / "docs" / "a.txt", "Quokkas smile at quiet quays.");
+  write_file(dir / "docs" / "b.txt", "Wombats wander west.");
+  OpenOptions options;
+  options.embedder = service.config();
+  auto kb = KnowledgeBase::open(dir / "kb", options);
+
+  service.failing = true;
+  const auto failed = kb.ingest({dir / "docs"});
+  EXPECT_EQ(failed.documents_added, 2u);  // stored, and found by keyword search
+  ASSERT_EQ(failed.failures.size(), 1u);
+  EXPECT_NE(failed.failures[0].location.find("embedder openai/toy-letters"), std::string::npos);
+  EXPECT_NE(failed.failures[0].reason.find("503"), std::string::npos) << failed.failures[0].reason;
+  EXPECT_NE(failed.failures[0].reason.find(service.config().base_url), std::string::npos);
+  EXPECT_EQ(kb.stats().vectors, 0);
+  EXPECT_EQ(kb.retrieve(ragline::testing::keyword_query("wombats", 5)).size(), 1u);
+  EXPECT_THROW(kb.retrieve(dense_query("wombats", 5)), Error);  // the service is still down
+
+  service.failing = false;
+  const auto completed = kb.ingest({dir / "docs"});
+  EXPECT_TRUE(completed.ok());
+  EXPECT_EQ(completed.documents_unchanged, 2u);
+  EXPECT_EQ(completed.chunks_embedded, 2u);
+  EXPECT_EQ(kb.stats().vectors, 2);
+  const auto hits = kb.retrieve(dense_query("wombats wander west", 1));
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_NE(hits[0].text.find("Wombats"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ragline
