@@ -108,6 +108,9 @@ struct IndexKind {
   bool keeps_vectors;                            // search_exact available, scores are exact inner products
 };
 
+// Test names show the kind's name instead of the struct's bytes.
+void PrintTo(const IndexKind& kind, std::ostream* out) { *out << kind.name; }
+
 VectorIndexConfig hnsw_config() {
   VectorIndexConfig config;
   config.type = "hnsw";
