@@ -210,6 +210,9 @@ class ChecksummedWriter final : public faiss::IOWriter {
   ChecksummedWriter(std::FILE* file, const std::filesystem::path& path) : file_(file), path_(path) {}
 
   size_t operator()(const void* data, size_t size, size_t count) override {
+    // FAISS writes empty vectors (e.g. IVF-PQ's unused direct map) as data() == nullptr, count 0;
+    // fwrite's buffer is declared nonnull even then.
+    if (size == 0 || count == 0) return 0;
     const std::size_t written = std::fwrite(data, size, count, file_);
     checksum_.update(data, written * size);
     bytes_ += written * size;
