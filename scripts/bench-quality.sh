@@ -12,6 +12,7 @@ build_dir=${RAGLINE_BUILD_DIR:-build}
 rag_bench="$build_dir/bench/rag-bench"
 [ -x "$rag_bench" ] || scripts/build.sh >/dev/null
 
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
