@@ -90,6 +90,12 @@ CREATE TRIGGER chunk_vectors_removed AFTER DELETE ON chunk_vectors BEGIN
     SELECT old.chunk_id, CAST(value AS INTEGER) + 1 FROM settings WHERE key = 'generation';
 END;
 
+-- Filters (retrieve/filter.cpp) select documents by (key, type, value) and then their
+-- searchable chunks: both lookups are answered from these indexes alone.
+DROP INDEX metadata_by_key_value;
+CREATE INDEX metadata_by_key_type_value ON metadata(key, type, value);
+CREATE INDEX chunks_searchable_by_document ON chunks(document_id) WHERE searchable = 1;
+
 CREATE TABLE embedding_cache(
   embedder_id TEXT NOT NULL,
   text_hash BLOB NOT NULL,

@@ -38,6 +38,12 @@ constexpr std::size_t kMaxEmbedderIdBytes = 4096;
 constexpr std::size_t kMaxTypeBytes = 64;
 // HNSW's beam grows as a filter or tombstones hide vectors, up to this (unless a query asks for more).
 constexpr int kMaxScaledEfSearch = 4096;
+
+// FAISS 1.7.3's HNSW::search sizes its candidate queue from the index's own efSearch and reads
+// SearchParametersHNSW::efSearch only in its stopping test, so a search beam above the member
+// has no effect (measured in bench/README.md, rag-bench-vectors). The member is therefore set to
+// the largest beam a search may ask for, and every search passes its real beam as a parameter.
+int member_ef_search(const VectorIndexConfig& config) { return std::max(config.ef_search, kMaxScaledEfSearch); }
 constexpr std::size_t kMinIvfTrainingVectors = 1000;
 // FAISS's k-means wants 39 points per centroid and prints a warning to stderr below that.
 constexpr std::size_t kPointsPerCentroid = 39;
@@ -395,7 +401,7 @@ struct VectorIndex::Impl {
       auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(dimension), config.hnsw_m,
                                                          faiss::METRIC_INNER_PRODUCT);
       hnsw->hnsw.efConstruction = config.ef_construction;
-      hnsw->hnsw.efSearch = config.ef_search;
+      hnsw->hnsw.efSearch = member_ef_search(config);
       index = std::move(hnsw);
       state = State::hnsw;
     } else {
@@ -492,7 +498,7 @@ struct VectorIndex::Impl {
     auto rebuilt =
         std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(dimension), config.hnsw_m, faiss::METRIC_INNER_PRODUCT);
     rebuilt->hnsw.efConstruction = config.ef_construction;
-    rebuilt->hnsw.efSearch = config.ef_search;
+    rebuilt->hnsw.efSearch = member_ef_search(config);
     const float* rows = flat_rows()->get_xb();
     // Added in batches so that FAISS's parallel insertion has work, without copying every row at once.
     constexpr std::size_t kBatch = 16384;
@@ -727,6 +733,7 @@ struct VectorIndex::Impl {
         break;
       case State::hnsw:
         if (auto* hnsw = dynamic_cast<faiss::IndexHNSWFlat*>(loaded.get())) {
+          hnsw->hnsw.efSearch = member_ef_search(config);
           expected = dynamic_cast<faiss::IndexFlat*>(hnsw->storage) != nullptr &&
                      hnsw->storage->ntotal == loaded->ntotal &&
                      hnsw->hnsw.levels.size() == static_cast<std::size_t>(loaded->ntotal);

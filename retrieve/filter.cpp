@@ -127,7 +127,7 @@ class FilterCompiler {
     Filter filter;
     filter.sql_ = "WITH " + join(ctes_, ", ") +
                   " SELECT c.id FROM chunks c WHERE c.searchable = 1 AND c.document_id IN (SELECT id FROM " +
-                  compiled.set + ") ORDER BY c.id";
+                  compiled.set + ")";
     filter.parameters_ = std::move(parameters_);
     filter.description_ = compiled.description;
     return filter;
@@ -315,7 +315,7 @@ class FilterCompiler {
   }
 
   // Documents whose metadata `key` has type `type` and whose value satisfies `predicate` (on
-  // the column `value`). Goes through the index metadata_by_key_value.
+  // the column `value`). Goes through the index metadata_by_key_type_value.
   static std::string metadata_select(const std::string& key_parameter, ValueType type, std::string_view predicate) {
     return metadata_select(key_parameter, sql_type(type), predicate);
   }

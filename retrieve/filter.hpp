@@ -45,7 +45,7 @@ class Filter {
   // syntax errors (with their byte offset).
   static Filter parse(std::string_view json_text);
 
-  // A statement whose rows are the ids (column 0, ascending) of the searchable chunks
+  // A statement whose rows are the ids (column 0, in no particular order) of the searchable chunks
   // (chunks.searchable = 1) passing the filter. Every value is a bound parameter; bind() binds
   // them all (indices 1..n, nothing else is bound).
   const std::string& sql() const { return sql_; }

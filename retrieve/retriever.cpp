@@ -223,8 +223,15 @@ SearchResult Retriever::search(const Query& query) {
     explanation.dense_ms += elapsed_ms(started);
   }
 
-  const std::size_t exact_threshold =
-      query.exact_search_threshold > 0 ? query.exact_search_threshold : kDefaultExactSearchThreshold;
+  std::size_t exact_threshold = query.exact_search_threshold;
+  if (exact_threshold == 0) {
+    exact_threshold = kDefaultExactSearchThreshold;
+    const auto& config = store_.vector_index_config();
+    const bool vectors_in_memory = !(config.type == "ivf" && config.pq_m > 0);
+    if (vector_index && vectors_in_memory && vector_index->dimension() > 0) {
+      exact_threshold = std::max(exact_threshold, kExactSearchFloats / vector_index->dimension());
+    }
+  }
   const auto dense_search = [&](std::size_t depth) {
     RankedList list;
     if (!vector_index || vector_index->size() == 0) return list;

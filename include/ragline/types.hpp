@@ -171,11 +171,11 @@ enum class SearchMode { bm25, dense, hybrid };
 //    measurement; no such model can run here). Re-run the sweep with your embedder.
 // An explicit method uses the fields below as given.
 struct FusionConfig {
-  std::string method = "auto";  // auto | rrf | weighted | dbsf
-  double rrf_k = 60;            // rrf: rank offset
-  double bm25_weight = 1.0;     // rrf: weight of the BM25 list
-  double dense_weight = 1.0;    // rrf: weight of the dense list
-  double alpha = 0.5;           // weighted and dbsf: weight of the dense side (1 - alpha for BM25)
+  std::string method = "auto";           // auto | rrf | weighted | dbsf
+  double rrf_k = 60;                     // rrf: rank offset
+  double bm25_weight = 1.0;              // rrf: weight of the BM25 list
+  double dense_weight = 1.0;             // rrf: weight of the dense list
+  double alpha = 0.5;                    // weighted and dbsf: weight of the dense side (1 - alpha for BM25)
   std::string normalization = "minmax";  // weighted: minmax | zscore
   std::size_t candidates = 100;          // hybrid: candidates taken from each side
 };
@@ -197,7 +197,8 @@ struct Query {
   int ef_search = 0;  // hnsw: 0 = the index's setting
   int nprobe = 0;     // ivf: 0 = the index's setting
   // Filters passing at most this many chunks are scored exactly on the dense side instead of
-  // through the ANN index (0 = the engine's default).
+  // through the ANN index (0 = the engine's default: 2^26 floats' worth, i.e. 87,381 chunks at
+  // 768 dimensions, at least 4,096; 4,096 for IVF-PQ; retrieve/retriever.hpp).
   std::size_t exact_search_threshold = 0;
 };
 

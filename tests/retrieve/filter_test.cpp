@@ -268,7 +268,8 @@ TEST_F(FilterTest, SqlLookingValuesAreTreatedAsPlainValues) {
 }
 
 TEST_F(FilterTest, EqualsAndRangesUseTheMetadataIndex) {
-  // The compiled SQL searches metadata through its (key, value) index instead of scanning it.
+  // The compiled SQL searches metadata through its (key, type, value) index instead of scanning
+  // it, and finds the passing documents' searchable chunks through the partial chunk index.
   for (const char* json :
        {R"({"equals": {"key": "dept", "value": "hr"}})", R"({"greaterThan": {"key": "year", "value": 2022}})",
         R"({"lessThanOrEquals": {"key": "dept", "value": "m"}})", R"({"in": {"key": "dept", "value": ["hr", "it"]}})",
@@ -278,8 +279,11 @@ TEST_F(FilterTest, EqualsAndRangesUseTheMetadataIndex) {
     filter.bind(plan);
     std::string details;
     while (plan.step()) details += plan.column_string(3) + "\n";
-    EXPECT_NE(details.find("USING INDEX metadata_by_key_value (key=? AND value"), std::string::npos) << json << "\n"
-                                                                                                     << details;
+    EXPECT_NE(details.find("USING COVERING INDEX metadata_by_key_type_value (key=? AND type=? AND value"),
+              std::string::npos)
+        << json << "\n"
+        << details;
+    EXPECT_NE(details.find("chunks_searchable_by_document"), std::string::npos) << json << "\n" << details;
     EXPECT_EQ(details.find("SCAN metadata"), std::string::npos) << json << "\n" << details;
   }
 }
@@ -321,14 +325,14 @@ class HierarchicalFilterTest : public FilterTest {
   }
 };
 
-TEST_F(HierarchicalFilterTest, OnlySearchableChunksInAscendingOrder) {
-  // Parent chunks (searchable = 0) never pass; the statement yields ids in ascending order.
+TEST_F(HierarchicalFilterTest, OnlySearchableChunks) {
+  // Parent chunks (searchable = 0) never pass.
   const Filter filter = Filter::parse(R"({"equals": {"key": "dept", "value": "hr"}})");
   auto statement = store_->database().prepare(filter.sql());
   filter.bind(statement);
   std::vector<std::int64_t> ids;
   while (statement.step()) ids.push_back(statement.column_int64(0));
-  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  std::sort(ids.begin(), ids.end());
   std::vector<std::int64_t> expected;
   auto searchable = store_->database().prepare(
       "SELECT c.id FROM chunks c JOIN metadata m ON m.document_id = c.document_id "
