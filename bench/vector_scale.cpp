@@ -426,6 +426,23 @@ class RawFaiss {
     return found;
   }
 
+  // HNSW only: the top k among the positions `allowed` lets through, with a beam of `ef_search`
+  // set both in the search parameters and in the index, which FAISS 1.7.3 needs (see above).
+  std::vector<faiss::Index::idx_t> search_hnsw_filtered(const float* query, std::size_t k, int ef_search,
+                                                        const faiss::IDSelector& allowed) const {
+    auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index_.get());
+    if (hnsw == nullptr) throw ragline::Error(ragline::ErrorKind::internal, "not an HNSW index");
+    std::vector<float> scores(k);
+    std::vector<faiss::Index::idx_t> found(k, -1);
+    faiss::SearchParametersHNSW params;
+    params.efSearch = ef_search;
+    params.sel = const_cast<faiss::IDSelector*>(&allowed);
+    hnsw->hnsw.efSearch = ef_search;
+    hnsw->search(1, query, static_cast<faiss::Index::idx_t>(k), scores.data(), found.data(), &params);
+    hnsw->hnsw.efSearch = options_.ef_search;
+    return found;
+  }
+
   const std::string& description() const { return description_; }
   std::uint64_t blob_bytes() const { return blob_bytes_; }
 
@@ -435,6 +452,26 @@ class RawFaiss {
   std::string description_;
   std::uint64_t blob_bytes_ = 0;
 };
+
+class PositionSelector final : public faiss::IDSelector {
+ public:
+  explicit PositionSelector(const std::vector<bool>& allowed) : allowed_(allowed) {}
+  bool is_member(idx_t position) const override {
+    return position >= 0 && static_cast<std::size_t>(position) < allowed_.size() &&
+           allowed_[static_cast<std::size_t>(position)];
+  }
+
+ private:
+  const std::vector<bool>& allowed_;
+};
+
+// The beam ragline means to use under a filter (index/vector_index.cpp, scaled_beam): efSearch
+// divided by the share of vectors the filter lets through, at most 4096.
+int widened_beam(int ef_search, double share) {
+  const int base = std::max(ef_search, static_cast<int>(kTopK));
+  if (share >= 1.0) return base;
+  return static_cast<int>(std::min(std::ceil(static_cast<double>(base) / std::max(share, 1e-9)), 4096.0));
+}
 
 // --- helpers ----------------------------------------------------------------------------------------
 
@@ -574,6 +611,11 @@ struct FilterResult {
   LatencySummary latency;
   double filter_ms_p50 = 0;
   double dense_ms_p50 = 0;
+  // HNSW, filters ragline answered through the index: raw FAISS on the same graph with the beam
+  // ragline means to use (0 when not measured).
+  int widened_ef = 0;
+  double widened_recall = 0;
+  double widened_p50_ms = 0;
 };
 
 struct RecallRun {
@@ -586,7 +628,7 @@ struct RecallRun {
 RecallRun run_recall(const ragline::KnowledgeBase& kb, const std::string& index_type, const StoredVectors& stored,
                      const std::vector<std::string>& queries, const std::vector<float>& query_vectors,
                      const std::vector<FilterCase>& filters, const std::vector<std::vector<std::size_t>>& subsets,
-                     const std::vector<std::vector<ExactAnswer>>& exact, const Options& options,
+                     const std::vector<std::vector<ExactAnswer>>& exact, const RawFaiss* raw, const Options& options,
                      std::vector<std::string>& failures) {
   RecallRun run;
   run.index_type = index_type;
@@ -650,6 +692,39 @@ RecallRun run_recall(const ragline::KnowledgeBase& kb, const std::string& index_
     }
     result.mean_recall = recall_sum / static_cast<double>(queries.size());
     result.latency = latency.summary();
+
+    if (raw != nullptr && result.paths.count("index:hnsw") > 0) {
+      const PositionSelector selector(allowed);
+      result.widened_ef =
+          widened_beam(options.ef_search, static_cast<double>(result.matches) / static_cast<double>(stored.size()));
+      LatencyRecorder widened_latency;
+      double widened_sum = 0;
+      const int previous_threads = omp_get_max_threads();
+      omp_set_num_threads(1);
+      for (std::size_t query = 0; query < queries.size(); ++query) {
+        const float* query_vector = query_vectors.data() + query * stored.dimension;
+        const auto started = std::chrono::steady_clock::now();
+        const auto found = raw->search_hnsw_filtered(query_vector, kTopK, result.widened_ef, selector);
+        widened_latency.add_ms(ms_since(started));
+        const ExactAnswer& truth = exact[filter_index][query];
+        std::size_t correct = 0;
+        for (const auto position : found) {
+          if (position < 0 || !allowed[static_cast<std::size_t>(position)]) continue;
+          const auto row = static_cast<std::size_t>(position);
+          const bool in_truth =
+              std::find(truth.chunk_ids.begin(), truth.chunk_ids.end(), stored.chunk_ids[row]) != truth.chunk_ids.end();
+          if (in_truth || faiss::fvec_inner_product(query_vector, stored.row(row), stored.dimension) >=
+                              truth.kth_score - kScoreTolerance) {
+            ++correct;
+          }
+        }
+        widened_sum +=
+            truth.chunk_ids.empty() ? 1.0 : static_cast<double>(correct) / static_cast<double>(truth.chunk_ids.size());
+      }
+      omp_set_num_threads(previous_threads);
+      result.widened_recall = widened_sum / static_cast<double>(queries.size());
+      result.widened_p50_ms = widened_latency.summary().p50_ms;
+    }
     result.filter_ms_p50 = median(filter_ms);
     result.dense_ms_p50 = median(dense_ms);
 
@@ -863,7 +938,12 @@ void print_recall(const RecallRun& run, std::size_t chunks) {
               << pad(format_fixed(result.min_recall, 1), 6) << pad(format_fixed(result.floor, 2), 7) << "  "
               << pad(paths, 24, true) << pad(format_ms(result.latency.p50_ms), 8)
               << pad(format_ms(result.latency.p99_ms), 8) << pad(format_ms(result.filter_ms_p50), 8)
-              << pad(format_ms(result.dense_ms_p50), 8) << '\n';
+              << pad(format_ms(result.dense_ms_p50), 8);
+    if (result.widened_ef > 0) {
+      std::cout << "   raw FAISS ef " << result.widened_ef << ": recall " << format_fixed(result.widened_recall, 4)
+                << ", p50 " << format_ms(result.widened_p50_ms);
+    }
+    std::cout << '\n';
   }
 }
 
@@ -1032,20 +1112,23 @@ int run(const Options& options) {
         (void)kb->search(warm);
       }
     }
+    std::optional<RawFaiss> raw;
+    if (speed_section || type == "hnsw") {
+      std::cerr << "rag-bench-vectors: loading the raw FAISS index from vectors.faiss ...\n";
+      raw.emplace(files.kb() / "vectors.faiss", stored, options);
+    }
     if (recall_section) {
-      recall_runs.push_back(
-          run_recall(*kb, type, stored, queries, query_vectors, filters, subsets, exact, options, failures));
+      recall_runs.push_back(run_recall(*kb, type, stored, queries, query_vectors, filters, subsets, exact,
+                                       type == "hnsw" ? &*raw : nullptr, options, failures));
       recall_runs.back().build_seconds = build_seconds;
     }
     if (speed_section) {
-      std::cerr << "rag-bench-vectors: loading the raw FAISS index from vectors.faiss ...\n";
-      const RawFaiss raw(files.kb() / "vectors.faiss", stored, options);
       std::cerr << "rag-bench-vectors: timing " << type << " ...\n";
-      SpeedRun speed = run_speed(*kb, type, stored, queries, query_vectors, *fts5, raw, options, failures);
+      SpeedRun speed = run_speed(*kb, type, stored, queries, query_vectors, *fts5, *raw, options, failures);
       speed.ragline_build_seconds = build_seconds;
-      speed.raw_description = raw.description();
+      speed.raw_description = raw->description();
       speed.vector_file_bytes = path_bytes(files.kb() / "vectors.faiss");
-      speed.raw_index_bytes = raw.blob_bytes();
+      speed.raw_index_bytes = raw->blob_bytes();
       speed_runs.push_back(std::move(speed));
     }
   }
@@ -1106,7 +1189,11 @@ int run(const Options& options) {
                                             {"paths", result.paths},
                                             {"latency", latency_json(result.latency)},
                                             {"filter_ms_p50", result.filter_ms_p50},
-                                            {"dense_ms_p50", result.dense_ms_p50}};
+                                            {"dense_ms_p50", result.dense_ms_p50},
+                                            {"raw_faiss_widened_beam",
+                                             {{"ef_search", result.widened_ef},
+                                              {"recall_at_10", result.widened_recall},
+                                              {"p50", result.widened_p50_ms}}}};
       }
       recall_json.push_back(
           {{"index", run.index_type}, {"build_seconds", run.build_seconds}, {"filters", filter_json}});
