@@ -773,9 +773,10 @@ struct SpeedRun {
   LatencySummary raw_sum;
   double hybrid_embed_ms_p50 = 0, hybrid_bm25_ms_p50 = 0, hybrid_dense_ms_p50 = 0, hybrid_fusion_ms_p50 = 0,
          hybrid_hydrate_ms_p50 = 0;
-  double recall_ragline = 0;  // dense k=10 against exact, mean over queries
-  double recall_raw = 0;      // raw FAISS k=10 against exact
-  double agreement = 0;       // share of ragline's dense top 10 that raw FAISS also returned
+  double dense_dense_ms_p50 = 0, dense_hydrate_ms_p50 = 0;  // dense-only queries' explanation
+  double recall_ragline = 0;                                // dense k=10 against exact, mean over queries
+  double recall_raw = 0;                                    // raw FAISS k=10 against exact
+  double agreement = 0;  // share of ragline's dense top 10 that raw FAISS also returned
   double overhead(Operation ragline, double baseline_p50) const {
     return baseline_p50 > 0 ? latency[ragline].p50_ms / baseline_p50 - 1.0 : 0.0;
   }
@@ -806,7 +807,7 @@ SpeedRun run_speed(const ragline::KnowledgeBase& kb, const std::string& index_ty
   std::vector<ragline::SearchResult> hybrid(queries.size()), dense(queries.size());
   std::vector<std::vector<faiss::Index::idx_t>> raw_top(queries.size());
   std::size_t wrong_path = 0, short_hybrid = 0;
-  std::vector<double> embed_ms, bm25_ms, dense_ms, fusion_ms, hydrate_ms;
+  std::vector<double> embed_ms, bm25_ms, dense_ms, fusion_ms, hydrate_ms, dense_only_ms, dense_only_hydrate_ms;
   // Raw FAISS on this thread alone, as ragline searches (index/vector_index.cpp, OneOpenMpThread).
   const int previous_threads = omp_get_max_threads();
   omp_set_num_threads(1);
@@ -849,6 +850,8 @@ SpeedRun run_speed(const ragline::KnowledgeBase& kb, const std::string& index_ty
     dense_ms.push_back(explanation.dense_ms);
     fusion_ms.push_back(explanation.fusion_ms);
     hydrate_ms.push_back(explanation.hydrate_ms);
+    dense_only_ms.push_back(dense[query].explanation.dense_ms);
+    dense_only_hydrate_ms.push_back(dense[query].explanation.hydrate_ms);
     if (explanation.dense_path != expected_path(index_type) ||
         dense[query].explanation.dense_path != expected_path(index_type)) {
       ++wrong_path;
@@ -869,6 +872,8 @@ SpeedRun run_speed(const ragline::KnowledgeBase& kb, const std::string& index_ty
   run.hybrid_dense_ms_p50 = median(dense_ms);
   run.hybrid_fusion_ms_p50 = median(fusion_ms);
   run.hybrid_hydrate_ms_p50 = median(hydrate_ms);
+  run.dense_dense_ms_p50 = median(dense_only_ms);
+  run.dense_hydrate_ms_p50 = median(dense_only_hydrate_ms);
 
   // Untimed: both dense answers against the exact top 10, so the speeds compare equal quality.
   std::vector<std::size_t> everything(stored.size());
@@ -962,7 +967,8 @@ void print_speed(const SpeedRun& run, std::size_t chunks, std::size_t dimension)
   row("raw FAISS+FTS5@100", run.raw_sum);
   std::cout << "hybrid p50 parts (ms): bm25 " << format_ms(run.hybrid_bm25_ms_p50) << ", dense "
             << format_ms(run.hybrid_dense_ms_p50) << ", fusion " << format_ms(run.hybrid_fusion_ms_p50) << ", hydrate "
-            << format_ms(run.hybrid_hydrate_ms_p50) << '\n';
+            << format_ms(run.hybrid_hydrate_ms_p50) << "; dense-only p50 parts (ms): dense "
+            << format_ms(run.dense_dense_ms_p50) << ", hydrate " << format_ms(run.dense_hydrate_ms_p50) << '\n';
   const auto percent = [](double overhead) {
     return (overhead >= 0 ? "+" : "") + format_fixed(100 * overhead, 0) + "%";
   };
@@ -1216,6 +1222,7 @@ int run(const Options& options) {
              {"dense", run.hybrid_dense_ms_p50},
              {"fusion", run.hybrid_fusion_ms_p50},
              {"hydrate", run.hybrid_hydrate_ms_p50}}},
+           {"dense_parts_p50_ms", {{"dense", run.dense_dense_ms_p50}, {"hydrate", run.dense_hydrate_ms_p50}}},
            {"overhead_p50",
             {{"hybrid_vs_raw_sum", run.overhead(kHybrid, run.raw_sum.p50_ms)},
              {"dense_vs_raw_faiss", run.overhead(kDense, run.latency[kFaiss10].p50_ms)},
