@@ -21,7 +21,6 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -36,7 +35,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ragline/ragline.hpp>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
