@@ -21,6 +21,8 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "core/check.hpp"
@@ -40,10 +42,11 @@ constexpr std::size_t kMaxTypeBytes = 64;
 constexpr int kMaxScaledEfSearch = 4096;
 
 // FAISS 1.7.3's HNSW::search sizes its candidate queue from the index's own efSearch and reads
-// SearchParametersHNSW::efSearch only in its stopping test, so a search beam above the member
-// has no effect (measured in bench/README.md, rag-bench-vectors). The member is therefore set to
-// the largest beam a search may ask for, and every search passes its real beam as a parameter.
-int member_ef_search(const VectorIndexConfig& config) { return std::max(config.ef_search, kMaxScaledEfSearch); }
+// SearchParametersHNSW::efSearch only in its stopping test: a beam above the member has no
+// effect, and a member far above the beam costs 2-3 times the search time (bench/README.md,
+// rag-bench-vectors). The member therefore stays at the configured beam, and a search that needs
+// another one sets it under an exclusive lock (searches at the configured beam share the lock).
+int member_ef_search(const VectorIndexConfig& config) { return config.ef_search; }
 constexpr std::size_t kMinIvfTrainingVectors = 1000;
 // FAISS's k-means wants 39 points per centroid and prints a warning to stderr below that.
 constexpr std::size_t kPointsPerCentroid = 39;
@@ -389,6 +392,8 @@ struct VectorIndex::Impl {
   VectorIndexConfig config;
   State state = State::flat;
   std::unique_ptr<faiss::Index> index;
+  // Guards the HNSW graph's own efSearch, which a search with a non-default beam changes.
+  mutable std::shared_mutex beam_mutex;
   // FAISS position -> chunk id; index->ntotal == labels.size() always.
   std::vector<std::int64_t> labels;
   std::vector<std::uint8_t> tombstoned;
@@ -655,8 +660,22 @@ struct VectorIndex::Impl {
                                 static_cast<int>(std::min<std::size_t>(k, 1 << 30)));
       params.efSearch = scaled_beam(base, fraction, kMaxScaledEfSearch);
       params.sel = filtered ? &selector : nullptr;
-      call_faiss("search the HNSW index",
-                 [&] { index->search(1, query.data(), k_faiss, scores.data(), found.data(), &params); });
+      auto& graph = static_cast<faiss::IndexHNSWFlat*>(index.get())->hnsw;
+      const auto search = [&] { index->search(1, query.data(), k_faiss, scores.data(), found.data(), &params); };
+      if (params.efSearch == member_ef_search(config)) {
+        std::shared_lock lock(beam_mutex);
+        call_faiss("search the HNSW index", search);
+      } else {
+        std::unique_lock lock(beam_mutex);
+        graph.efSearch = params.efSearch;
+        try {
+          call_faiss("search the HNSW index", search);
+        } catch (...) {
+          graph.efSearch = member_ef_search(config);
+          throw;
+        }
+        graph.efSearch = member_ef_search(config);
+      }
     } else {
       faiss::SearchParametersIVF params;
       const int list_count = static_cast<int>(ivf()->nlist);

@@ -616,3 +616,49 @@ TEST_F(VectorIndexFileTest, SaveIntoMissingDirectoryFailsCleanly) {
 
 }  // namespace
 }  // namespace ragline::index
+
+namespace ragline::index {
+namespace {
+
+// FAISS 1.7.3 takes the HNSW beam from the graph's own efSearch, not from the search parameters
+// alone: a wider beam asked for one search must still widen it (and leave the default alone).
+TEST(VectorIndexBeam, AWiderBeamPerSearchRaisesHnswRecall) {
+  constexpr std::size_t kBeamDimension = 64, kBeamCount = 5000, kBeamQueries = 40, kBeamTop = 10;
+  std::mt19937 random(7);
+  std::normal_distribution<float> gaussian;
+  std::vector<float> vectors(kBeamCount * kBeamDimension);
+  for (auto& v : vectors) v = gaussian(random);
+  std::vector<std::int64_t> ids(kBeamCount);
+  for (std::size_t i = 0; i < kBeamCount; ++i) ids[i] = static_cast<std::int64_t>(i + 1);
+  VectorIndexConfig config;
+  config.type = "hnsw";
+  config.hnsw_m = 8;
+  config.ef_construction = 40;
+  config.ef_search = 10;
+  VectorIndex index(kBeamDimension, config);
+  index.add(ids, vectors);
+
+  const auto recall = [&](int ef_search) {
+    std::size_t found = 0;
+    for (std::size_t q = 0; q < kBeamQueries; ++q) {
+      std::vector<float> query(kBeamDimension);
+      for (auto& v : query) v = gaussian(random);
+      const auto exact = exact_top_k(query, kBeamTop, ids, vectors);
+      VectorSearchOptions options;
+      options.ef_search = ef_search;
+      for (const auto& hit : index.search(query, kBeamTop, nullptr, options)) {
+        for (const auto& truth : exact) found += truth.chunk_id == hit.chunk_id;
+      }
+    }
+    return static_cast<double>(found) / (kBeamQueries * kBeamTop);
+  };
+  const double narrow = recall(0);
+  const double wide = recall(400);
+  const double narrow_again = recall(0);
+  EXPECT_GT(wide, narrow + 0.15) << "narrow " << narrow << " wide " << wide;
+  EXPECT_GT(wide, 0.9);
+  EXPECT_LT(narrow_again, wide - 0.15);  // the default beam is back after a wide search
+}
+
+}  // namespace
+}  // namespace ragline::index
