@@ -102,6 +102,7 @@ struct Options {
   int hnsw_m = 32;
   int ef_construction = 80;
   int ef_search = 128;
+  std::size_t exact_threshold = 0;  // Query::exact_search_threshold for the recall section (0: the engine's)
   int nlist = 0;
   int nprobe = 16;
   fs::path work;
@@ -645,6 +646,7 @@ RecallRun run_recall(const ragline::KnowledgeBase& kb, const std::string& index_
       ragline::Query request{queries[query], kTopK};
       request.mode = ragline::SearchMode::dense;
       request.filter = filter.json;
+      request.exact_search_threshold = options.exact_threshold;
       return request;
     };
     for (std::size_t query = 0; query < std::min(options.warmup, queries.size()); ++query) {
@@ -1266,6 +1268,10 @@ int main(int argc, char** argv) {
   app.add_option("--hnsw-m", options.hnsw_m, "hnsw: graph degree")->capture_default_str();
   app.add_option("--ef-construction", options.ef_construction, "hnsw: build beam")->capture_default_str();
   app.add_option("--ef-search", options.ef_search, "hnsw: query beam")->capture_default_str();
+  app.add_option("--exact-threshold", options.exact_threshold,
+                 "recall: filters passing at most this many chunks are scored exactly (0: the engine's default; "
+                 "1 forces the index path)")
+      ->capture_default_str();
   app.add_option("--nlist", options.nlist, "ivf: lists (0: the engine's default)")->capture_default_str();
   app.add_option("--nprobe", options.nprobe, "ivf: lists searched")->capture_default_str();
   app.add_option("--work", options.work, "directory for corpus.jsonl, kb/ and fts5.sqlite (default: a fresh temp dir)");
