@@ -5,9 +5,8 @@
 //
 // Queries go through the public API only. Two things do not, on purpose: the exact answers and
 // the raw FAISS baseline need the stored vectors, read from kb.sqlite with SQLite directly (as the
-// FTS5 baseline talks to SQLite directly), and the query vectors, made with ragline's own
-// embedder (ingest/embedder.hpp, the same make_embedder the KB uses; its id is checked against the
-// KB's) because the public API does not hand out vectors.
+// FTS5 baseline talks to SQLite directly). Query vectors come from KnowledgeBase::query_vector,
+// the very vectors dense search uses.
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
@@ -44,7 +43,6 @@
 #include "bench/command_line.hpp"
 #include "bench/fts5_baseline.hpp"
 #include "bench/latency.hpp"
-#include "ingest/embedder.hpp"
 
 namespace {
 
@@ -1046,15 +1044,17 @@ int run(const Options& options) {
                        " vectors, not one per document (" + std::to_string(options.chunks) + ")");
   }
 
-  // The query vectors, from the embedder the KB uses.
-  const auto embedder = ragline::ingest::make_embedder(stats.embedder, stats.analyzer);
-  if (embedder->id() != stats.embedder_id) {
-    throw ragline::Error(ragline::ErrorKind::internal,
-                         "the bench's embedder is " + embedder->id() + ", the KB's is " + stats.embedder_id);
+  // The query vectors dense search uses (for the lexical embedder, weighted by this KB's idf).
+  const std::size_t dimension = stats.vector_dimension;
+  std::vector<float> query_vectors;
+  for (const auto& text : queries) {
+    const std::vector<float> vector = kb->query_vector(text);
+    if (vector.size() != dimension) {
+      throw ragline::Error(ragline::ErrorKind::internal, "query vector of dimension " + std::to_string(vector.size()) +
+                                                             ", the KB's is " + std::to_string(dimension));
+    }
+    query_vectors.insert(query_vectors.end(), vector.begin(), vector.end());
   }
-  const std::size_t dimension = embedder->dimension();
-  const ragline::ingest::EmbeddingMatrix query_matrix = embedder->embed(queries, ragline::ingest::EmbedPurpose::query);
-  const std::vector<float>& query_vectors = query_matrix.values;
 
   std::cerr << "rag-bench-vectors: reading the stored vectors ...\n";
   start = std::chrono::steady_clock::now();

@@ -88,6 +88,10 @@ SearchResult KnowledgeBase::search(const Query& query) const {
 
 std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const { return search(query).hits; }
 
+std::vector<float> KnowledgeBase::query_vector(const std::string& text) const {
+  return impl_->retriever.embed_query(text);
+}
+
 void KnowledgeBase::reindex() { impl_->vectors.rebuild(impl_->store, impl_->log); }
 
 bool KnowledgeBase::remove_document(const std::string& uri) {

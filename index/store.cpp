@@ -636,6 +636,7 @@ Stats Store::stats() {
   stats.vector_index = vector_index_;
   stats.embedder_id = embedder_id();
   stats.vectors = vector_count();
+  stats.vector_dimension = vector_dimension();
   stats.generation = generation();
   return stats;
 }

@@ -35,6 +35,11 @@ class KnowledgeBase {
   // search(query).hits.
   std::vector<Hit> retrieve(const Query& query) const;
 
+  // The vector a dense search uses for `text` (the KB's embedder; for the lexical embedder with
+  // query terms weighted by this KB's statistics), for checks and tools. Throws Error(unsupported)
+  // for a KB without an embedder.
+  std::vector<float> query_vector(const std::string& text) const;
+
   // Rebuilds vectors.faiss from the vectors in kb.sqlite (e.g. after changing the index type).
   void reindex();
 

@@ -265,6 +265,7 @@ struct Stats {
   VectorIndexConfig vector_index;
   std::string embedder_id;                    // e.g. lexical-v1/768; empty for the embedder "none"
   std::int64_t vectors = 0;                   // chunk vectors stored in kb.sqlite
+  std::size_t vector_dimension = 0;           // of those vectors (0 before the first)
   std::int64_t generation = 0;                // bumped by every committed change
   std::int64_t vector_index_generation = -1;  // of vectors.faiss on disk; -1 when there is none
 };
