@@ -53,9 +53,8 @@ void SyncedVectorIndex::refresh(Store& store, const LogCallback& log) {
   }
   // The file is worth reading when it is further along than memory: loading is cheaper than
   // adding (and for HNSW, inserting) every vector again.
-  if (!index_ || (VectorIndex::read_header(file_).value_or(VectorIndexHeader{}).generation > generation_)) {
-    const auto header = VectorIndex::read_header(file_);
-    if (header && header->generation > generation_) adopt_file(store, embedder_id, dimension);
+  if (const auto header = VectorIndex::read_header(file_); header && header->generation > generation_) {
+    adopt_file(store, embedder_id, dimension);
   }
   // Removals before this point are forgotten: an index older than that cannot catch up.
   if (index_ && generation_ < store.removals_pruned_through()) {
