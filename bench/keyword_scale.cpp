@@ -26,13 +26,28 @@
 #include "bench/command_line.hpp"
 #include "bench/fts5_baseline.hpp"
 #include "bench/latency.hpp"
+#include "bench/scale_support.hpp"
+#include "bench/synthetic_corpus.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+using ragline::bench::format_fixed;
+using ragline::bench::format_ms;
 using ragline::bench::Fts5Baseline;
+using ragline::bench::kFunctionWords;
+using ragline::bench::kZipfExponent;
+using ragline::bench::latency_json;
 using ragline::bench::LatencyRecorder;
 using ragline::bench::LatencySummary;
+using ragline::bench::pad;
+using ragline::bench::path_bytes;
+using ragline::bench::Random;
+using ragline::bench::random_stream;
+using ragline::bench::seconds_since;
+using ragline::bench::Stream;
+using ragline::bench::Vocabulary;
+using ragline::bench::WorkFiles;
 
 // Same meaning as rag-bench's: a run whose figures cannot be trusted (1) is kept apart from one
 // that could not happen (2).
@@ -41,31 +56,6 @@ using ragline::bench::kExitSetupError;
 
 // The shape of a RAG request: ten full hits.
 constexpr std::size_t kTopK = 10;
-
-// Zipf exponent of the word distribution: 1.0 is the classic fit for English running text, and
-// with 100 function words ahead of 50k content words it gives them about 45% of all tokens, close
-// to real English, so a stoplist decides how many rows a question matches.
-constexpr double kZipfExponent = 1.0;
-
-// Frequent English function words, roughly in corpus-frequency order; they take the first 100
-// ranks of the vocabulary. All are in ragline's English stoplist and none in FTS5's (it has none).
-constexpr std::array<std::string_view, 100> kFunctionWords = {
-    "the",     "of",     "and",   "to",      "a",     "in",   "is",    "that", "for",    "it",      "as",    "was",
-    "with",    "be",     "by",    "on",      "not",   "he",   "this",  "are",  "or",     "his",     "from",  "at",
-    "which",   "but",    "have",  "an",      "they",  "you",  "were",  "had",  "her",    "she",     "there", "been",
-    "all",     "we",     "their", "has",     "would", "if",   "more",  "when", "will",   "can",     "so",    "no",
-    "them",    "about",  "who",   "what",    "some",  "out",  "into",  "up",   "than",   "its",     "other", "only",
-    "could",   "then",   "these", "may",     "do",    "also", "any",   "such", "our",    "how",     "over",  "most",
-    "between", "should", "after", "through", "those", "very", "both",  "each", "where",  "before",  "under", "because",
-    "while",   "being",  "does",  "same",    "did",   "why",  "again", "own",  "during", "against", "until", "few",
-    "further", "once",   "off",   "here"};
-
-// Content words are consonant-vowel syllables over these letters. Every word then ends in a
-// vowel from {a, o, u} and contains no e, i, y, s, l, n or c, so no Porter or Snowball suffix
-// rule applies: both systems index each pseudo-word as itself, no two words share a stem, and a
-// rare query term matches exactly the paragraphs that contain it (the rare1 self-check).
-constexpr std::string_view kConsonants = "bdfgkmprtvz";
-constexpr std::string_view kVowels = "aou";
 
 // Query classes, by content-word rank (0 = the most frequent content word).
 constexpr std::size_t kCommonFirst = 100;
@@ -85,90 +75,6 @@ struct Options {
   bool keep = false;
   bool json = false;
   bool verbose = false;
-};
-
-// SplitMix64 (Steele, Lea & Flood 2014). The standard distributions are implementation-defined,
-// so one seed could give another corpus with another standard library; this is fully specified.
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : state_(seed) {}
-
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, 1), 53 random bits.
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  // Uniform in [first, last]; the modulo bias (range / 2^64) is far below anything measured here.
-  std::size_t between(std::size_t first, std::size_t last) {
-    return first + static_cast<std::size_t>(next() % (last - first + 1));
-  }
-
- private:
-  std::uint64_t state_;
-};
-
-// Independent streams per purpose, so that e.g. --queries does not change the corpus.
-enum class Stream : std::uint64_t { vocabulary = 1, corpus = 2, queries = 3 };
-Random random_stream(std::uint64_t seed, Stream stream) {
-  return Random(seed * 0xD1342543DE82EF95ULL + static_cast<std::uint64_t>(stream));
-}
-
-class Vocabulary {
- public:
-  Vocabulary(std::size_t content_words, std::uint64_t seed) {
-    words_.assign(kFunctionWords.begin(), kFunctionWords.end());
-    Random random = random_stream(seed, Stream::vocabulary);
-    std::unordered_set<std::string> seen;
-    while (words_.size() < kFunctionWords.size() + content_words) {
-      // Frequent words are short, as in natural language; 2 syllables give 1,089 words, 3 give
-      // 35,937 and 4 give 1.2 million, so each band fills without many repeats.
-      const std::size_t rank = words_.size() - kFunctionWords.size();
-      const std::size_t syllables = rank < 500 ? 2 : rank < 15000 ? 3 : 4;
-      std::string word;
-      for (std::size_t syllable = 0; syllable < syllables; ++syllable) {
-        word += kConsonants[random.between(0, kConsonants.size() - 1)];
-        word += kVowels[random.between(0, kVowels.size() - 1)];
-      }
-      if (seen.insert(word).second) words_.push_back(std::move(word));
-    }
-    cumulative_.reserve(words_.size());
-    double total = 0;
-    for (std::size_t rank = 0; rank < words_.size(); ++rank) {
-      total += 1.0 / std::pow(static_cast<double>(rank + 1), kZipfExponent);
-      cumulative_.push_back(total);
-    }
-  }
-
-  std::size_t size() const { return words_.size(); }
-  std::size_t content_size() const { return words_.size() - kFunctionWords.size(); }
-  const std::string& word(std::size_t rank) const { return words_[rank]; }
-  const std::string& content_word(std::size_t content_rank) const {
-    return words_[kFunctionWords.size() + content_rank];
-  }
-  // Share of all tokens that are function words, for the report.
-  double function_word_share() const { return cumulative_[kFunctionWords.size() - 1] / cumulative_.back(); }
-
-  // A rank drawn from the Zipf distribution over the whole vocabulary.
-  std::size_t sample(Random& random) const {
-    const double target = random.uniform() * cumulative_.back();
-    const auto found = std::upper_bound(cumulative_.begin(), cumulative_.end(), target);
-    return std::min<std::size_t>(static_cast<std::size_t>(found - cumulative_.begin()), words_.size() - 1);
-  }
-  // A content word drawn from the same distribution restricted to content words (rejection:
-  // about 55% of draws are content words already).
-  std::size_t sample_content(Random& random) const {
-    std::size_t rank = 0;
-    do rank = sample(random);
-    while (rank < kFunctionWords.size());
-    return rank;
-  }
-
- private:
-  std::vector<std::string> words_;  // by rank: function words, then content words
-  std::vector<double> cumulative_;  // unnormalised Zipf CDF by rank
 };
 
 void append_capitalised(std::string& out, const std::string& word) {
@@ -360,6 +266,13 @@ void interleave(std::size_t count, First&& first, Second&& second) {
   }
 }
 
+// BM25 only: this benchmark compares keyword search with raw FTS5.
+ragline::Query keyword_query(const std::string& text) {
+  ragline::Query query{text, kTopK};
+  query.mode = ragline::SearchMode::bm25;
+  return query;
+}
+
 ClassResult run_class(const QueryClass& query_class, const ragline::KnowledgeBase& kb, Fts5Baseline& baseline,
                       std::size_t warmup) {
   ClassResult result;
@@ -368,7 +281,7 @@ ClassResult run_class(const QueryClass& query_class, const ragline::KnowledgeBas
 
   // Untimed: first reads of this class's doclists and pages, which a long-running service pays once.
   for (std::size_t index = 0; index < std::min(warmup, texts.size()); ++index) {
-    (void)kb.retrieve(ragline::Query{texts[index], kTopK});
+    (void)kb.retrieve(keyword_query(texts[index]));
     (void)baseline.search(texts[index], kTopK);
   }
 
@@ -380,7 +293,7 @@ ClassResult run_class(const QueryClass& query_class, const ragline::KnowledgeBas
       texts.size(),
       [&](std::size_t index) {
         const auto start = std::chrono::steady_clock::now();
-        ragline_hits[index] = kb.retrieve(ragline::Query{texts[index], kTopK});
+        ragline_hits[index] = kb.retrieve(keyword_query(texts[index]));
         ragline_latency.add(std::chrono::steady_clock::now() - start);
       },
       [&](std::size_t index) {
@@ -428,106 +341,8 @@ ClassResult run_class(const QueryClass& query_class, const ragline::KnowledgeBas
   return result;
 }
 
-std::uint64_t path_bytes(const fs::path& path) {
-  std::error_code error;
-  if (fs::is_regular_file(path, error)) return fs::file_size(path, error);
-  std::uint64_t total = 0;
-  for (fs::recursive_directory_iterator it(path, error), end; !error && it != end; it.increment(error)) {
-    std::error_code size_error;
-    if (it->is_regular_file(size_error)) {
-      const std::uintmax_t size = it->file_size(size_error);
-      if (!size_error) total += size;
-    }
-  }
-  return total;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// The files of one run: a fresh temporary directory, or fixed names in --work. Removed when the
-// run ends unless --keep; declared before the KB and the baseline so they are closed first.
-class WorkFiles {
- public:
-  WorkFiles(const fs::path& work, bool keep) : keep_(keep) {
-    if (work.empty()) {
-      std::string pattern = (fs::temp_directory_path() / "rag-bench-scale-XXXXXX").string();
-      if (mkdtemp(pattern.data()) == nullptr) {
-        throw ragline::Error(ragline::ErrorKind::io, "cannot create a temporary directory from " + pattern);
-      }
-      directory_ = pattern;
-      owns_directory_ = true;
-    } else {
-      directory_ = work;
-      std::error_code error;
-      fs::create_directories(directory_, error);
-      if (error) {
-        throw ragline::Error(ragline::ErrorKind::io, directory_.string() + ": cannot create: " + error.message());
-      }
-      // Never overwrite or delete what a previous run (or the user) left there.
-      for (const fs::path& path : {corpus(), kb(), baseline()}) {
-        if (fs::exists(path, error)) {
-          throw ragline::Error(ragline::ErrorKind::invalid_argument,
-                               path.string() + " already exists: give --work a directory without it");
-        }
-      }
-    }
-  }
-  ~WorkFiles() {
-    if (keep_) {
-      std::cerr << "rag-bench-scale: kept " << directory_.string() << '\n';
-      return;
-    }
-    std::error_code error;
-    if (owns_directory_) {
-      fs::remove_all(directory_, error);
-    } else {
-      for (const fs::path& path : {corpus(), kb(), baseline(), fs::path(baseline().string() + "-wal"),
-                                   fs::path(baseline().string() + "-shm")}) {
-        fs::remove_all(path, error);
-      }
-    }
-  }
-  WorkFiles(const WorkFiles&) = delete;
-  WorkFiles& operator=(const WorkFiles&) = delete;
-
-  fs::path corpus() const { return directory_ / "corpus.jsonl"; }
-  fs::path kb() const { return directory_ / "kb"; }
-  fs::path baseline() const { return directory_ / "fts5.sqlite"; }
-
- private:
-  fs::path directory_;
-  bool owns_directory_ = false;
-  bool keep_ = false;
-};
-
-std::string format_ms(double ms) {
-  char buffer[32];
-  const char* format = ms < 1 ? "%.3f" : ms < 10 ? "%.2f" : ms < 100 ? "%.1f" : "%.0f";
-  std::snprintf(buffer, sizeof buffer, format, ms);
-  return buffer;
-}
-
-std::string format_fixed(double value, int decimals) {
-  char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
-  return buffer;
-}
-
 // Two significant digits below 0.1, so a 70-fold difference does not print as "0.01x".
 std::string format_ratio(double ratio) { return format_fixed(ratio, ratio < 0.1 ? 3 : 2) + "x"; }
-
-std::string pad(std::string text, std::size_t width, bool left = false) {
-  if (text.size() >= width) return text;
-  const std::string fill(width - text.size(), ' ');
-  return left ? text + fill : fill + text;
-}
-
-nlohmann::ordered_json latency_json(const LatencySummary& summary) {
-  return {
-      {"p50", summary.p50_ms}, {"p95", summary.p95_ms}, {"p99", summary.p99_ms}, {"qps", summary.queries_per_second}};
-}
 
 int run(const Options& options) {
   if (options.paragraphs == 0 || options.queries == 0 || options.content_words < 2 * kMidLast) {
@@ -535,7 +350,7 @@ int run(const Options& options) {
               << '\n';
     return kExitSetupError;
   }
-  WorkFiles files(options.work, options.keep);
+  WorkFiles files(options.work, options.keep, "rag-bench-scale");
 
   const Vocabulary vocabulary(options.content_words, options.seed);
   std::cerr << "rag-bench-scale: writing " << options.paragraphs << " paragraphs to " << files.corpus().string()
@@ -550,6 +365,9 @@ int run(const Options& options) {
   // optional so both are closed before the sizes on disk are taken: closing checkpoints and
   // removes the WAL files, which would otherwise count the indexed data twice. Fts5Baseline owns
   // a SQLite handle and does not move, hence emplace.
+  // A keyword benchmark: no vectors, so ingest and queries measure what raw FTS5 does too.
+  open_options.embedder = ragline::EmbedderConfig{};
+  open_options.embedder->name = "none";
   std::optional<ragline::KnowledgeBase> kb = ragline::KnowledgeBase::open(files.kb(), open_options);
   std::cerr << "rag-bench-scale: ingesting into ragline ...\n";
   auto start = std::chrono::steady_clock::now();

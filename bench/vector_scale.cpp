@@ -43,20 +43,32 @@
 #include "bench/command_line.hpp"
 #include "bench/fts5_baseline.hpp"
 #include "bench/latency.hpp"
+#include "bench/scale_support.hpp"
+#include "bench/synthetic_corpus.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+using ragline::bench::format_fixed;
+using ragline::bench::format_ms;
 using ragline::bench::Fts5Baseline;
+using ragline::bench::latency_json;
 using ragline::bench::LatencyRecorder;
 using ragline::bench::LatencySummary;
+using ragline::bench::pad;
+using ragline::bench::path_bytes;
 using ragline::bench::percentile_nearest_rank;
+using ragline::bench::Random;
+using ragline::bench::random_stream;
+using ragline::bench::seconds_since;
+using ragline::bench::Stream;
+using ragline::bench::Vocabulary;
+using ragline::bench::WorkFiles;
 
 constexpr int kExitSelfCheckFailed = 1;
 using ragline::bench::kExitSetupError;
 
 constexpr std::size_t kTopK = 10;
-constexpr double kZipfExponent = 1.0;
 // The floors: exact where a filter passes at most 1% of the chunks, 0.95 above.
 constexpr double kRecallFloorSelective = 1.0;
 constexpr double kRecallFloorBroad = 0.95;
@@ -68,19 +80,6 @@ constexpr float kScoreTolerance = 1e-5f;
 // would make the untimed warm-up useless and put embedding into the timed figures.
 constexpr std::size_t kMaxQueries = 256;
 
-// Frequent English function words (the first 100 ranks), as rag-bench-scale generates them.
-constexpr std::array<std::string_view, 100> kFunctionWords = {
-    "the",     "of",     "and",   "to",      "a",     "in",   "is",    "that", "for",    "it",      "as",    "was",
-    "with",    "be",     "by",    "on",      "not",   "he",   "this",  "are",  "or",     "his",     "from",  "at",
-    "which",   "but",    "have",  "an",      "they",  "you",  "were",  "had",  "her",    "she",     "there", "been",
-    "all",     "we",     "their", "has",     "would", "if",   "more",  "when", "will",   "can",     "so",    "no",
-    "them",    "about",  "who",   "what",    "some",  "out",  "into",  "up",   "than",   "its",     "other", "only",
-    "could",   "then",   "these", "may",     "do",    "also", "any",   "such", "our",    "how",     "over",  "most",
-    "between", "should", "after", "through", "those", "very", "both",  "each", "where",  "before",  "under", "because",
-    "while",   "being",  "does",  "same",    "did",   "why",  "again", "own",  "during", "against", "until", "few",
-    "further", "once",   "off",   "here"};
-constexpr std::string_view kConsonants = "bdfgkmprtvz";
-constexpr std::string_view kVowels = "aou";
 constexpr std::size_t kContentWords = 50000;
 // Query words: content ranks 100-3000, each in roughly 0.1-2% of the documents.
 constexpr std::size_t kQueryRankFirst = 100;
@@ -107,75 +106,6 @@ struct Options {
   bool keep = false;
   bool json = false;
   bool verbose = false;
-};
-
-// SplitMix64, as in rag-bench-scale: fully specified, so one seed is one corpus everywhere.
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  std::size_t between(std::size_t first, std::size_t last) {
-    return first + static_cast<std::size_t>(next() % (last - first + 1));
-  }
-
- private:
-  std::uint64_t state_;
-};
-
-enum class Stream : std::uint64_t { vocabulary = 1, corpus = 2, queries = 3, metadata = 4 };
-Random random_stream(std::uint64_t seed, Stream stream) {
-  return Random(seed * 0xD1342543DE82EF95ULL + static_cast<std::uint64_t>(stream));
-}
-
-// Function words then consonant-vowel pseudo-words, drawn with Zipf's law (rag-bench-scale's
-// generator, in short).
-class Vocabulary {
- public:
-  explicit Vocabulary(std::uint64_t seed) {
-    words_.assign(kFunctionWords.begin(), kFunctionWords.end());
-    Random random = random_stream(seed, Stream::vocabulary);
-    std::unordered_set<std::string> seen;
-    while (words_.size() < kFunctionWords.size() + kContentWords) {
-      const std::size_t rank = words_.size() - kFunctionWords.size();
-      const std::size_t syllables = rank < 500 ? 2 : rank < 15000 ? 3 : 4;
-      std::string word;
-      for (std::size_t syllable = 0; syllable < syllables; ++syllable) {
-        word += kConsonants[random.between(0, kConsonants.size() - 1)];
-        word += kVowels[random.between(0, kVowels.size() - 1)];
-      }
-      if (seen.insert(word).second) words_.push_back(std::move(word));
-    }
-    double total = 0;
-    for (std::size_t rank = 0; rank < words_.size(); ++rank) {
-      total += 1.0 / std::pow(static_cast<double>(rank + 1), kZipfExponent);
-      cumulative_.push_back(total);
-    }
-  }
-  const std::string& word(std::size_t rank) const { return words_[rank]; }
-  const std::string& content_word(std::size_t content_rank) const {
-    return words_[kFunctionWords.size() + content_rank];
-  }
-  std::size_t sample(Random& random) const {
-    const double target = random.uniform() * cumulative_.back();
-    const auto found = std::upper_bound(cumulative_.begin(), cumulative_.end(), target);
-    return std::min<std::size_t>(static_cast<std::size_t>(found - cumulative_.begin()), words_.size() - 1);
-  }
-  std::size_t sample_content(Random& random) const {
-    std::size_t rank = 0;
-    do rank = sample(random);
-    while (rank < kFunctionWords.size());
-    return rank;
-  }
-
- private:
-  std::vector<std::string> words_;
-  std::vector<double> cumulative_;
 };
 
 // Each document's metadata, by paragraph (0-based).
@@ -472,29 +402,11 @@ int widened_beam(int ef_search, double share) {
 
 // --- helpers ----------------------------------------------------------------------------------------
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
 double median(std::vector<double> values) { return values.empty() ? 0.0 : percentile_nearest_rank(values, 50); }
-
-std::uint64_t path_bytes(const fs::path& path) {
-  std::error_code error;
-  if (fs::is_regular_file(path, error)) return fs::file_size(path, error);
-  std::uint64_t total = 0;
-  for (fs::recursive_directory_iterator it(path, error), end; !error && it != end; it.increment(error)) {
-    std::error_code size_error;
-    if (it->is_regular_file(size_error)) {
-      const std::uintmax_t size = it->file_size(size_error);
-      if (!size_error) total += size;
-    }
-  }
-  return total;
-}
 
 // VmHWM (peak resident set) of this process in bytes, 0 when /proc is unavailable.
 std::uint64_t peak_rss_bytes() {
@@ -505,83 +417,6 @@ std::uint64_t peak_rss_bytes() {
   }
   return 0;
 }
-
-std::string format_ms(double ms) {
-  char buffer[32];
-  const char* format = ms < 1 ? "%.3f" : ms < 10 ? "%.2f" : ms < 100 ? "%.1f" : "%.0f";
-  std::snprintf(buffer, sizeof buffer, format, ms);
-  return buffer;
-}
-
-std::string format_fixed(double value, int decimals) {
-  char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
-  return buffer;
-}
-
-std::string pad(std::string text, std::size_t width, bool left = false) {
-  if (text.size() >= width) return text;
-  const std::string fill(width - text.size(), ' ');
-  return left ? text + fill : fill + text;
-}
-
-nlohmann::ordered_json latency_json(const LatencySummary& summary) {
-  return {
-      {"p50", summary.p50_ms}, {"p95", summary.p95_ms}, {"p99", summary.p99_ms}, {"qps", summary.queries_per_second}};
-}
-
-class WorkFiles {
- public:
-  WorkFiles(const fs::path& work, bool keep) : keep_(keep) {
-    if (work.empty()) {
-      std::string pattern = (fs::temp_directory_path() / "rag-bench-vectors-XXXXXX").string();
-      if (mkdtemp(pattern.data()) == nullptr) {
-        throw ragline::Error(ragline::ErrorKind::io, "cannot create a temporary directory from " + pattern);
-      }
-      directory_ = pattern;
-      owns_directory_ = true;
-    } else {
-      directory_ = work;
-      std::error_code error;
-      fs::create_directories(directory_, error);
-      if (error) {
-        throw ragline::Error(ragline::ErrorKind::io, directory_.string() + ": cannot create: " + error.message());
-      }
-      for (const fs::path& path : {corpus(), kb(), baseline()}) {
-        if (fs::exists(path, error)) {
-          throw ragline::Error(ragline::ErrorKind::invalid_argument,
-                               path.string() + " already exists: give --work a directory without it");
-        }
-      }
-    }
-  }
-  ~WorkFiles() {
-    if (keep_) {
-      std::cerr << "rag-bench-vectors: kept " << directory_.string() << '\n';
-      return;
-    }
-    std::error_code error;
-    if (owns_directory_) {
-      fs::remove_all(directory_, error);
-    } else {
-      for (const fs::path& path : {corpus(), kb(), baseline(), fs::path(baseline().string() + "-wal"),
-                                   fs::path(baseline().string() + "-shm")}) {
-        fs::remove_all(path, error);
-      }
-    }
-  }
-  WorkFiles(const WorkFiles&) = delete;
-  WorkFiles& operator=(const WorkFiles&) = delete;
-
-  fs::path corpus() const { return directory_ / "corpus.jsonl"; }
-  fs::path kb() const { return directory_ / "kb"; }
-  fs::path baseline() const { return directory_ / "fts5.sqlite"; }
-
- private:
-  fs::path directory_;
-  bool owns_directory_ = false;
-  bool keep_ = false;
-};
 
 ragline::VectorIndexConfig index_config(const Options& options, const std::string& type) {
   ragline::VectorIndexConfig config;
@@ -1007,8 +842,8 @@ int run(const Options& options) {
       return kExitSetupError;
     }
   }
-  WorkFiles files(options.work, options.keep);
-  const Vocabulary vocabulary(options.seed);
+  WorkFiles files(options.work, options.keep, "rag-bench-vectors");
+  const Vocabulary vocabulary(kContentWords, options.seed);
   std::cerr << "rag-bench-vectors: writing " << options.chunks << " documents to " << files.corpus().string()
             << " ...\n";
   CorpusMetadata metadata;
