@@ -85,9 +85,7 @@ class BedrockEmbedder final : public Embedder {
   std::size_t dimension() const override { return dimension_.load(); }
 
   EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose purpose) override {
-    EmbeddingMatrix matrix;
-    matrix.dimension = dimension();
-    if (texts.empty()) return matrix;
+    if (texts.empty()) return EmbeddingMatrix{0, dimension(), {}};
 
     const core::AwsCredentials credentials = core::credentials_from_environment();
     const auto batches = plan_text_batches(texts, batch_size_, batch_bytes_);
@@ -112,12 +110,7 @@ class BedrockEmbedder final : public Embedder {
     for (std::size_t batch = 0; batch < batches.size(); ++batch) {
       read_batch(responses[batch].body, batches[batch].end - batches[batch].begin, rows);
     }
-    matrix.rows = rows.size();
-    matrix.dimension = rows.front().size();
-    matrix.values.reserve(matrix.rows * matrix.dimension);
-    for (const auto& row : rows) matrix.values.insert(matrix.values.end(), row.begin(), row.end());
-    scale_rows_to_unit_length(matrix);
-    return matrix;
+    return unit_rows(rows);
   }
 
  private:

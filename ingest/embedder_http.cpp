@@ -66,15 +66,14 @@ std::vector<float> json_to_vector(const nlohmann::json& value, std::string_view 
   return vector;
 }
 
-void scale_rows_to_unit_length(EmbeddingMatrix& matrix) {
-  for (std::size_t row = 0; row < matrix.rows; ++row) {
-    auto values = matrix.row(row);
-    double sum = 0;
-    for (const float value : values) sum += static_cast<double>(value) * value;
-    if (sum == 0) continue;
-    const auto scale = static_cast<float>(1.0 / std::sqrt(sum));
-    for (float& value : values) value *= scale;
-  }
+EmbeddingMatrix unit_rows(const std::vector<std::vector<float>>& rows) {
+  EmbeddingMatrix matrix;
+  matrix.rows = rows.size();
+  matrix.dimension = rows.empty() ? 0 : rows.front().size();
+  matrix.values.reserve(matrix.rows * matrix.dimension);
+  for (const auto& row : rows) matrix.values.insert(matrix.values.end(), row.begin(), row.end());
+  normalize_rows(matrix);
+  return matrix;
 }
 
 std::string environment_variable(const std::string& name) {

@@ -38,8 +38,8 @@ nlohmann::json parse_json_response(const std::string& body, std::string_view end
 
 [[noreturn]] void throw_malformed_response(std::string_view endpoint, std::string_view what);
 
-// Scales each row to unit L2 norm (zero rows stay zero).
-void scale_rows_to_unit_length(EmbeddingMatrix& matrix);
+// One matrix of the rows parsed from a service's answers, each scaled to unit L2 norm.
+EmbeddingMatrix unit_rows(const std::vector<std::vector<float>>& rows);
 
 // The value of an environment variable, empty when unset.
 std::string environment_variable(const std::string& name);
