@@ -180,6 +180,33 @@ struct FusionConfig {
   std::size_t candidates = 100;          // hybrid: candidates taken from each side
 };
 
+// One stage of a rerank chain (rerank/README.md). Stages run in order on the fused hits; each
+// takes the first `candidates` hits it is given, and passes on at most `top_n`.
+struct RerankerConfig {
+  // mmr (maximal marginal relevance over the chunk vectors, for diversity) | http (a
+  // cross-encoder rerank service) | bedrock (Amazon Bedrock Rerank, SigV4) | reorder (long-context
+  // reordering: strongest hits at both ends, weakest in the middle).
+  std::string name;
+  double lambda = 0.5;            // mmr: weight of relevance against redundancy, 0 to 1
+  std::string format = "cohere";  // http: cohere | jina | tei | llamacpp (request shape and path)
+  std::string base_url;           // http: the service (default per format); bedrock: default from the region
+  std::string model;              // http: model name; bedrock: model id (default amazon.rerank-v1:0)
+  // http: the environment variable holding the API key, sent as "Authorization: Bearer"; empty:
+  // COHERE_API_KEY for cohere, JINA_API_KEY for jina, none otherwise (a default that is unset
+  // sends no key; a named variable that is unset is an error).
+  std::string api_key_env;
+  std::string region;               // bedrock: default $AWS_REGION, then us-east-1
+  std::size_t candidates = 0;       // hits taken in (0: all it is given; the first stage defaults to 50)
+  std::size_t top_n = 0;            // hits passed on (0: the query's k)
+  std::optional<double> min_score;  // hits scoring below are dropped (mmr: the cosine relevance)
+  std::size_t batch_size = 64;      // http, bedrock: documents per request at most
+  int max_in_flight = 4;            // http, bedrock: concurrent requests
+  double timeout_seconds = 60;      // http, bedrock: per request
+  int max_retries = 5;              // http, bedrock: on 429, 5xx, timeouts and connection failures
+
+  bool operator==(const RerankerConfig&) const = default;
+};
+
 struct Query {
   Query() = default;
   Query(std::string query_text, std::size_t top_k = 10, Bm25Config bm25_config = {})
@@ -200,6 +227,9 @@ struct Query {
   // through the ANN index (0 = the engine's default: 2^26 floats' worth, i.e. 87,381 chunks at
   // 768 dimensions, at least 4,096; 4,096 for IVF-PQ; retrieve/retriever.hpp).
   std::size_t exact_search_threshold = 0;
+  // Applied in order after fusion; when not empty, the retriever fetches max(k, the first
+  // stage's candidates) hits for the chain, and the last stage's output is the result.
+  std::vector<RerankerConfig> rerank;
 };
 
 // One ranked list's view of a hit: its 1-based rank and raw score there.
@@ -221,6 +251,9 @@ struct Hit {
   double score = 0;                  // higher is better: BM25, cosine similarity or the fused score by mode
   std::optional<SourceScore> bm25;   // when the BM25 side found it
   std::optional<SourceScore> dense;  // when the dense side found it
+  // The score of the last rerank stage that scored this hit (http, bedrock: the service's
+  // relevance; mmr: its marginal relevance when selected); `score` stays the retrieval score.
+  std::optional<double> rerank_score;
 };
 
 // How a query was answered, for --explain and for tests.
@@ -233,6 +266,8 @@ struct SearchExplanation {
   std::size_t bm25_candidates = 0;
   std::size_t dense_candidates = 0;
   double embed_ms = 0, filter_ms = 0, bm25_ms = 0, dense_ms = 0, fusion_ms = 0, hydrate_ms = 0;
+  std::vector<std::string> rerankers;  // each rerank stage as run, e.g. "mmr lambda=0.5 in=50 out=10"
+  double rerank_ms = 0;                // all rerank stages
 };
 
 struct SearchResult {
