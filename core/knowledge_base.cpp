@@ -11,6 +11,7 @@
 #include "index/vector_sync.hpp"
 #include "ingest/embedder.hpp"
 #include "ingest/pipeline.hpp"
+#include "rerank/reranker.hpp"
 #include "retrieve/retriever.hpp"
 
 namespace ragline {
@@ -72,7 +73,22 @@ IngestReport KnowledgeBase::ingest(const std::vector<std::filesystem::path>& pat
 }
 
 SearchResult KnowledgeBase::search(const Query& query) const {
-  auto result = impl_->retriever.search(query);
+  SearchResult result;
+  if (query.rerank.empty()) {
+    result = impl_->retriever.search(query);
+  } else {
+    Query widened = query;
+    widened.k = query.k == 0 ? 0 : rerank::rerank_input_size(query.rerank, query.k);
+    result = impl_->retriever.search(widened);
+    rerank::RerankRequest request;
+    request.query = query.text;
+    request.k = query.k;
+    if (impl_->store.embedder().name != "none") {
+      request.query_vector = [this, &query] { return impl_->retriever.embed_query(query.text); };
+      request.hit_vectors = [this](std::span<const Hit> hits) { return impl_->retriever.hit_vectors(hits); };
+    }
+    result.hits = rerank::run_rerank_chain(query.rerank, request, std::move(result.hits), result.explanation);
+  }
   impl_->retriever.save_query_vectors();
   // The first dense query after opening a KB whose vectors.faiss was missing or stale leaves
   // the file up to date for the next process.

@@ -152,6 +152,40 @@ void Retriever::save_query_vectors() {
   sqlite3_busy_timeout(database, index::kBusyTimeoutMs);
 }
 
+std::vector<std::vector<float>> Retriever::hit_vectors(std::span<const Hit> hits) {
+  RAGLINE_CHECK(
+      embedder_ != nullptr, unsupported,
+      "KB " << store_.directory().string() << " has no embedder (created with \"none\"): no vectors to rerank by");
+  std::vector<std::int64_t> ids;
+  for (const auto& hit : hits) ids.push_back(hit.chunk_id);
+  const auto stored = store_.vectors_of(ids);
+  const std::size_t dimension = stored.ids.empty() ? 0 : stored.values.size() / stored.ids.size();
+  std::unordered_map<std::int64_t, std::size_t> row_of;
+  for (std::size_t row = 0; row < stored.ids.size(); ++row) row_of.emplace(stored.ids[row], row);
+  std::vector<std::vector<float>> vectors(hits.size());
+  std::vector<std::string> missing_texts;
+  std::vector<std::size_t> missing;
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    if (auto found = row_of.find(hits[i].chunk_id); found != row_of.end()) {
+      const auto begin = stored.values.begin() + static_cast<std::ptrdiff_t>(found->second * dimension);
+      vectors[i].assign(begin, begin + static_cast<std::ptrdiff_t>(dimension));
+    } else {
+      missing.push_back(i);
+      missing_texts.push_back(hits[i].text);
+    }
+  }
+  if (!missing.empty()) {
+    const auto matrix = embedder_->embed(missing_texts, ingest::EmbedPurpose::document);
+    RAGLINE_CHECK(matrix.rows == missing.size(), internal,
+                  "embedder returned " << matrix.rows << " vectors for " << missing.size() << " texts");
+    for (std::size_t row = 0; row < missing.size(); ++row) {
+      const auto begin = matrix.values.begin() + static_cast<std::ptrdiff_t>(row * matrix.dimension);
+      vectors[missing[row]].assign(begin, begin + static_cast<std::ptrdiff_t>(matrix.dimension));
+    }
+  }
+  return vectors;
+}
+
 float Retriever::term_idf(std::string_view term) {
   auto& database = store_.database();
   if (!vocabulary_) {

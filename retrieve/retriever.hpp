@@ -8,6 +8,7 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -48,6 +49,10 @@ class Retriever {
   // Writes model query vectors computed by earlier searches into the KB's embedding cache. Call
   // outside any transaction; skipped (kept for later) while another writer holds the KB.
   void save_query_vectors();
+
+  // One vector per hit, for rerankers: the chunk's stored vector, or its text embedded as a
+  // document when it has none (hierarchical parents). Throws Error(unsupported) without an embedder.
+  std::vector<std::vector<float>> hit_vectors(std::span<const Hit> hits);
 
  private:
   // Inverse document frequency of an analysed term among searchable chunks (Lucene's form).

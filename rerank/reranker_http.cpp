@@ -1,0 +1,106 @@
+// Cross-encoder rerank services over HTTP. One `format` per request shape:
+//  - cohere:   POST /v2/rerank {model, query, documents, top_n} -> {results: [{index, relevance_score}]}
+//  - jina:     POST /v1/rerank {model, query, documents, top_n, return_documents} -> the same results
+//  - tei:      POST /rerank {query, texts, raw_scores} -> [{index, score}] (text-embeddings-inference)
+//  - llamacpp: POST /v1/rerank {model, query, documents, top_n} -> {results: [...]} (llama.cpp server)
+// Every document of a batch is asked for (top_n = the batch's size): the stage's own top_n and
+// min_score apply to the merged scores of all batches.
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/check.hpp"
+#include "rerank/reranker_service.hpp"
+
+namespace ragline::rerank {
+namespace {
+
+struct FormatDefaults {
+  std::string_view base_url;
+  std::string_view path;
+  std::string_view model;
+  std::string_view api_key_env;
+};
+
+FormatDefaults defaults_of(const std::string& format) {
+  if (format == "cohere") return {"https://api.cohere.com", "/v2/rerank", "rerank-v3.5", "COHERE_API_KEY"};
+  if (format == "jina")
+    return {"https://api.jina.ai", "/v1/rerank", "jina-reranker-v2-base-multilingual", "JINA_API_KEY"};
+  if (format == "tei") return {"http://127.0.0.1:8080", "/rerank", "", ""};
+  if (format == "llamacpp") return {"http://127.0.0.1:8080", "/v1/rerank", "", ""};
+  RAGLINE_THROW(invalid_argument,
+                "reranker http: unknown format \"" << format << "\" (known: cohere, jina, tei, llamacpp)");
+}
+
+std::string endpoint_of(std::string base_url, std::string_view path) {
+  while (base_url.ends_with('/')) base_url.pop_back();
+  // A base URL that already names the rerank route is used as given.
+  if (base_url.ends_with("/rerank")) return base_url;
+  return base_url + std::string(path);
+}
+
+std::string environment(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+class HttpReranker final : public ServiceReranker {
+ public:
+  explicit HttpReranker(const RerankerConfig& config)
+      : ServiceReranker(config, "http"),
+        defaults_(defaults_of(config.format)),
+        endpoint_(
+            endpoint_of(config.base_url.empty() ? std::string(defaults_.base_url) : config.base_url, defaults_.path)),
+        model_(config.model.empty() ? std::string(defaults_.model) : config.model) {
+    const std::string variable = config.api_key_env.empty() ? std::string(defaults_.api_key_env) : config.api_key_env;
+    if (!variable.empty()) api_key_ = environment(variable);
+    RAGLINE_CHECK(config.api_key_env.empty() || !api_key_.empty(), invalid_argument,
+                  "reranker http: the environment variable " << config.api_key_env << " (api_key_env) is not set");
+  }
+
+  std::string describe() const override {
+    std::ostringstream text;
+    text << "http " << config().format << " " << core::redact_url(endpoint_);
+    if (!model_.empty()) text << " model=" << model_;
+    if (config().min_score) text << " min_score=" << *config().min_score;
+    return text.str();
+  }
+
+ protected:
+  core::HttpRequest make_request(const std::string& query, std::span<const std::string> documents) const override {
+    nlohmann::json body;
+    const std::vector<std::string> texts(documents.begin(), documents.end());
+    if (config().format == "tei") {
+      body = {{"query", query}, {"texts", texts}, {"raw_scores", false}};
+    } else {
+      if (!model_.empty()) body["model"] = model_;
+      body["query"] = query;
+      body["documents"] = texts;
+      body["top_n"] = texts.size();
+      if (config().format == "jina") body["return_documents"] = false;
+    }
+    core::HttpRequest request;
+    request.url = endpoint_;
+    request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
+    if (!api_key_.empty()) request.headers.emplace_back("Authorization", "Bearer " + api_key_);
+    request.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return request;
+  }
+
+  std::string endpoint() const override { return core::redact_url(endpoint_); }
+
+ private:
+  FormatDefaults defaults_;
+  std::string endpoint_;
+  std::string model_;
+  std::string api_key_;
+};
+
+}  // namespace
+
+std::unique_ptr<Reranker> make_http_reranker(const RerankerConfig& config) {
+  return std::make_unique<HttpReranker>(config);
+}
+
+}  // namespace ragline::rerank

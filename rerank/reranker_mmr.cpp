@@ -1,0 +1,82 @@
+// Maximal marginal relevance (Carbonell & Goldstein, SIGIR 1998): hits are picked one at a time,
+// each maximising  lambda * sim(query, hit) - (1 - lambda) * max over picked p of sim(hit, p),
+// with cosine similarity over the KB's vectors. lambda 1 keeps the relevance order; lower
+// values trade relevance for diversity. Ties go to the better retrieval rank.
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "core/check.hpp"
+#include "rerank/reranker.hpp"
+
+namespace ragline::rerank {
+namespace {
+
+class MmrReranker final : public Reranker {
+ public:
+  explicit MmrReranker(const RerankerConfig& config) : config_(config) {
+    RAGLINE_CHECK(std::isfinite(config.lambda) && config.lambda >= 0 && config.lambda <= 1, invalid_argument,
+                  "reranker mmr: lambda is " << config.lambda << "; it must be between 0 and 1");
+  }
+
+  std::string describe() const override {
+    std::ostringstream text;
+    text << "mmr lambda=" << config_.lambda;
+    if (config_.min_score) text << " min_score=" << *config_.min_score;
+    return text.str();
+  }
+
+  std::vector<Hit> rerank(const RerankRequest& request, std::vector<Hit> candidates) const override {
+    if (candidates.empty()) return candidates;
+    RAGLINE_CHECK(request.query_vector && request.hit_vectors, unsupported,
+                  "reranker mmr needs vectors: the KB has no embedder (created with \"none\")");
+    const std::vector<float> query = request.query_vector();
+    const std::vector<std::vector<float>> vectors = request.hit_vectors(candidates);
+    RAGLINE_CHECK(vectors.size() == candidates.size(), internal,
+                  "reranker mmr: " << vectors.size() << " vectors for " << candidates.size() << " hits");
+
+    std::vector<std::size_t> remaining;
+    std::vector<double> relevance(candidates.size());
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      relevance[i] = cosine(query, vectors[i]);
+      if (!config_.min_score || relevance[i] >= *config_.min_score) remaining.push_back(i);
+    }
+    // The largest similarity of each remaining hit to any picked one, updated after each pick.
+    std::vector<double> redundancy(candidates.size(), 0.0);
+    std::vector<Hit> picked;
+    const std::size_t wanted = std::min(remaining.size(), output_size(config_, request));
+    picked.reserve(wanted);
+    while (picked.size() < wanted) {
+      std::size_t best_slot = 0;
+      double best_value = -std::numeric_limits<double>::infinity();
+      for (std::size_t slot = 0; slot < remaining.size(); ++slot) {
+        const std::size_t i = remaining[slot];
+        const double value = config_.lambda * relevance[i] - (1 - config_.lambda) * redundancy[i];
+        if (value > best_value) {
+          best_value = value;
+          best_slot = slot;
+        }
+      }
+      const std::size_t chosen = remaining[best_slot];
+      remaining.erase(remaining.begin() + static_cast<std::ptrdiff_t>(best_slot));
+      for (const std::size_t i : remaining) {
+        redundancy[i] = std::max(redundancy[i], cosine(vectors[i], vectors[chosen]));
+      }
+      candidates[chosen].rerank_score = best_value;
+      picked.push_back(std::move(candidates[chosen]));
+    }
+    return picked;
+  }
+
+ private:
+  RerankerConfig config_;
+};
+
+}  // namespace
+
+std::unique_ptr<Reranker> make_mmr_reranker(const RerankerConfig& config) {
+  return std::make_unique<MmrReranker>(config);
+}
+
+}  // namespace ragline::rerank
