@@ -26,6 +26,7 @@
 #include "bench/latency.hpp"
 #include "bench/metrics.hpp"
 #include "bench/report.hpp"
+#include "tools/rerank_options.hpp"
 
 namespace {
 
@@ -72,6 +73,7 @@ struct Options {
   std::optional<std::string> index_type;
   bool sweep = false;
   fs::path sweep_json;
+  ragline::cli::RerankArguments rerank;
 
   // One retrieval of `depth` chunks in the configured mode.
   ragline::Query query(const std::string& text, std::size_t depth) const {
@@ -79,6 +81,7 @@ struct Options {
     q.mode = mode == "dense" ? ragline::SearchMode::dense
                              : (mode == "hybrid" ? ragline::SearchMode::hybrid : ragline::SearchMode::bm25);
     q.fusion = fusion;
+    q.rerank = ragline::cli::rerankers_from(rerank);
     return q;
   }
 };
@@ -203,6 +206,10 @@ int run(const Options& options) {
   BenchReport report;
   report.dataset = dataset_name(options.dataset);
   report.mode = options.mode == "hybrid" ? "hybrid (fusion " + options.fusion.method + ")" : options.mode;
+  for (std::size_t stage = 0; stage < options.rerank.names.size(); ++stage) {
+    report.mode += (stage == 0 ? " + rerank " : ",") + options.rerank.names[stage];
+    if (options.rerank.names[stage] == "mmr") report.mode += " lambda " + std::to_string(options.rerank.mmr_lambda);
+  }
   report.corpus_documents = dataset.document_ids.size();
   report.queries_total = dataset.queries.size();
   report.documents_per_query = options.documents_per_query;
@@ -592,6 +599,7 @@ int main(int argc, char** argv) {
   app.add_option("--embedder", options.embedder, "embedder of a KB the bench creates (default: lexical)");
   app.add_option("--dimension", options.dimension, "embedding dimension of a KB the bench creates");
   app.add_option("--index", options.index_type, "vector index type: flat | hnsw | ivf");
+  ragline::cli::add_rerank_options(app, options.rerank);
   app.add_flag("--sweep", options.sweep,
                "tune fusion offline: every method over a grid, from one pair of candidate lists per query");
   app.add_option("--sweep-json", options.sweep_json, "with --sweep: write every grid point as JSON to this file");

@@ -13,6 +13,22 @@
 namespace ragline::rerank {
 namespace {
 
+void normalize(std::vector<float>& vector) {
+  double norm = 0;
+  for (const float value : vector) norm += static_cast<double>(value) * value;
+  if (norm == 0) return;
+  const auto scale = static_cast<float>(1.0 / std::sqrt(norm));
+  for (float& value : vector) value *= scale;
+}
+
+// Of unit vectors; 0 for a missing vector (a hit without one is neither relevant nor redundant).
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return 0;
+  float sum = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
+  return sum;
+}
+
 class MmrReranker final : public Reranker {
  public:
   explicit MmrReranker(const RerankerConfig& config) : config_(config) {
@@ -31,15 +47,18 @@ class MmrReranker final : public Reranker {
     if (candidates.empty()) return candidates;
     RAGLINE_CHECK(request.query_vector && request.hit_vectors, unsupported,
                   "reranker mmr needs vectors: the KB has no embedder (created with \"none\")");
-    const std::vector<float> query = request.query_vector();
-    const std::vector<std::vector<float>> vectors = request.hit_vectors(candidates);
+    std::vector<float> query = request.query_vector();
+    std::vector<std::vector<float>> vectors = request.hit_vectors(candidates);
     RAGLINE_CHECK(vectors.size() == candidates.size(), internal,
                   "reranker mmr: " << vectors.size() << " vectors for " << candidates.size() << " hits");
+    // Unit vectors once, so that every similarity below is a dot product.
+    normalize(query);
+    for (auto& vector : vectors) normalize(vector);
 
     std::vector<std::size_t> remaining;
     std::vector<double> relevance(candidates.size());
     for (std::size_t i = 0; i < candidates.size(); ++i) {
-      relevance[i] = cosine(query, vectors[i]);
+      relevance[i] = dot(query, vectors[i]);
       if (!config_.min_score || relevance[i] >= *config_.min_score) remaining.push_back(i);
     }
     // The largest similarity of each remaining hit to any picked one, updated after each pick.
@@ -61,7 +80,7 @@ class MmrReranker final : public Reranker {
       const std::size_t chosen = remaining[best_slot];
       remaining.erase(remaining.begin() + static_cast<std::ptrdiff_t>(best_slot));
       for (const std::size_t i : remaining) {
-        redundancy[i] = std::max(redundancy[i], cosine(vectors[i], vectors[chosen]));
+        redundancy[i] = std::max(redundancy[i], dot(vectors[i], vectors[chosen]));
       }
       candidates[chosen].rerank_score = best_value;
       picked.push_back(std::move(candidates[chosen]));

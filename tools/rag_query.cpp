@@ -15,6 +15,7 @@
 #include <ragline/ragline.hpp>
 #include <sstream>
 
+#include "rerank_options.hpp"
 #include "terminal_progress.hpp"
 
 namespace {
@@ -108,6 +109,7 @@ json hit_to_json(const ragline::Hit& hit, std::size_t rank) {
   };
   object["bm25"] = source(hit.bm25);
   object["dense"] = source(hit.dense);
+  if (hit.rerank_score) object["rerank_score"] = *hit.rerank_score;
   return object;
 }
 
@@ -137,7 +139,9 @@ json explanation_to_json(const ragline::SearchExplanation& e) {
             {"bm25", e.bm25_ms},
             {"dense", e.dense_ms},
             {"fusion", e.fusion_ms},
-            {"hydrate", e.hydrate_ms}}}};
+            {"hydrate", e.hydrate_ms},
+            {"rerank", e.rerank_ms}}},
+          {"rerankers", e.rerankers}};
 }
 
 std::string side_text(const char* name, const std::optional<ragline::SourceScore>& side) {
@@ -166,8 +170,14 @@ void print_hits(const std::string& query, const std::vector<ragline::Hit>& hits,
     if (e.filtered) std::printf("; filter passed %zu chunks", e.filter_matches);
     if (!e.dense_path.empty()) std::printf("; dense path %s", e.dense_path.c_str());
     std::printf("; candidates bm25 %zu, dense %zu\n", e.bm25_candidates, e.dense_candidates);
-    std::printf("ms: embed %.2f, filter %.2f, bm25 %.2f, dense %.2f, fusion %.2f, hydrate %.2f\n\n", e.embed_ms,
+    std::printf("ms: embed %.2f, filter %.2f, bm25 %.2f, dense %.2f, fusion %.2f, hydrate %.2f", e.embed_ms,
                 e.filter_ms, e.bm25_ms, e.dense_ms, e.fusion_ms, e.hydrate_ms);
+    if (!e.rerankers.empty()) std::printf(", rerank %.2f", e.rerank_ms);
+    std::printf("\n");
+    for (std::size_t stage = 0; stage < e.rerankers.size(); ++stage) {
+      std::printf("rerank %zu: %s\n", stage + 1, e.rerankers[stage].c_str());
+    }
+    std::printf("\n");
   }
   if (hits.empty()) {
     std::cout << "no results\n";
@@ -182,8 +192,10 @@ void print_hits(const std::string& query, const std::vector<ragline::Hit>& hits,
     std::printf("\n   %s\n", snippet(hit.text, 300).c_str());
     if (!hit.metadata.empty()) std::printf("   metadata: %s\n", metadata_to_text(hit.metadata).c_str());
     if (explanation) {
-      std::printf("   explain: %s | %s | fused %.6f\n", side_text("bm25", hit.bm25).c_str(),
+      std::printf("   explain: %s | %s | fused %.6f", side_text("bm25", hit.bm25).c_str(),
                   side_text("dense", hit.dense).c_str(), hit.score);
+      if (hit.rerank_score) std::printf(" | rerank %.6f", *hit.rerank_score);
+      std::printf("\n");
     }
   }
 }
@@ -370,6 +382,7 @@ std::string read_text_file(const std::string& path) {
 struct QueryArguments {
   std::string text, kb = default_kb(), mode = "hybrid", filter, filter_file;
   ragline::Query query;
+  ragline::cli::RerankArguments rerank;
   bool as_json = false, explain = false;
 
   void add(CLI::App* command) {
@@ -392,6 +405,7 @@ struct QueryArguments {
                         "Filters passing at most this many chunks are scored exactly");
     command->add_flag("--json", as_json, "Print results as JSON");
     command->add_flag("--explain", explain, "Show per-side ranks and scores, the dense path and timings");
+    ragline::cli::add_rerank_options(*command, rerank);
   }
 
   int run() {
@@ -411,6 +425,7 @@ struct QueryArguments {
       throw ragline::Error(ragline::ErrorKind::invalid_argument,
                            "unknown mode \"" + mode + "\" (known: hybrid, dense, bm25)");
     }
+    query.rerank = ragline::cli::rerankers_from(rerank);
     const auto result = opened.search(query);
     print_hits(text, result.hits, as_json, explain ? &result.explanation : nullptr);
     return 0;
