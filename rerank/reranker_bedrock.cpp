@@ -3,6 +3,8 @@
 // cohere.rerank-v3-5:0, given as a model id (turned into the foundation-model ARN of the
 // region) or a full ARN. Credentials come from the environment at each rerank() call.
 
+#include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 

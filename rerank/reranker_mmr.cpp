@@ -3,6 +3,7 @@
 // with cosine similarity over the KB's vectors. lambda 1 keeps the relevance order; lower
 // values trade relevance for diversity. Ties go to the better retrieval rank.
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>

@@ -1,7 +1,7 @@
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <mutex>
 #include <sstream>
 
 #include "core/check.hpp"

@@ -2,7 +2,7 @@
 // than its middle (Liu et al. 2023, "Lost in the Middle"), so the ranked hits are dealt
 // alternately to the front and to the back: ranks 1,2,3,4,5 become 1,3,5,4,2.
 
-#include <sstream>
+#include <algorithm>
 
 #include "core/check.hpp"
 #include "rerank/reranker.hpp"

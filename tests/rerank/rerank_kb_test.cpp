@@ -135,5 +135,26 @@ TEST_F(RerankKb, FirstStageDefaultsToFiftyCandidatesAndKeepsK) {
   EXPECT_EQ(result.explanation.rerankers.at(0).find("in=2 "), std::string::npos) << result.explanation.rerankers[0];
 }
 
+TEST(RerankHierarchicalKb, MmrEmbedsParentChunksThatHaveNoStoredVector) {
+  TempDir dir;
+  write_notes(dir / "notes.jsonl");
+  OpenOptions options;
+  ChunkerConfig chunker;
+  chunker.name = "hierarchical";
+  chunker.parent_tokens = 64;
+  chunker.child_tokens = 8;
+  options.chunker = chunker;
+  auto kb = KnowledgeBase::open(dir / "kb", options);
+  ASSERT_TRUE(kb.ingest({dir / "notes.jsonl"}, {}).ok());
+  Query query("rocket engine thrust", 3);
+  query.rerank = {stage("mmr")};
+  const auto hits = kb.search(query).hits;
+  ASSERT_EQ(hits.size(), 3u);
+  // Parents are not searched and have no stored vector: without one the first hit's relevance,
+  // and so its MMR value, would be 0.
+  ASSERT_TRUE(hits[0].rerank_score.has_value());
+  EXPECT_GT(*hits[0].rerank_score, 0.1);
+}
+
 }  // namespace
 }  // namespace ragline

@@ -155,7 +155,8 @@ INSTANTIATE_TEST_SUITE_P(Rerank, HttpFormats,
 TEST(HttpReranker, BatchesSplitDocumentsAndMergeScores) {
   HttpTestServer server([](const RecordedRequest& request, std::size_t) { return answer_for("cohere", request); });
   auto config = http_config(server, "cohere");
-  config.api_key_env.clear();  // the default COHERE_API_KEY is unset here: no key is sent
+  ::unsetenv("COHERE_API_KEY");
+  config.api_key_env.clear();  // the default, COHERE_API_KEY, is unset: no key is sent
   config.batch_size = 2;
   const auto out = make_reranker(config)->rerank(request_for(10), numbered_hits(5));
   EXPECT_EQ(texts_of(out), (std::vector<std::string>{"doc-4", "doc-3", "doc-2", "doc-1", "doc-0"}));
