@@ -1,7 +1,10 @@
 // Maximal marginal relevance (Carbonell & Goldstein, SIGIR 1998): hits are picked one at a time,
 // each maximising  lambda * sim(query, hit) - (1 - lambda) * max over picked p of sim(hit, p),
-// with cosine similarity over the KB's vectors. lambda 1 keeps the relevance order; lower
-// values trade relevance for diversity. Ties go to the better retrieval rank.
+// with cosine similarity over the KB's vectors for sim(hit, p). sim(query, hit) is the hit's
+// retrieval score min-max normalised over the candidates (mmr_relevance "score", the default) or
+// the query-chunk cosine ("cosine"). With a dense side weaker than the fused ranking, cosine
+// relevance throws the fusion's judgement away (bench/README.md). lambda 1 keeps the relevance
+// order; lower values trade relevance for diversity. Ties go to the better retrieval rank.
 
 #include <algorithm>
 #include <cmath>
@@ -35,11 +38,13 @@ class MmrReranker final : public Reranker {
   explicit MmrReranker(const RerankerConfig& config) : config_(config) {
     RAGLINE_CHECK(std::isfinite(config.lambda) && config.lambda >= 0 && config.lambda <= 1, invalid_argument,
                   "reranker mmr: lambda is " << config.lambda << "; it must be between 0 and 1");
+    RAGLINE_CHECK(config.mmr_relevance == "score" || config.mmr_relevance == "cosine", invalid_argument,
+                  "reranker mmr: relevance is \"" << config.mmr_relevance << "\"; it must be score or cosine");
   }
 
   std::string describe() const override {
     std::ostringstream text;
-    text << "mmr lambda=" << config_.lambda;
+    text << "mmr lambda=" << config_.lambda << " relevance=" << config_.mmr_relevance;
     if (config_.min_score) text << " min_score=" << *config_.min_score;
     return text.str();
   }
@@ -56,10 +61,19 @@ class MmrReranker final : public Reranker {
     normalize(query);
     for (auto& vector : vectors) normalize(vector);
 
-    std::vector<std::size_t> remaining;
     std::vector<double> relevance(candidates.size());
+    if (config_.mmr_relevance == "score") {
+      const auto [low, high] = std::minmax_element(candidates.begin(), candidates.end(),
+                                                   [](const Hit& a, const Hit& b) { return a.score < b.score; });
+      const double range = high->score - low->score;
+      for (std::size_t i = 0; i < candidates.size(); ++i) {
+        relevance[i] = range > 0 ? (candidates[i].score - low->score) / range : 1.0;
+      }
+    } else {
+      for (std::size_t i = 0; i < candidates.size(); ++i) relevance[i] = dot(query, vectors[i]);
+    }
+    std::vector<std::size_t> remaining;
     for (std::size_t i = 0; i < candidates.size(); ++i) {
-      relevance[i] = dot(query, vectors[i]);
       if (!config_.min_score || relevance[i] >= *config_.min_score) remaining.push_back(i);
     }
     // The largest similarity of each remaining hit to any picked one, updated after each pick.

@@ -16,7 +16,8 @@ struct RerankArguments {
   std::string base_url, model, format, api_key_env, region;
   std::size_t candidates = 0, top_n = 0, batch_size = 0;
   std::optional<double> min_score;
-  double mmr_lambda = 0.5;
+  double mmr_lambda = RerankerConfig{}.lambda;
+  std::string mmr_relevance = RerankerConfig{}.mmr_relevance;
   double timeout_seconds = 0;
   int max_retries = -1;
 };
@@ -36,11 +37,15 @@ inline void add_rerank_options(CLI::App& command, RerankArguments& arguments) {
                      "Hits the first reranker takes in (default max(k, 50))");
   command.add_option("--rerank-top-n", arguments.top_n, "Hits each reranker passes on (default k)");
   command.add_option("--rerank-min-score", arguments.min_score,
-                     "Drop hits scored below this (http, bedrock: the service score; mmr: cosine to the query)");
+                     "Drop hits scored below this (http, bedrock: the service score; mmr: its relevance)");
   command.add_option("--rerank-batch", arguments.batch_size, "http, bedrock: documents per request");
   command.add_option("--rerank-timeout", arguments.timeout_seconds, "http, bedrock: seconds per request");
   command.add_option("--rerank-retries", arguments.max_retries, "http, bedrock: retries per request");
   command.add_option("--mmr-lambda", arguments.mmr_lambda, "mmr: relevance weight against redundancy, 0..1")
+      ->capture_default_str();
+  command
+      .add_option("--mmr-relevance", arguments.mmr_relevance,
+                  "mmr: score (retrieval score, min-max normalised) | cosine (query-chunk cosine)")
       ->capture_default_str();
 }
 
@@ -50,6 +55,7 @@ inline std::vector<RerankerConfig> rerankers_from(const RerankArguments& argumen
     RerankerConfig stage;
     stage.name = name;
     stage.lambda = arguments.mmr_lambda;
+    stage.mmr_relevance = arguments.mmr_relevance;
     if (!arguments.format.empty()) stage.format = arguments.format;
     stage.base_url = arguments.base_url;
     stage.model = arguments.model;

@@ -187,7 +187,11 @@ struct RerankerConfig {
   // cross-encoder rerank service) | bedrock (Amazon Bedrock Rerank, SigV4) | reorder (long-context
   // reordering: strongest hits at both ends, weakest in the middle).
   std::string name;
-  double lambda = 0.5;            // mmr: weight of relevance against redundancy, 0 to 1
+  double lambda = 0.7;            // mmr: weight of relevance against redundancy, 0 to 1
+  // mmr: what "relevance" is. score: the hit's retrieval score, min-max normalised over the
+  // candidates (keeps the fused ranking's judgement; bench/README.md); cosine: query-chunk cosine
+  // of the KB's vectors (the textbook form, as good as the dense side alone).
+  std::string mmr_relevance = "score";
   std::string format = "cohere";  // http: cohere | jina | tei | llamacpp (request shape and path)
   std::string base_url;           // http: the service (default per format); bedrock: default from the region
   std::string model;              // http: model name; bedrock: model id (default amazon.rerank-v1:0)
@@ -198,7 +202,7 @@ struct RerankerConfig {
   std::string region;               // bedrock: default $AWS_REGION, then us-east-1
   std::size_t candidates = 0;       // hits taken in (0: all it is given; the first stage defaults to 50)
   std::size_t top_n = 0;            // hits passed on (0: the query's k)
-  std::optional<double> min_score;  // hits scoring below are dropped (mmr: the cosine relevance)
+  std::optional<double> min_score;  // hits scoring below are dropped (mmr: the relevance, 0..1 for score)
   std::size_t batch_size = 64;      // http, bedrock: documents per request at most
   int max_in_flight = 4;            // http, bedrock: concurrent requests
   double timeout_seconds = 60;      // http, bedrock: per request

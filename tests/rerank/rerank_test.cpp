@@ -59,10 +59,12 @@ RerankRequest angle_request(std::size_t k) {
   return request;
 }
 
+// The hand-computed examples below use the textbook relevance, the query-chunk cosine.
 RerankerConfig mmr(double lambda) {
   RerankerConfig config;
   config.name = "mmr";
   config.lambda = lambda;
+  config.mmr_relevance = "cosine";
   return config;
 }
 
@@ -80,6 +82,20 @@ TEST(Mmr, HalfLambdaPrefersTheDissimilarHitAfterTheFirst) {
               0.5 * (std::cos(40 * std::numbers::pi / 180) - std::cos(50 * std::numbers::pi / 180)), 1e-6);
   // Retrieval scores stay.
   EXPECT_DOUBLE_EQ(out[1].score, 1.0 / 3);
+}
+
+TEST(Mmr, ScoreRelevanceIsTheMinMaxNormalisedRetrievalScore) {
+  // Scores 1, 1/2, 1/3, 1/4 -> relevance A 1, B 1/3, C 1/9, D 0. lambda .5. Step 1: A.
+  // Step 2 (redundancy to A: B .98481, C .64279, D .34202): B -.32574, C -.26584, D -.17101 -> D.
+  // Step 3 (D at 80deg lowers no redundancy: cos60 to B, cos120 to C): C -.26584 > B -.32574.
+  auto config = mmr(0.5);
+  config.mmr_relevance = "score";
+  const auto out = make_reranker(config)->rerank(angle_request(4), hits_named({"A", "B", "C", "D"}));
+  EXPECT_EQ(names_of(out), (std::vector<std::string>{"A", "D", "C", "B"}));
+  ASSERT_TRUE(out[1].rerank_score.has_value());
+  EXPECT_NEAR(*out[1].rerank_score, -0.5 * std::cos(70 * std::numbers::pi / 180), 1e-6);
+  config.mmr_relevance = "bm25";
+  EXPECT_THROW(make_reranker(config), Error);
 }
 
 TEST(Mmr, LambdaOneIsTheRelevanceOrder) {
