@@ -18,8 +18,10 @@ struct ChatMessage {
   std::string content;
 };
 
-// Counts the tokens of a text for the model the prompt is for. Must be deterministic; it is
-// called on whole messages and on pieces of them while the prompt is packed.
+// Counts the tokens of a text for the model the prompt is for. Must be deterministic. It is
+// called on each message of the rendered prompt and on its text form at every packing step
+// (one step per hit, about log2(sentences) more when a passage is cut, one per expansion
+// step): a counter backed by a remote service should cache.
 using TokenCounter = std::function<std::size_t(std::string_view)>;
 
 // The built-in estimate used when PromptOptions::count_tokens is empty: an upper bound of a
