@@ -8,11 +8,11 @@ function estimate(s) {
   const b = Buffer.from(s, 'utf8'); let t = 0, i = 0;
   const L = c => (c>=97&&c<=122)||(c>=65&&c<=90), D = c => c>=48&&c<=57, S = c => c==32||c==10||c==9||c==13||c==12;
   while (i < b.length) { const c = b[i]; let r = 0;
-    if (L(c)) { while (i<b.length&&L(b[i])) {i++;r++;} t += Math.ceil(r/4); }
+    if (L(c)) { while (i<b.length&&L(b[i])) {i++;r++;} t += r <= 8 ? Math.ceil(r/4) : 2 + Math.ceil((r-8)/3); }
     else if (D(c)) { while (i<b.length&&D(b[i])) {i++;r++;} t += Math.ceil(r/3); }
     else if (S(c)) { while (i<b.length&&S(b[i])) {i++;r++;} if (r>1||c!=32) t++; }
     else if (c < 0x80) { i++; t++; }
-    else { i++; while (i<b.length&&(b[i]&0xC0)==0x80) i++; t++; } }
+    else { const s0 = i; i++; while (i<b.length&&(b[i]&0xC0)==0x80) i++; t += (i - s0 >= 3) ? 2 : 1; } }
   return t;
 }
 for (const name of process.argv.slice(2)) {

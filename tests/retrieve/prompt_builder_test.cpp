@@ -131,13 +131,15 @@ TEST(EstimateTokens, CountsRunsAsDocumented) {
   // The built-in estimate on hand-counted strings.
   EXPECT_EQ(estimate_tokens(""), 0u);
   EXPECT_EQ(estimate_tokens("the"), 1u);
-  EXPECT_EQ(estimate_tokens("aerodynamics"), 3u);              // 12 letters / 4
+  EXPECT_EQ(estimate_tokens("aerodynamics"), 4u);              // 8 letters / 4, then 4 / 3 rounded up
   EXPECT_EQ(estimate_tokens("12345"), 2u);                     // 5 digits / 3
   EXPECT_EQ(estimate_tokens("a, b"), 3u);                      // a , b; the single space is free
   EXPECT_EQ(estimate_tokens("a\n\nb"), 3u);                    // a, the line break run, b
   EXPECT_EQ(estimate_tokens("a  b"), 3u);                      // two spaces count one
-  EXPECT_EQ(estimate_tokens("\xE6\xB5\x81\xE4\xBD\x93"), 2u);  // two CJK code points
-  EXPECT_EQ(estimate_tokens("caf\xC3\xA9"), 2u);               // caf + é
+  EXPECT_EQ(estimate_tokens("\xE6\xB5\x81\xE4\xBD\x93"), 4u);  // two CJK code points, 3 bytes each
+  EXPECT_EQ(estimate_tokens("caf\xC3\xA9"), 2u);               // caf + é (2 bytes)
+  EXPECT_EQ(estimate_tokens("abcdefgh"), 2u);
+  EXPECT_EQ(estimate_tokens("abcdefghi"), 3u);
 }
 
 TEST(EstimateTokens, NeverShrinksWhenTextGrows) {
