@@ -58,7 +58,10 @@ std::size_t estimate_tokens(std::string_view utf8) {
   return tokens;
 }
 
-std::string Prompt::text() const { return system + "\n\n" + user_with_history; }
+std::string Prompt::text() const {
+  // A Prompt filled in by hand may leave user_with_history empty.
+  return system + "\n\n" + (user_with_history.empty() ? user : user_with_history);
+}
 
 std::string Prompt::openai_messages_json() const {
   json messages = json::array();
