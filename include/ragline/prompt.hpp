@@ -65,10 +65,13 @@ struct Prompt {
   std::string user_with_history;     // the same template with {{history}} filled in, as text() prints it
   std::vector<ChatMessage> history;  // the history kept after trimming, oldest first
   std::vector<Citation> sources;     // in citation order
-  std::size_t tokens = 0;            // counted size of everything sent (with per-message overhead)
-  std::size_t budget = 0;            // context_window - answer_reserve
+  // Counted size of what is sent: the larger of the chat form (system, history, user, each with
+  // kMessageOverheadTokens) and text(). Never above budget.
+  std::size_t tokens = 0;
+  std::size_t budget = 0;  // context_window - answer_reserve
 
-  // Plain text: system, then the history, then user. Here {{history}} is filled in `user`.
+  // Plain text: system, a blank line, then user_with_history (the history where the template
+  // puts {{history}}; the built-in template puts it first).
   std::string text() const;
   // {"messages":[{"role":"system",...},...history...,{"role":"user",...}]}
   std::string openai_messages_json() const;
