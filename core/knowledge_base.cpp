@@ -12,6 +12,7 @@
 #include "ingest/embedder.hpp"
 #include "ingest/pipeline.hpp"
 #include "rerank/reranker.hpp"
+#include "retrieve/prompt_builder.hpp"
 #include "retrieve/retriever.hpp"
 
 namespace ragline {
@@ -103,6 +104,13 @@ SearchResult KnowledgeBase::search(const Query& query) const {
 }
 
 std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const { return search(query).hits; }
+
+Prompt KnowledgeBase::build_prompt(const std::string& question, const std::vector<Hit>& hits,
+                                   const PromptOptions& options, const std::vector<ChatMessage>& history) const {
+  index::ReadTransaction snapshot(impl_->store.database());
+  retrieve::StorePassageSource source(impl_->store);
+  return retrieve::PromptBuilder(options, &source).build(question, hits, history);
+}
 
 std::vector<float> KnowledgeBase::query_vector(const std::string& text) const {
   return impl_->retriever.embed_query(text);
