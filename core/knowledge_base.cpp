@@ -11,6 +11,7 @@
 #include "index/vector_sync.hpp"
 #include "ingest/embedder.hpp"
 #include "ingest/pipeline.hpp"
+#include "ingest/redact.hpp"
 #include "retrieve/retriever.hpp"
 
 namespace ragline {
@@ -41,12 +42,41 @@ struct KnowledgeBase::Impl {
     }
   }
 
+  // The KB's recorded redaction, re-read on every query (an ingest, here or in another process,
+  // may have changed it); rebuilt only when the recorded JSON changes.
+  const ingest::Redactor* redactor() {
+    const std::string json = store.read_setting(ingest::kRedactionSetting);
+    if (json != redaction_json) {
+      redaction.reset();
+      const auto config = recorded_redaction(json);
+      if (config) redaction.emplace(*config);
+      redaction_json = json;
+    }
+    return redaction ? &*redaction : nullptr;
+  }
+
+  std::optional<RedactionConfig> recorded_redaction(const std::string& json) {
+    if (json.empty()) return std::nullopt;
+    auto config = ingest::redaction_config_from_json(json, store.database().path().string());
+    if (!ingest::redaction_active(config)) return std::nullopt;
+    return config;
+  }
+
+  // Queries are redacted as the documents were, so "[EMAIL]" in a chunk and an address in a
+  // query meet on the same terms, and no PII from a query reaches the query-vector cache.
+  std::string redacted(const std::string& text) {
+    const auto* active = redactor();
+    return active ? active->redact(text).text : text;
+  }
+
   std::filesystem::path directory;
   index::Store store;
   index::KeywordIndex keywords;
   index::SyncedVectorIndex vectors;
   LogCallback log;
   retrieve::Retriever retriever;
+  std::string redaction_json;
+  std::optional<ingest::Redactor> redaction;
 };
 
 KnowledgeBase::KnowledgeBase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -72,7 +102,9 @@ IngestReport KnowledgeBase::ingest(const std::vector<std::filesystem::path>& pat
 }
 
 SearchResult KnowledgeBase::search(const Query& query) const {
-  auto result = impl_->retriever.search(query);
+  Query redacted_query = query;
+  redacted_query.text = impl_->redacted(query.text);
+  auto result = impl_->retriever.search(redacted_query);
   impl_->retriever.save_query_vectors();
   // The first dense query after opening a KB whose vectors.faiss was missing or stale leaves
   // the file up to date for the next process.
@@ -89,7 +121,7 @@ SearchResult KnowledgeBase::search(const Query& query) const {
 std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const { return search(query).hits; }
 
 std::vector<float> KnowledgeBase::query_vector(const std::string& text) const {
-  return impl_->retriever.embed_query(text);
+  return impl_->retriever.embed_query(impl_->redacted(text));
 }
 
 void KnowledgeBase::reindex() { impl_->vectors.rebuild(impl_->store, impl_->log); }
@@ -112,6 +144,7 @@ Stats KnowledgeBase::stats() const {
   Stats stats = impl_->store.stats();
   const auto header = index::VectorIndex::read_header(impl_->vectors.file());
   stats.vector_index_generation = header ? header->generation : -1;
+  stats.redaction = impl_->recorded_redaction(impl_->store.read_setting(ingest::kRedactionSetting));
   return stats;
 }
 
