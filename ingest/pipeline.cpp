@@ -242,8 +242,8 @@ struct Cancelled {};
 class Preparer {
  public:
   Preparer(const std::filesystem::path& database_path, const ChunkerConfig& chunker, const IngestOptions& options,
-           Embedder* embedder, const std::string& claimed_embedder_id, BatchQueue& queue,
-           const Redactor* redactor, std::string redaction_json)
+           Embedder* embedder, const std::string& claimed_embedder_id, BatchQueue& queue, const Redactor* redactor,
+           std::string redaction_json)
       : redactor_(redactor),
         redaction_json_(std::move(redaction_json)),
         database_(index::Database::open(database_path, false, /*read_only=*/true)),

@@ -493,8 +493,9 @@ int main(int argc, char** argv) {
   ingest->add_flag("--redact", ingest_arguments.redact,
                    "Replace PII (e-mail, phone, card, SSN, IBAN, IP) by placeholders such as [EMAIL]; recorded in "
                    "the KB, which keeps redacting documents and queries");
-  ingest->add_option("--redact-types", ingest_arguments.redact_types,
-                     "Built-in detectors to use, comma-separated (email,phone,card,ssn,iban,ip; none); implies --redact");
+  ingest->add_option(
+      "--redact-types", ingest_arguments.redact_types,
+      "Built-in detectors to use, comma-separated (email,phone,card,ssn,iban,ip; none); implies --redact");
   ingest->add_option("--redact-pattern", ingest_arguments.redact_patterns,
                      "NAME=REGEX (ICU syntax): matches become [NAME] (repeatable); implies --redact");
   ingest->add_flag("--json", ingest_arguments.as_json, "Print the report as JSON");
