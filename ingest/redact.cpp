@@ -85,7 +85,10 @@ std::size_t match_card(std::string_view t, std::size_t i) {
   for (;;) {
     const std::size_t group_start = pos;
     while (pos < t.size() && is_digit(t[pos]) && digits.size() <= 19) digits += t[pos++];
-    if (digits.size() > 19) return kNoMatch;
+    if (digits.size() > 19) {
+      if (separator == ' ') break;  // a number after the card, not part of it
+      return kNoMatch;
+    }
     if (pos - group_start < 3) break;
     group_ends.emplace_back(pos, digits.size());
     if (pos + 1 < t.size() && (t[pos] == ' ' || t[pos] == '-') && is_digit(t[pos + 1])) {

@@ -85,6 +85,7 @@ TEST(Redact, CardLuhn) {
                                     "v4111111111111111", "4111111111111111x"});
   // A space-separated card followed by an unrelated number keeps the number.
   EXPECT_EQ(redact("4111 1111 1111 1111 20 times", only({"card"})), "[CARD] 20 times");
+  EXPECT_EQ(redact("4111 1111 1111 1111 2024-01-15", only({"card"})), "[CARD] 2024-01-15");
 }
 
 TEST(Redact, SsnRanges) {
