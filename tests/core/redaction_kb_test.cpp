@@ -157,6 +157,38 @@ TEST(RedactionKb, ChangedConfigReplacesTheRecordedOneAndReingests) {
   EXPECT_TRUE(same_config(kb.stats().redaction, config_with_pattern()));
 
   // A bad pattern fails before anything is written, naming the pattern.
+  {
+    IngestOptions bad = options;
+    bad.redaction->patterns = {{"BAD", "(["}};
+    try {
+      kb.ingest({dir / "docs"}, bad);
+      FAIL() << "a bad pattern was accepted";
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find("BAD"), std::string::npos) << error.what();
+    }
+    EXPECT_TRUE(same_config(kb.stats().redaction, config_with_pattern()));
+  }
+
+  // An explicit empty config turns redaction off: a warning, no recorded config, raw text again.
+  options.redaction = RedactionConfig{{}, {}};
+  report = kb.ingest({dir / "docs"}, options);
+  EXPECT_EQ(report.documents_updated, 3u);
+  EXPECT_EQ(report.warnings.size(), 1u);
+  EXPECT_FALSE(kb.stats().redaction.has_value());
+  EXPECT_NE(all_stored_text(dir / "kb").find("john.doe@example.com"), std::string::npos);
+  EXPECT_FALSE(kb.retrieve(keyword_query("john.doe@example.com", 5)).empty());
+  report = kb.ingest({dir / "docs"});
+  EXPECT_EQ(report.documents_unchanged, 3u);
+  EXPECT_TRUE(report.redactions.empty());
+}
+
+TEST(RedactionKb, BadPatternWritesNothing) {
+  // On a new KB, a bad pattern fails before any document or config is written.
+  TempDir dir;
+  write_corpus(dir / "docs");
+  auto kb = KnowledgeBase::open(dir / "kb");
+  IngestOptions options;
+  options.redaction = config_with_pattern();
   options.redaction->patterns = {{"BAD", "(["}};
   try {
     kb.ingest({dir / "docs"}, options);
@@ -164,7 +196,8 @@ TEST(RedactionKb, ChangedConfigReplacesTheRecordedOneAndReingests) {
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("BAD"), std::string::npos) << error.what();
   }
-  EXPECT_TRUE(same_config(kb.stats().redaction, config_with_pattern()));
+  EXPECT_FALSE(kb.stats().redaction.has_value());
+  EXPECT_TRUE(kb.documents().empty());
 }
 
 TEST(RedactionKb, WithoutRedactionNothingChanges) {
