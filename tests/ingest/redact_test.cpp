@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -272,6 +273,38 @@ TEST(Redact, LargeTextMatchesPieceByPiece) {
   EXPECT_EQ(result.counts.at("ip"), 2000u);
   EXPECT_EQ(result.counts.at("card"), 2000u);
   EXPECT_EQ(result.counts.size(), 3u);
+}
+
+TEST(Redact, RandomTextKeepsInvariants) {
+  // Random text over the characters the detectors care about (and some UTF-8): every redaction
+  // lies inside the input, they are ordered and disjoint, the output is the input with each
+  // range replaced by its placeholder, and counts add up. Truncated matches at the very end of
+  // the text are the case this looks for.
+  const std::vector<std::string> pieces = {"0", "1",    "2",        "4",        "5",    "9",       "+",        "-",
+                                           ".", "(",    ")",        " ",        ":",    "::",      "@",        "a",
+                                           "f", "x",    "DE",       "GB",       "/",    ",",       "_",        "\n",
+                                           "é", "4111", "192.168.", "ab@cd.io", "+44 ", "123-45-", "DE89 3704"};
+  std::mt19937 random(7);
+  const Redactor redactor{RedactionConfig{}};
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const std::size_t length = random() % 40;
+    for (std::size_t k = 0; k < length; ++k) text += pieces[random() % pieces.size()];
+    const auto result = redactor.redact(text);
+    std::string rebuilt;
+    std::size_t copied = 0, total = 0;
+    for (const auto& redaction : result.redactions) {
+      ASSERT_LE(copied, redaction.start) << text;
+      ASSERT_LT(redaction.start, redaction.end) << text;
+      ASSERT_LE(redaction.end, text.size()) << text;
+      rebuilt += text.substr(copied, redaction.start - copied) + redaction_placeholder(redaction.type);
+      copied = redaction.end;
+    }
+    rebuilt += text.substr(copied);
+    EXPECT_EQ(result.text, rebuilt) << text;
+    for (const auto& [type, count] : result.counts) total += count;
+    EXPECT_EQ(total, result.redactions.size()) << text;
+  }
 }
 
 }  // namespace
