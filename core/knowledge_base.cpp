@@ -11,6 +11,7 @@
 #include "index/vector_sync.hpp"
 #include "ingest/embedder.hpp"
 #include "ingest/pipeline.hpp"
+#include "ingest/redact.hpp"
 #include "rerank/reranker.hpp"
 #include "retrieve/prompt_builder.hpp"
 #include "retrieve/retriever.hpp"
@@ -43,12 +44,41 @@ struct KnowledgeBase::Impl {
     }
   }
 
+  // The KB's recorded redaction, re-read on every query (an ingest, here or in another process,
+  // may have changed it); rebuilt only when the recorded JSON changes.
+  const ingest::Redactor* redactor() {
+    const std::string json = store.read_setting(ingest::kRedactionSetting);
+    if (json != redaction_json) {
+      redaction.reset();
+      const auto config = recorded_redaction(json);
+      if (config) redaction.emplace(*config);
+      redaction_json = json;
+    }
+    return redaction ? &*redaction : nullptr;
+  }
+
+  std::optional<RedactionConfig> recorded_redaction(const std::string& json) {
+    if (json.empty()) return std::nullopt;
+    auto config = ingest::redaction_config_from_json(json, store.database().path().string());
+    if (!ingest::redaction_active(config)) return std::nullopt;
+    return config;
+  }
+
+  // Queries are redacted as the documents were, so "[EMAIL]" in a chunk and an address in a
+  // query meet on the same terms, and no PII from a query reaches the query-vector cache.
+  std::string redacted(const std::string& text) {
+    const auto* active = redactor();
+    return active ? active->redact(text).text : text;
+  }
+
   std::filesystem::path directory;
   index::Store store;
   index::KeywordIndex keywords;
   index::SyncedVectorIndex vectors;
   LogCallback log;
   retrieve::Retriever retriever;
+  std::string redaction_json;
+  std::optional<ingest::Redactor> redaction;
 };
 
 KnowledgeBase::KnowledgeBase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -74,18 +104,20 @@ IngestReport KnowledgeBase::ingest(const std::vector<std::filesystem::path>& pat
 }
 
 SearchResult KnowledgeBase::search(const Query& query) const {
+  Query redacted_query = query;
+  redacted_query.text = impl_->redacted(query.text);
   SearchResult result;
   if (query.rerank.empty()) {
-    result = impl_->retriever.search(query);
+    result = impl_->retriever.search(redacted_query);
   } else {
-    Query widened = query;
+    Query widened = redacted_query;
     widened.k = query.k == 0 ? 0 : rerank::rerank_input_size(query.rerank, query.k);
     result = impl_->retriever.search(widened);
     rerank::RerankRequest request;
-    request.query = query.text;
+    request.query = redacted_query.text;
     request.k = query.k;
     if (impl_->store.embedder().name != "none") {
-      request.query_vector = [this, &query] { return impl_->retriever.embed_query(query.text); };
+      request.query_vector = [this, &redacted_query] { return impl_->retriever.embed_query(redacted_query.text); };
       request.hit_vectors = [this](std::span<const Hit> hits) { return impl_->retriever.hit_vectors(hits); };
     }
     result.hits = rerank::run_rerank_chain(query.rerank, request, std::move(result.hits), result.explanation);
@@ -113,7 +145,7 @@ Prompt KnowledgeBase::build_prompt(const std::string& question, const std::vecto
 }
 
 std::vector<float> KnowledgeBase::query_vector(const std::string& text) const {
-  return impl_->retriever.embed_query(text);
+  return impl_->retriever.embed_query(impl_->redacted(text));
 }
 
 void KnowledgeBase::reindex() { impl_->vectors.rebuild(impl_->store, impl_->log); }
@@ -136,6 +168,7 @@ Stats KnowledgeBase::stats() const {
   Stats stats = impl_->store.stats();
   const auto header = index::VectorIndex::read_header(impl_->vectors.file());
   stats.vector_index_generation = header ? header->generation : -1;
+  stats.redaction = impl_->recorded_redaction(impl_->store.read_setting(ingest::kRedactionSetting));
   return stats;
 }
 

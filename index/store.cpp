@@ -766,6 +766,10 @@ void Store::set_vector_index_config(const VectorIndexConfig& config) {
   vector_index_ = config;
 }
 
+std::string Store::read_setting(std::string_view key) { return setting(statements_, key); }
+
+void Store::write_setting(std::string_view key, std::string_view value) { put_setting(statements_, key, value); }
+
 std::unordered_map<std::string, std::vector<float>> Store::cached_embeddings(
     const std::string& embedder_id, const std::vector<std::string>& text_hashes) {
   std::unordered_map<std::string, std::vector<float>> found;

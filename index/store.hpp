@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -133,6 +134,10 @@ class Store {
   void prune_vector_removals(std::int64_t generation);
   std::int64_t removals_pruned_through();
   void set_vector_index_config(const VectorIndexConfig& config);
+  // Settings other modules record in the KB (ingest's "redaction"): the value, empty when unset.
+  // write_setting must run inside a WriteTransaction.
+  std::string read_setting(std::string_view key);
+  void write_setting(std::string_view key, std::string_view value);
   // Embedding cache: vectors by SHA-256 of the text, for one embedder id.
   std::unordered_map<std::string, std::vector<float>> cached_embeddings(const std::string& embedder_id,
                                                                         const std::vector<std::string>& text_hashes);

@@ -22,6 +22,7 @@
 #include "ingest/file_walker.hpp"
 #include "ingest/format.hpp"
 #include "ingest/normalize.hpp"
+#include "ingest/redact.hpp"
 #include "ragline/knowledge_base.hpp"
 
 namespace ragline::ingest {
@@ -62,6 +63,7 @@ struct PreparedDocument {
   // SHA-256 (raw bytes) of each searchable chunk's text whose vector the model computed in this
   // run, with its row index, for the embedding cache.
   std::vector<std::pair<std::string, std::size_t>> new_cache_entries;
+  std::map<std::string, std::size_t> redactions;  // matches replaced, by type
 };
 
 // SHA-256 of a chunk's text as the embedding cache's key (raw 32 bytes). Query vectors are
@@ -240,8 +242,11 @@ struct Cancelled {};
 class Preparer {
  public:
   Preparer(const std::filesystem::path& database_path, const ChunkerConfig& chunker, const IngestOptions& options,
-           Embedder* embedder, const std::string& claimed_embedder_id, BatchQueue& queue)
-      : database_(index::Database::open(database_path, false, /*read_only=*/true)),
+           Embedder* embedder, const std::string& claimed_embedder_id, BatchQueue& queue, const Redactor* redactor,
+           std::string redaction_json)
+      : redactor_(redactor),
+        redaction_json_(std::move(redaction_json)),
+        database_(index::Database::open(database_path, false, /*read_only=*/true)),
         find_hash_(database_.prepare("SELECT content_hash FROM documents WHERE uri = ?1")),
         chunker_(make_chunker(chunker)),
         options_(options),
@@ -412,7 +417,7 @@ class Preparer {
       normalise_document(document);
       RAGLINE_CHECK(!is_blank(document.text), format, "no text after normalisation");
       PreparedDocument prepared;
-      prepared.hash = content_hash(document);
+      prepared.hash = content_hash(document, redaction_json_);
       if (auto existing = stored_hash(document.uri)) {
         if (*existing == prepared.hash) {
           ++documents_unchanged_;
@@ -420,6 +425,7 @@ class Preparer {
         }
         prepared.replaces_existing = true;
       }
+      if (redactor_) redactor_->redact_document(document, prepared.redactions);
       prepared.chunks = chunker_->chunk(document);
       prepared.document = std::move(document);
       batch_bytes_ += prepared.document.text.size();
@@ -433,6 +439,8 @@ class Preparer {
     if (batch_.documents.size() >= options_.batch_documents || batch_bytes_ >= kBatchBytes) send();
   }
 
+  const Redactor* redactor_;
+  std::string redaction_json_;  // empty when not redacting
   index::Database database_;
   index::Statement find_hash_;
   std::optional<CachedEmbedding> embedding_;
@@ -471,6 +479,7 @@ class Ingest {
   IngestReport run(const std::vector<fs::path>& paths) {
     const auto started = Clock::now();
     if (store_.embedder().name != "none") embedder_ = make_embedder(store_.embedder(), store_.analyzer());
+    resolve_redaction();
     complete_missing_vectors();
     WalkResult walk = walk_inputs(paths, options_.include_globs, options_.exclude_globs);
     for (auto& failure : walk.failures) fail(std::move(failure.location), std::move(failure.reason));
@@ -479,7 +488,7 @@ class Ingest {
     // this one, on two cores, while bounding memory.
     BatchQueue queue(2);
     Preparer preparer(store_.database().path(), store_.chunker(), options_, embedder_.get(), store_.embedder_id(),
-                      queue);
+                      queue, redactor_ ? &*redactor_ : nullptr, redactor_ ? redaction_json_ : std::string());
     std::exception_ptr preparer_failure;
     std::thread preparing([&] {
       try {
@@ -513,6 +522,35 @@ class Ingest {
   void fail(std::string location, std::string reason) {
     if (log_) log_(LogLevel::warning, location + ": " + reason);
     report_.failures.push_back({std::move(location), std::move(reason)});
+  }
+
+  // The redaction of this run: the one asked for, else the one the KB recorded. One asked for is
+  // checked before anything is written, then recorded; a different recorded one is replaced,
+  // with a warning, since documents ingested before keep theirs until they are re-ingested.
+  void resolve_redaction() {
+    const std::string recorded = store_.read_setting(kRedactionSetting);
+    std::optional<RedactionConfig> config;
+    if (options_.redaction) {
+      config = options_.redaction;
+      redactor_.emplace(*config);
+      redaction_json_ = redaction_config_json(*config);
+      if (redaction_json_ != recorded && (!recorded.empty() || redaction_active(*config))) {
+        if (!recorded.empty()) {
+          const std::string warning = "redaction config " + recorded + " replaced by " + redaction_json_ +
+                                      "; documents ingested before keep the old redaction until re-ingested";
+          if (log_) log_(LogLevel::warning, warning);
+          report_.warnings.push_back(warning);
+        }
+        index::WriteTransaction transaction(store_.database());
+        store_.write_setting(kRedactionSetting, redaction_json_);
+        transaction.commit();
+      }
+    } else if (!recorded.empty()) {
+      config = redaction_config_from_json(recorded, store_.database().path().string());
+      redactor_.emplace(*config);
+      redaction_json_ = recorded;
+    }
+    if (!config || !redaction_active(*config)) redactor_.reset();
   }
 
   // Chunks stored without vectors (an earlier embedding failure, a KB from before vectors) are
@@ -601,6 +639,7 @@ class Ingest {
       report_.embed_seconds += batch.embed_seconds;
       for (const auto& prepared : batch.documents) {
         ++(prepared.replaces_existing ? report_.documents_updated : report_.documents_added);
+        for (const auto& [type, count] : prepared.redactions) report_.redactions[type] += count;
         report_.chunks_written += prepared.chunks.size();
       }
     }
@@ -633,17 +672,21 @@ class Ingest {
   const IngestOptions& options_;
   const LogCallback& log_;
   std::unique_ptr<Embedder> embedder_;
+  std::optional<Redactor> redactor_;
+  std::string redaction_json_;
   IngestReport report_;
 };
 
 }  // namespace
 
-std::string content_hash(const Document& document) {
+std::string content_hash(const Document& document, std::string_view redaction) {
   core::Sha256 hash;
   hash.update_field(document.mime_type).update_field(document.title).update_field(document.text);
   std::string pages;
   for (auto start : document.page_starts) pages += std::to_string(start) + ",";
   hash.update_field(pages).update_field(metadata_json(document.metadata).dump());
+  // Absent, not empty, without redaction: hashes of KBs that never redacted stay as they were.
+  if (!redaction.empty()) hash.update_field(redaction);
   return hash.hex_digest();
 }
 

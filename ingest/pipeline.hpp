@@ -5,6 +5,7 @@
 // batch while the next one is prepared, and alone calls the log and progress callbacks.
 
 #include <filesystem>
+#include <string_view>
 #include <vector>
 
 #include "index/store.hpp"
@@ -16,7 +17,8 @@ IngestReport run_ingest(index::Store& store, const std::vector<std::filesystem::
                         const IngestOptions& options, const LogCallback& log);
 
 // The hash that decides whether a document changed: its normalised text, title, mime type,
-// page layout and metadata.
-std::string content_hash(const Document& document);
+// page layout and metadata, and the redaction config (canonical JSON; empty when not redacting),
+// so that a changed config re-ingests documents.
+std::string content_hash(const Document& document, std::string_view redaction = {});
 
 }  // namespace ragline::ingest

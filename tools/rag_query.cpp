@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ragline/ragline.hpp>
 #include <sstream>
 
@@ -294,7 +295,37 @@ struct IngestArguments {
   VectorArguments vectors;
   ragline::IngestOptions options;
   bool as_json = false, quiet = false;
+  bool redact = false;
+  std::string redact_types;                  // comma-separated; "none": user patterns only
+  std::vector<std::string> redact_patterns;  // NAME=REGEX
 };
+
+// --redact, --redact-types, --redact-pattern; each of them turns redaction on.
+std::optional<ragline::RedactionConfig> redaction_config(const IngestArguments& arguments) {
+  if (!arguments.redact && arguments.redact_types.empty() && arguments.redact_patterns.empty()) return std::nullopt;
+  ragline::RedactionConfig config;
+  if (!arguments.redact_types.empty()) {
+    config.types.clear();
+    std::stringstream list(arguments.redact_types);
+    for (std::string type; std::getline(list, type, ',');) {
+      if (!type.empty() && type != "none") config.types.push_back(type);
+    }
+  }
+  for (const auto& pattern : arguments.redact_patterns) {
+    const auto equals = pattern.find('=');
+    if (equals == std::string::npos || equals == 0)
+      throw ragline::Error(ragline::ErrorKind::invalid_argument,
+                           "--redact-pattern \"" + pattern + "\": expected NAME=REGEX");
+    config.patterns.push_back({pattern.substr(0, equals), pattern.substr(equals + 1)});
+  }
+  return config;
+}
+
+json redaction_to_json(const ragline::RedactionConfig& config) {
+  json patterns = json::array();
+  for (const auto& pattern : config.patterns) patterns.push_back({{"name", pattern.name}, {"regex", pattern.regex}});
+  return {{"types", config.types}, {"patterns", patterns}};
+}
 
 int run_ingest(IngestArguments& arguments) {
   if (arguments.kb.empty())
@@ -329,6 +360,7 @@ int run_ingest(IngestArguments& arguments) {
   ragline::tools::ProgressBar progress_bar;
   if (!arguments.quiet) arguments.options.progress = [&](const ragline::IngestProgress& p) { progress_bar.update(p); };
   std::vector<fs::path> paths(arguments.paths.begin(), arguments.paths.end());
+  arguments.options.redaction = redaction_config(arguments);
   const auto report = kb.ingest(paths, arguments.options);
   progress_bar.finish();
 
@@ -350,6 +382,8 @@ int run_ingest(IngestArguments& arguments) {
                       {"embeddings_from_cache", report.embeddings_from_cache},
                       {"embed_seconds", report.embed_seconds},
                       {"seconds", report.seconds},
+                      {"redactions", report.redactions},
+                      {"warnings", report.warnings},
                       {"failures", failures}}
                      .dump()
               << "\n";
@@ -366,6 +400,16 @@ int run_ingest(IngestArguments& arguments) {
     }
     if (report.invalid_utf8_replaced > 0) {
       std::printf("replaced %zu invalid UTF-8 sequences with U+FFFD\n", report.invalid_utf8_replaced);
+    }
+    if (!report.redactions.empty()) {
+      std::string counts;
+      for (const auto& [type, count] : report.redactions)
+        counts += (counts.empty() ? "" : ", ") + type + " " + std::to_string(count);
+      std::printf("redacted: %s\n", counts.c_str());
+    }
+    // Without --quiet the log callback has shown them already.
+    if (arguments.quiet) {
+      for (const auto& warning : report.warnings) std::printf("warning: %s\n", warning.c_str());
     }
   }
   return report.ok() ? 0 : kExitIngestFailures;
@@ -511,6 +555,14 @@ int main(int argc, char** argv) {
   ingest->add_option("--batch", ingest_arguments.options.batch_documents, "Documents per transaction");
   ingest_arguments.vectors.add_embedder_options(ingest);
   ingest_arguments.vectors.add_index_options(ingest);
+  ingest->add_flag("--redact", ingest_arguments.redact,
+                   "Replace PII (e-mail, phone, card, SSN, IBAN, IP) by placeholders such as [EMAIL]; recorded in "
+                   "the KB, which keeps redacting documents and queries");
+  ingest->add_option(
+      "--redact-types", ingest_arguments.redact_types,
+      "Built-in detectors to use, comma-separated (email,phone,card,ssn,iban,ip; none); implies --redact");
+  ingest->add_option("--redact-pattern", ingest_arguments.redact_patterns,
+                     "NAME=REGEX (ICU syntax): matches become [NAME] (repeatable); implies --redact");
   ingest->add_flag("--json", ingest_arguments.as_json, "Print the report as JSON");
   ingest->add_flag("-q,--quiet", ingest_arguments.quiet, "No progress bar or per-file warnings");
 
@@ -610,7 +662,8 @@ int main(int argc, char** argv) {
                           {"embedder", {{"name", s.embedder.name}, {"model", s.embedder.model}, {"id", s.embedder_id}}},
                           {"vectors", s.vectors},
                           {"vector_index", s.vector_index.type},
-                          {"generation", s.generation}}
+                          {"generation", s.generation},
+                          {"redaction", s.redaction ? redaction_to_json(*s.redaction) : json(nullptr)}}
                          .dump(2)
                   << "\n";
       } else {
@@ -623,6 +676,7 @@ int main(int argc, char** argv) {
             static_cast<double>(s.bytes_on_disk) / 1e6, s.schema_version, chunker.dump().c_str(),
             analyzer.dump().c_str(), s.embedder_id.empty() ? s.embedder.name.c_str() : s.embedder_id.c_str(),
             static_cast<long long>(s.vectors), s.vector_index.type.c_str());
+        std::printf("redaction:   %s\n", s.redaction ? redaction_to_json(*s.redaction).dump().c_str() : "none");
       }
       return 0;
     }

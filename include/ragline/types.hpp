@@ -108,6 +108,25 @@ struct IngestProgress {
 // Called on the thread that called ingest(), after each written batch and at the end.
 using ProgressCallback = std::function<void(const IngestProgress&)>;
 
+// One user-supplied redaction pattern: matches of `regex` (ICU regular expression syntax) become
+// "[NAME]" (the name upper-cased).
+struct RedactionPattern {
+  std::string name;  // letters, digits and '_', starting with a letter
+  std::string regex;
+
+  bool operator==(const RedactionPattern&) const = default;
+};
+
+// PII redaction at ingest (ingest/README.md lists what each detector matches). Recorded in the
+// KB when first used: later ingests keep redacting with it, and queries are redacted the same way.
+struct RedactionConfig {
+  // Built-in detectors: email | phone | card | ssn | iban | ip. Empty with no patterns: none.
+  std::vector<std::string> types = {"email", "phone", "card", "ssn", "iban", "ip"};
+  std::vector<RedactionPattern> patterns;  // tried before the built-ins when matches tie
+
+  bool operator==(const RedactionConfig&) const = default;
+};
+
 struct IngestOptions {
   std::vector<std::string> include_globs;  // file names matched against these (empty: all supported)
   std::vector<std::string> exclude_globs;  // applied after include; matched against relative paths and names
@@ -119,6 +138,9 @@ struct IngestOptions {
   std::string metadata_field = "metadata";
   std::size_t batch_documents = 512;  // documents per transaction
   ProgressCallback progress;
+  // Unset: the KB's recorded redaction, if any. Set and different from the recorded one: it
+  // replaces it (a warning in the report); documents are re-redacted only when re-ingested.
+  std::optional<RedactionConfig> redaction;
 };
 
 // One input that could not be ingested: a whole file, or one record of a JSONL file.
@@ -141,6 +163,8 @@ struct IngestReport {
   std::uint64_t bytes_read = 0;
   double seconds = 0;
   std::vector<IngestFailure> failures;
+  std::map<std::string, std::size_t> redactions;  // matches replaced, by type (email, ..., or pattern name)
+  std::vector<std::string> warnings;              // notices that are not failures (a replaced redaction config)
   bool ok() const { return failures.empty(); }
 };
 
@@ -307,6 +331,7 @@ struct Stats {
   std::size_t vector_dimension = 0;           // of those vectors (0 before the first)
   std::int64_t generation = 0;                // bumped by every committed change
   std::int64_t vector_index_generation = -1;  // of vectors.faiss on disk; -1 when there is none
+  std::optional<RedactionConfig> redaction;   // the KB's recorded redaction; unset when it does not redact
 };
 
 }  // namespace ragline
