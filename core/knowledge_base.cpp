@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "core/check.hpp"
+#include "index/kb_check.hpp"
 #include "index/keyword_index.hpp"
 #include "index/store.hpp"
 #include "index/vector_sync.hpp"
@@ -93,6 +94,28 @@ std::vector<float> KnowledgeBase::query_vector(const std::string& text) const {
 }
 
 void KnowledgeBase::reindex() { impl_->vectors.rebuild(impl_->store, impl_->log); }
+
+CheckReport KnowledgeBase::check() const { return index::check_kb(impl_->store, impl_->vectors.file()); }
+
+RepairReport KnowledgeBase::repair() {
+  auto& store = impl_->store;
+  RepairReport report;
+  report.actions = index::repair_store(store);
+  if (store.embedder().name != "none") {
+    const auto embedded = ingest::run_ingest(store, {}, IngestOptions{}, impl_->log);
+    if (embedded.chunks_embedded + embedded.embeddings_from_cache > 0) {
+      report.actions.push_back("embedded " + std::to_string(embedded.chunks_embedded + embedded.embeddings_from_cache) +
+                               " chunks that waited for vectors");
+    }
+    for (const auto& failure : embedded.failures) report.actions.push_back(failure.location + ": " + failure.reason);
+  }
+  impl_->vectors.rebuild(store, impl_->log);
+  const auto* rebuilt = impl_->vectors.index();
+  report.actions.push_back(rebuilt ? "rebuilt vectors.faiss from " + std::to_string(rebuilt->size()) + " vectors"
+                                   : "removed vectors.faiss (the KB has no vectors)");
+  report.after = check();
+  return report;
+}
 
 bool KnowledgeBase::remove_document(const std::string& uri) {
   auto& store = impl_->store;

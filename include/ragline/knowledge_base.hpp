@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ragline/check.hpp"
 #include "ragline/error.hpp"
 #include "ragline/types.hpp"
 
@@ -42,6 +43,16 @@ class KnowledgeBase {
 
   // Rebuilds vectors.faiss from the vectors in kb.sqlite (e.g. after changing the index type).
   void reindex();
+
+  // Verifies the KB directory (include/ragline/check.hpp): SQLite's integrity and foreign-key
+  // checks, the FTS5 keyword index against the chunks, every searchable chunk's vector, and
+  // vectors.faiss against kb.sqlite. Never writes; safe during another process's ingest (the FTS5
+  // check waits for the writer's lock like any writer, up to the busy timeout).
+  CheckReport check() const;
+  // Rebuilds what is derived from what is durable: the keyword index from the chunks and
+  // vectors.faiss from the stored vectors; deletes rows whose owner is gone; embeds chunks that
+  // wait for vectors when the embedder answers. A writer: takes the KB's write lock.
+  RepairReport repair();
 
   // Removes one document and its chunks; false when no document has that URI.
   bool remove_document(const std::string& uri);
