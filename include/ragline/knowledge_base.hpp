@@ -4,7 +4,12 @@
 // Thread safety: a KnowledgeBase object is not shared between threads; open one per thread
 // (they may point at the same directory). Any number of readers and one writer can use a KB
 // directory at once, from threads or processes: SQLite's WAL lets queries run during an ingest,
-// and a second concurrent writer waits up to the busy timeout, then gets ErrorKind::busy.
+// and a second concurrent writer waits up to the busy timeout (10 s), then gets ErrorKind::busy
+// ("KB ... is busy"). Each search reads one snapshot: it sees every document whole or not at
+// all, and vector hits only for chunks in that snapshot. Writers (ingest, remove_document,
+// reindex, repair) commit in transactions; killing the process at any moment leaves a KB that
+// opens, checks clean and resumes (index/README.md, "Durability and concurrency").
+// Error, CheckReport and the other value types are plain data: safe to copy between threads.
 
 #include <filesystem>
 #include <memory>

@@ -247,5 +247,31 @@ TEST(CheckRepairPending, ChunksWaitingForVectorsArePendingNotDamage) {
   EXPECT_TRUE(completed.ok() && completed.pending.empty()) << describe(completed);
 }
 
+TEST(CheckRepairHierarchical, ParentsThatAreNeverIndexedAreNotFindingsAndRepairKeepsThemOut) {
+  // Hierarchical parents are stored but not searchable: no FTS5 row, no vector. check() accepts
+  // that, and repair() refills the keyword index from the searchable children only.
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "Sentence number " + std::to_string(i) + " mentions anemometers. ";
+  write_file(dir / "long.txt", text);
+  OpenOptions options;
+  options.chunker = ChunkerConfig{"hierarchical", 256, 0, 200, 40};
+  auto kb = KnowledgeBase::open(dir / "kb", options);
+  ASSERT_TRUE(kb.ingest({dir / "long.txt"}).ok());
+  const auto clean = kb.check();
+  EXPECT_TRUE(clean.ok() && clean.pending.empty()) << describe(clean);
+  const auto stats = kb.stats();
+  ASSERT_LT(stats.searchable_chunks, stats.chunks);
+  {
+    auto database = raw_connection(dir / "kb");
+    database.exec("DELETE FROM chunk_keywords_docsize WHERE id = (SELECT min(id) FROM chunks WHERE searchable = 1)");
+  }
+  EXPECT_FALSE(kb.check().ok());
+  const auto repaired = kb.repair();
+  EXPECT_TRUE(repaired.after.ok()) << describe(repaired.after);
+  auto database = raw_connection(dir / "kb");
+  EXPECT_EQ(database.query_int64("SELECT count(*) FROM chunk_keywords_docsize"), stats.searchable_chunks);
+}
+
 }  // namespace
 }  // namespace ragline
