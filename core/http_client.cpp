@@ -192,6 +192,9 @@ void configure(Transfer& transfer, const HttpOptions& options) {
   set_option(easy, CURLOPT_URL, request.url.c_str());
   set_option(easy, CURLOPT_NOSIGNAL, 1L);
   set_option(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  // libcurl's defaults, set explicitly: certificates and host names are always verified.
+  set_option(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  set_option(easy, CURLOPT_SSL_VERIFYHOST, 2L);
   set_option(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(std::ceil(options.timeout_seconds * 1000)));
   set_option(easy, CURLOPT_ERRORBUFFER, transfer.error_buffer.data());
   set_option(easy, CURLOPT_USERAGENT, "ragline/0.1");

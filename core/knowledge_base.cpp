@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "core/check.hpp"
+#include "index/kb_check.hpp"
 #include "index/keyword_index.hpp"
 #include "index/store.hpp"
 #include "index/vector_sync.hpp"
@@ -81,6 +82,30 @@ struct KnowledgeBase::Impl {
   std::optional<ingest::Redactor> redaction;
 };
 
+namespace {
+
+// Errors of the KB itself (not of one input) name the KB directory, and a busy one says plainly
+// that another writer holds it.
+template <typename Operation>
+auto naming_kb(const std::filesystem::path& dir, Operation&& operation) -> decltype(operation()) {
+  try {
+    return operation();
+  } catch (const Error& error) {
+    const ErrorKind kind = error.kind();
+    if (kind == ErrorKind::busy) {
+      throw Error(kind, "KB " + dir.string() + " is busy: another process or thread is writing to it (waited " +
+                            std::to_string(index::kBusyTimeoutMs / 1000) + " s). " + error.what());
+    }
+    const bool store_error = kind == ErrorKind::io || kind == ErrorKind::database || kind == ErrorKind::corrupt;
+    if (store_error && std::string_view(error.what()).find(dir.string()) == std::string_view::npos) {
+      throw Error(kind, "KB " + dir.string() + ": " + error.what());
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
 KnowledgeBase::KnowledgeBase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 KnowledgeBase::KnowledgeBase(KnowledgeBase&&) noexcept = default;
 KnowledgeBase& KnowledgeBase::operator=(KnowledgeBase&&) noexcept = default;
@@ -98,9 +123,11 @@ KnowledgeBase KnowledgeBase::open(const std::filesystem::path& dir, const OpenOp
 }
 
 IngestReport KnowledgeBase::ingest(const std::vector<std::filesystem::path>& paths, const IngestOptions& options) {
-  auto report = ingest::run_ingest(impl_->store, paths, options, impl_->log);
-  impl_->sync_vector_file();
-  return report;
+  return naming_kb(impl_->directory, [&] {
+    auto report = ingest::run_ingest(impl_->store, paths, options, impl_->log);
+    impl_->sync_vector_file();
+    return report;
+  });
 }
 
 SearchResult KnowledgeBase::search(const Query& query) const {
@@ -150,16 +177,43 @@ std::vector<float> KnowledgeBase::query_vector(const std::string& text) const {
 
 void KnowledgeBase::reindex() { impl_->vectors.rebuild(impl_->store, impl_->log); }
 
+CheckReport KnowledgeBase::check() const { return index::check_kb(impl_->store, impl_->vectors.file()); }
+
+RepairReport KnowledgeBase::repair() {
+  return naming_kb(impl_->directory, [&] {
+    auto& store = impl_->store;
+    RepairReport report;
+    report.actions = index::repair_store(store);
+    if (store.embedder().name != "none") {
+      const auto embedded = ingest::run_ingest(store, {}, IngestOptions{}, impl_->log);
+      if (embedded.chunks_embedded + embedded.embeddings_from_cache > 0) {
+        report.actions.push_back("embedded " +
+                                 std::to_string(embedded.chunks_embedded + embedded.embeddings_from_cache) +
+                                 " chunks that waited for vectors");
+      }
+      for (const auto& failure : embedded.failures) report.actions.push_back(failure.location + ": " + failure.reason);
+    }
+    impl_->vectors.rebuild(store, impl_->log);
+    const auto* rebuilt = impl_->vectors.index();
+    report.actions.push_back(rebuilt ? "rebuilt vectors.faiss from " + std::to_string(rebuilt->size()) + " vectors"
+                                     : "removed vectors.faiss (the KB has no vectors)");
+    report.after = check();
+    return report;
+  });
+}
+
 bool KnowledgeBase::remove_document(const std::string& uri) {
-  auto& store = impl_->store;
-  index::WriteTransaction transaction(store.database());
-  auto existing = store.find_document(uri);
-  if (!existing) return false;
-  store.delete_document(existing->id);
-  store.bump_generation();
-  transaction.commit();
-  impl_->sync_vector_file();
-  return true;
+  return naming_kb(impl_->directory, [&] {
+    auto& store = impl_->store;
+    index::WriteTransaction transaction(store.database());
+    auto existing = store.find_document(uri);
+    if (!existing) return false;
+    store.delete_document(existing->id);
+    store.bump_generation();
+    transaction.commit();
+    impl_->sync_vector_file();
+    return true;
+  });
 }
 
 std::vector<DocumentInfo> KnowledgeBase::documents() const { return impl_->store.documents(); }

@@ -789,6 +789,13 @@ const VectorIndexConfig& VectorIndex::config() const { return impl_->config; }
 std::size_t VectorIndex::size() const { return impl_->live(); }
 std::size_t VectorIndex::tombstones() const { return impl_->tombstone_count; }
 bool VectorIndex::contains(std::int64_t chunk_id) const { return impl_->positions.contains(chunk_id); }
+std::vector<std::int64_t> VectorIndex::ids() const {
+  std::vector<std::int64_t> live;
+  live.reserve(impl_->positions.size());
+  for (const auto& entry : impl_->positions) live.push_back(entry.first);
+  std::sort(live.begin(), live.end());
+  return live;
+}
 
 std::string VectorIndex::description() const {
   switch (impl_->state) {

@@ -54,6 +54,8 @@ class VectorIndex {
   std::size_t size() const;        // live vectors
   std::size_t tombstones() const;  // removed but still inside the FAISS structure
   bool contains(std::int64_t chunk_id) const;
+  // The live chunk ids, ascending (for consistency checks).
+  std::vector<std::int64_t> ids() const;
   // "flat", "hnsw", "ivf-flat", "ivf-pq", or "flat (ivf untrained)" while IVF waits for vectors.
   std::string description() const;
 

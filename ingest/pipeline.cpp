@@ -113,6 +113,11 @@ class CachedEmbedding {
     for (auto i : missing) to_embed.push_back(texts[i]);
     EmbeddingMatrix computed;
     if (!to_embed.empty()) computed = embedder_.embed(to_embed, EmbedPurpose::document);
+    // A service that answers with another dimension than the KB's vectors (another model behind
+    // the same name, or a broken answer) fails this embedding; the chunks wait for a later run.
+    RAGLINE_CHECK(to_embed.empty() || claimed_id_.empty() || embedder_.id() == claimed_id_, network,
+                  "the embedding service answered as " << embedder_.id() << " but the KB's vectors are " << claimed_id_
+                                                       << " (another model or dimension?)");
     std::size_t dimension = computed.rows > 0 ? computed.dimension : 0;
     for (const auto& vector : cached) {
       if (!vector.empty()) dimension = vector.size();
@@ -514,6 +519,7 @@ class Ingest {
     report_.invalid_utf8_replaced = preparer.invalid_utf8_replaced();
     report_.bytes_read = preparer.bytes_read();
     if (options_.prune) prune(walk.roots, preparer.seen_uris(), preparer.failed_sources());
+    report_pending_vectors();
     report_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     return std::move(report_);
   }
@@ -551,6 +557,31 @@ class Ingest {
       redaction_json_ = recorded;
     }
     if (!config || !redaction_active(*config)) redactor_.reset();
+  }
+
+  // After an embedding failure, one more entry names the documents whose chunks still wait for
+  // vectors: what the next ingest completes.
+  void report_pending_vectors() {
+    const bool embedder_failed = std::any_of(report_.failures.begin(), report_.failures.end(), [](const auto& failure) {
+      return failure.location.rfind("embedder ", 0) == 0;
+    });
+    if (!embedder_failed) return;
+    auto statement = store_.database().prepare(
+        "SELECT d.uri, count(*) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.searchable = 1 AND "
+        "NOT EXISTS (SELECT 1 FROM chunk_vectors v WHERE v.chunk_id = c.id) GROUP BY d.id ORDER BY d.uri");
+    std::size_t documents = 0;
+    std::int64_t chunks = 0;
+    std::string named;
+    constexpr std::size_t kNamed = 10;
+    while (statement.step()) {
+      if (documents < kNamed) named += (documents ? ", " : "") + statement.column_string(0);
+      ++documents;
+      chunks += statement.column_int64(1);
+    }
+    if (documents == 0) return;
+    if (documents > kNamed) named += " and " + std::to_string(documents - kNamed) + " more";
+    fail("pending embeddings", std::to_string(chunks) + " chunks of " + std::to_string(documents) +
+                                   " documents still need vectors (" + named + "); the next ingest embeds them");
   }
 
   // Chunks stored without vectors (an earlier embedding failure, a KB from before vectors) are

@@ -93,6 +93,36 @@ ragline::KnowledgeBase open_existing(const std::string& kb) {
   return ragline::KnowledgeBase::open(kb, options);
 }
 
+void print_check(const ragline::CheckReport& report, bool as_json) {
+  auto list = [](const std::vector<ragline::CheckFinding>& findings) {
+    json array = json::array();
+    for (const auto& finding : findings) array.push_back({{"area", finding.area}, {"message", finding.message}});
+    return array;
+  };
+  if (as_json) {
+    std::cout << json{{"ok", report.ok()}, {"findings", list(report.findings)}, {"pending", list(report.pending)}}.dump(
+                     2)
+              << "\n";
+    return;
+  }
+  for (const auto& finding : report.findings) std::cout << finding.area << ": " << finding.message << "\n";
+  for (const auto& item : report.pending) std::cout << "pending: " << item.area << ": " << item.message << "\n";
+  std::cout << (report.ok() ? "ok" : std::to_string(report.findings.size()) + " findings") << "\n";
+}
+
+// Exit 0 when the KB is clean (pending work is not damage), 1 with findings, 2 when the KB
+// cannot be opened or checked.
+int run_check(const std::string& kb_dir, bool as_json) {
+  try {
+    const auto report = open_existing(kb_dir).check();
+    print_check(report, as_json);
+    return report.ok() ? 0 : 1;
+  } catch (const std::exception& error) {
+    std::cerr << "rag-query: " << error.what() << "\n";
+    return 2;
+  }
+}
+
 json hit_to_json(const ragline::Hit& hit, std::size_t rank) {
   json object = {{"rank", rank},
                  {"score", hit.score},
@@ -607,6 +637,16 @@ int main(int argc, char** argv) {
   remove->add_option("uri", delete_target, "Document URI (file:///...#id) or a file path")->required();
   add_kb_option(remove, delete_kb);
 
+  std::string check_kb = default_kb();
+  bool check_json = false;
+  auto* check = app.add_subcommand("check", "Verify a KB (exit 0 clean, 1 with findings, 2 when it cannot be checked)");
+  add_kb_option(check, check_kb);
+  check->add_flag("--json", check_json, "Print the findings as JSON");
+
+  std::string repair_kb = default_kb();
+  auto* repair = app.add_subcommand("repair", "Rebuild the keyword index and vectors.faiss from kb.sqlite");
+  add_kb_option(repair, repair_kb);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -614,6 +654,7 @@ int main(int argc, char** argv) {
     return app.exit(error) == 0 ? 0 : 2;
   }
 
+  if (*check) return run_check(check_kb, check_json);
   try {
     if (*ingest) return run_ingest(ingest_arguments);
     if (*search) {
@@ -704,6 +745,13 @@ int main(int argc, char** argv) {
         }
       }
       return 0;
+    }
+    if (*repair) {
+      auto kb = open_existing(repair_kb);
+      const auto report = kb.repair();
+      for (const auto& action : report.actions) std::cout << action << "\n";
+      print_check(report.after, false);
+      return report.after.ok() ? 0 : kExitFailed;
     }
     if (*remove) {
       auto kb = open_existing(delete_kb);

@@ -4,13 +4,19 @@
 // Thread safety: a KnowledgeBase object is not shared between threads; open one per thread
 // (they may point at the same directory). Any number of readers and one writer can use a KB
 // directory at once, from threads or processes: SQLite's WAL lets queries run during an ingest,
-// and a second concurrent writer waits up to the busy timeout, then gets ErrorKind::busy.
+// and a second concurrent writer waits up to the busy timeout (10 s), then gets ErrorKind::busy
+// ("KB ... is busy"). Each search reads one snapshot: it sees every document whole or not at
+// all, and vector hits only for chunks in that snapshot. Writers (ingest, remove_document,
+// reindex, repair) commit in transactions; killing the process at any moment leaves a KB that
+// opens, checks clean and resumes (index/README.md, "Durability and concurrency").
+// Error, CheckReport and the other value types are plain data: safe to copy between threads.
 
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "ragline/check.hpp"
 #include "ragline/error.hpp"
 #include "ragline/prompt.hpp"
 #include "ragline/types.hpp"
@@ -50,6 +56,16 @@ class KnowledgeBase {
 
   // Rebuilds vectors.faiss from the vectors in kb.sqlite (e.g. after changing the index type).
   void reindex();
+
+  // Verifies the KB directory (include/ragline/check.hpp): SQLite's integrity and foreign-key
+  // checks, the FTS5 keyword index against the chunks, every searchable chunk's vector, and
+  // vectors.faiss against kb.sqlite. Never writes; safe during another process's ingest (the FTS5
+  // check waits for the writer's lock like any writer, up to the busy timeout).
+  CheckReport check() const;
+  // Rebuilds what is derived from what is durable: the keyword index from the chunks and
+  // vectors.faiss from the stored vectors; deletes rows whose owner is gone; embeds chunks that
+  // wait for vectors when the embedder answers. A writer: takes the KB's write lock.
+  RepairReport repair();
 
   // Removes one document and its chunks; false when no document has that URI.
   bool remove_document(const std::string& uri);
