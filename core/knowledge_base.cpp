@@ -88,6 +88,16 @@ SearchResult KnowledgeBase::search(const Query& query) const {
 
 std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const { return search(query).hits; }
 
+Prompt KnowledgeBase::build_prompt(const std::string& question, const std::vector<Hit>& hits,
+                                   const PromptOptions& options, const std::vector<ChatMessage>& history) const {
+  (void)question;
+  (void)hits;
+  (void)history;
+  Prompt prompt;
+  prompt.budget = options.context_window - options.answer_reserve;
+  return prompt;
+}
+
 std::vector<float> KnowledgeBase::query_vector(const std::string& text) const {
   return impl_->retriever.embed_query(text);
 }

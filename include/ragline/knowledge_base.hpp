@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ragline/error.hpp"
+#include "ragline/prompt.hpp"
 #include "ragline/types.hpp"
 
 namespace ragline {
@@ -34,6 +35,13 @@ class KnowledgeBase {
   SearchResult search(const Query& query) const;
   // search(query).hits.
   std::vector<Hit> retrieve(const Query& query) const;
+
+  // A grounded prompt for `question` from ranked `hits` (best first, e.g. from retrieve()):
+  // passages merged and packed within options' token budget, cited as [n], with the
+  // conversation `history` (oldest first) trimmed to fit. Throws Error(invalid_argument) for a
+  // bad template or options. The KB supplies neighbouring text for options.expand.
+  Prompt build_prompt(const std::string& question, const std::vector<Hit>& hits, const PromptOptions& options = {},
+                      const std::vector<ChatMessage>& history = {}) const;
 
   // The vector a dense search uses for `text` (the KB's embedder; for the lexical embedder with
   // query terms weighted by this KB's statistics), for checks and tools. Throws Error(unsupported)

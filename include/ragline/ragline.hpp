@@ -4,4 +4,5 @@
 #include "ragline/error.hpp"
 #include "ragline/fusion.hpp"
 #include "ragline/knowledge_base.hpp"
+#include "ragline/prompt.hpp"
 #include "ragline/types.hpp"
