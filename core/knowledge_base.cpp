@@ -11,6 +11,7 @@
 #include "index/vector_sync.hpp"
 #include "ingest/embedder.hpp"
 #include "ingest/pipeline.hpp"
+#include "retrieve/prompt_builder.hpp"
 #include "retrieve/retriever.hpp"
 
 namespace ragline {
@@ -90,12 +91,9 @@ std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const { return sear
 
 Prompt KnowledgeBase::build_prompt(const std::string& question, const std::vector<Hit>& hits,
                                    const PromptOptions& options, const std::vector<ChatMessage>& history) const {
-  (void)question;
-  (void)hits;
-  (void)history;
-  Prompt prompt;
-  prompt.budget = options.context_window - options.answer_reserve;
-  return prompt;
+  index::ReadTransaction snapshot(impl_->store.database());
+  retrieve::StorePassageSource source(impl_->store);
+  return retrieve::PromptBuilder(options, &source).build(question, hits, history);
 }
 
 std::vector<float> KnowledgeBase::query_vector(const std::string& text) const {

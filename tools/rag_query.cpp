@@ -361,7 +361,7 @@ int run_ingest(IngestArguments& arguments) {
 
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw ragline::Error(ragline::ErrorKind::not_found, "cannot read filter file " + path);
+  if (!in) throw ragline::Error(ragline::ErrorKind::not_found, "cannot read file " + path);
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
@@ -373,6 +373,13 @@ struct QueryArguments {
   bool as_json = false, explain = false;
 
   void add(CLI::App* command) {
+    add_retrieval_options(command);
+    command->add_flag("--json", as_json, "Print results as JSON");
+    command->add_flag("--explain", explain, "Show per-side ranks and scores, the dense path and timings");
+  }
+
+  // The options choosing what is retrieved, shared by query and prompt.
+  void add_retrieval_options(CLI::App* command) {
     command->add_option("text", text, "Query text")->required();
     add_kb_option(command, kb);
     command->add_option("--mode", mode, "hybrid (default) | dense | bm25");
@@ -390,12 +397,16 @@ struct QueryArguments {
     command->add_option("--nprobe", query.nprobe, "ivf: lists searched");
     command->add_option("--exact-threshold", query.exact_search_threshold,
                         "Filters passing at most this many chunks are scored exactly");
-    command->add_flag("--json", as_json, "Print results as JSON");
-    command->add_flag("--explain", explain, "Show per-side ranks and scores, the dense path and timings");
   }
 
   int run() {
     auto opened = open_existing(kb);
+    const auto result = search(opened);
+    print_hits(text, result.hits, as_json, explain ? &result.explanation : nullptr);
+    return 0;
+  }
+
+  ragline::SearchResult search(const ragline::KnowledgeBase& opened) {
     if (!filter.empty() && !filter_file.empty()) {
       throw ragline::Error(ragline::ErrorKind::invalid_argument, "give --filter or --filter-file, not both");
     }
@@ -411,8 +422,50 @@ struct QueryArguments {
       throw ragline::Error(ragline::ErrorKind::invalid_argument,
                            "unknown mode \"" + mode + "\" (known: hybrid, dense, bm25)");
     }
-    const auto result = opened.search(query);
-    print_hits(text, result.hits, as_json, explain ? &result.explanation : nullptr);
+    return opened.search(query);
+  }
+};
+
+// rag-query prompt: retrieval as in query, then the assembled prompt instead of the hits.
+struct PromptArguments {
+  QueryArguments retrieval;
+  ragline::PromptOptions options;
+  std::string format = "text", template_file;
+  bool as_json = false;
+
+  void add(CLI::App* command) {
+    retrieval.add_retrieval_options(command);
+    // Reranking options (add_rerank_options) belong here, between retrieval and assembly.
+    command->add_option("--format", format, "text (default) | openai | bedrock")
+        ->check(CLI::IsMember({"text", "openai", "bedrock"}));
+    command->add_option("--context-window", options.context_window, "The model's context window, in tokens")
+        ->check(CLI::Range(1, 100000000));
+    command->add_option("--answer-reserve", options.answer_reserve, "Tokens kept free for the answer");
+    command->add_option("--history-max-tokens", options.history_max_tokens,
+                        "Cap for conversation history (0: a quarter of the budget)");
+    command->add_option("--template", template_file,
+                        "Template file with {{question}} {{context}} {{sources}} {{history}} placeholders");
+    command->add_option("--expand", options.expand, "none (default) | sentences | parent")
+        ->check(CLI::IsMember({"none", "sentences", "parent"}));
+    command->add_option("--sentence-window", options.sentence_window, "expand=sentences: sentences on each side")
+        ->check(CLI::Range(0, 1000));
+    command->add_flag("--json", as_json, "Print the prompt as JSON, with its sources, tokens and budget");
+  }
+
+  int run() {
+    auto opened = open_existing(retrieval.kb);
+    if (!template_file.empty()) options.template_text = read_text_file(template_file);
+    const auto hits = retrieval.search(opened).hits;
+    const auto prompt = opened.build_prompt(retrieval.text, hits, options);
+    if (as_json) {
+      std::cout << json::parse(prompt.to_json()).dump(2) << "\n";
+    } else if (format == "openai") {
+      std::cout << json::parse(prompt.openai_messages_json()).dump(2) << "\n";
+    } else if (format == "bedrock") {
+      std::cout << json::parse(prompt.bedrock_converse_json()).dump(2) << "\n";
+    } else {
+      std::cout << prompt.text() << "\n";
+    }
     return 0;
   }
 };
@@ -462,6 +515,11 @@ int main(int argc, char** argv) {
   auto* query = app.add_subcommand("query", "Hybrid, dense or BM25 search with filters and fusion");
   query_arguments.add(query);
 
+  PromptArguments prompt_arguments;
+  auto* prompt =
+      app.add_subcommand("prompt", "Retrieve, then print the grounded prompt with citations (no model needed)");
+  prompt_arguments.add(prompt);
+
   std::string reindex_kb = default_kb();
   VectorArguments reindex_arguments;
   auto* reindex = app.add_subcommand("reindex", "Rebuild vectors.faiss from kb.sqlite (optionally as another type)");
@@ -502,6 +560,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*query) return query_arguments.run();
+    if (*prompt) return prompt_arguments.run();
     if (*reindex) {
       if (reindex_kb.empty())
         throw ragline::Error(ragline::ErrorKind::invalid_argument, "--kb DIR is required (or set RAGLINE_KB)");
