@@ -56,7 +56,7 @@ AskResult ask(const KnowledgeBase& kb, ChatModel& model, SessionStore* sessions,
   try {
     if (options.rewrite && !history.empty()) {
       try {
-        result.search_query = rewrite_query(model, history, question);
+        result.search_query = rewrite_query(options.rewriter != nullptr ? *options.rewriter : model, history, question);
         result.rewritten = result.search_query != question;
       } catch (const std::exception& error) {
         if (on_warning)

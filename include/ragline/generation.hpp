@@ -123,6 +123,9 @@ struct AskOptions {
   Query query;  // retrieval settings; its text is set by ask()
   PromptOptions prompt;
   bool rewrite = true;     // rewrite follow-ups when the session has history
+  // The model that rewrites follow-ups (e.g. the same model configured not to stream); null:
+  // the answering model.
+  ChatModel* rewriter = nullptr;
   std::string session_id;  // empty: no memory
 };
 
