@@ -59,6 +59,9 @@ nlohmann::json parse_json(std::string_view text, std::string_view endpoint, std:
   nlohmann::json value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) {
     std::string snippet(text.substr(0, 120));
+    for (auto& c : snippet) {
+      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    }
     throw_malformed_answer(endpoint, what, "not JSON: " + snippet);
   }
   return value;
