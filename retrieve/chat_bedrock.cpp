@@ -1,15 +1,20 @@
-// Amazon Bedrock Converse (POST /model/{modelId}/converse), signed with SigV4 (service
-// "bedrock") afresh for every attempt. Not streamed: ConverseStream's binary event-stream
-// framing is not implemented, so on_token receives the whole answer once.
+// Amazon Bedrock Converse (POST /model/{modelId}/converse) and ConverseStream
+// (/converse-stream, answered in the AWS event-stream binary framing, core/event_stream.hpp),
+// signed with SigV4 (service "bedrock") afresh for every attempt.
 //
 // Converse wants the system instructions apart ("system": [{"text"}]) and the conversation as
 // alternating user/assistant messages starting with a user message: consecutive messages of
 // one role are joined with a blank line, and a leading assistant message is dropped.
+//
+// A stream's text comes in contentBlockDelta events ({"delta": {"text": ...}}) and ends with
+// messageStop; an exception message (throttlingException, modelStreamErrorException...) is an
+// error naming it; a stream ending before messageStop is refused as truncated.
 
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "core/check.hpp"
+#include "core/event_stream.hpp"
 #include "core/sigv4.hpp"
 #include "retrieve/chat_models.hpp"
 
@@ -28,6 +33,14 @@ std::string converse_endpoint(std::string base_url, const std::string& region, c
   return base_url + "/model/" + core::uri_encode(model) + "/converse";
 }
 
+std::string payload_message(const std::string& payload) {
+  const auto body = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_discarded() && body.is_object() && body.contains("message") && body["message"].is_string()) {
+    return body["message"].get<std::string>();
+  }
+  return payload.substr(0, 300);
+}
+
 class BedrockChatModel final : public ChatModel {
  public:
   explicit BedrockChatModel(const LlmConfig& config)
@@ -36,7 +49,7 @@ class BedrockChatModel final : public ChatModel {
         endpoint_(converse_endpoint(config.base_url, scope_.region, config.model)) {
     RAGLINE_CHECK(!config.model.empty(), invalid_argument,
                   "bedrock chat model: a model id is required (--model, e.g. anthropic.claude-3-haiku-20240307-v1:0)");
-    chat_http_options(config, false);
+    chat_http_options(config, config.stream);
   }
 
   std::string id() const override { return "bedrock/" + config_.model; }
@@ -50,6 +63,11 @@ class BedrockChatModel final : public ChatModel {
     request.before_attempt = [scope = scope_, credentials](core::HttpRequest& attempt) {
       core::sigv4_sign_request(attempt, scope, credentials);
     };
+    if (config_.stream) {
+      request.url = endpoint_ + "-stream";
+      request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/vnd.amazon.eventstream"}};
+      return complete_streamed(std::move(request), on_token);
+    }
     const auto response = core::perform_http_request(std::move(request), chat_http_options(config_, false));
     std::string answer = answer_of(response.body);
     if (on_token && !answer.empty()) on_token(answer);
@@ -90,6 +108,48 @@ class BedrockChatModel final : public ChatModel {
         {"inferenceConfig", {{"maxTokens", config_.max_tokens}, {"temperature", config_.temperature}}}};
     if (!system.empty()) body["system"] = std::move(system);
     return body;
+  }
+
+  std::string complete_streamed(core::HttpRequest request, const TokenHandler& on_token) {
+    const std::string endpoint = request.url;
+    core::EventStreamDecoder decoder;
+    std::string answer;
+    bool stopped = false;
+    const auto on_message = [&](const core::EventStreamMessage& message) {
+      const std::string type = message.header(":message-type");
+      if (type == "exception") {
+        RAGLINE_THROW(network, endpoint << ": Bedrock reported " << message.header(":exception-type")
+                                        << " in the stream: " << payload_message(message.payload));
+      }
+      if (type == "error") {
+        RAGLINE_THROW(network, endpoint << ": Bedrock reported " << message.header(":error-code")
+                                        << " in the stream: " << message.header(":error-message"));
+      }
+      const std::string event = message.header(":event-type");
+      if (event == "messageStop") stopped = true;
+      if (event != "contentBlockDelta") return;
+      const auto body = nlohmann::json::parse(message.payload, nullptr, /*allow_exceptions=*/false);
+      if (body.is_discarded() || !body.is_object()) {
+        throw_malformed_answer(endpoint, "stream event", "contentBlockDelta payload is not a JSON object");
+      }
+      const auto delta = body.find("delta");
+      if (delta == body.end() || !delta->is_object()) return;
+      const auto text = delta->find("text");
+      if (text == delta->end() || !text->is_string()) return;  // reasoning or tool-use deltas
+      const std::string piece = text->get<std::string>();
+      if (piece.empty()) return;
+      answer += piece;
+      if (on_token) on_token(piece);
+    };
+    core::perform_http_stream(std::move(request), chat_http_options(config_, true),
+                              [&](std::string_view bytes) { decoder.feed(bytes, on_message); });
+    if (!stopped) {
+      throw_malformed_answer(endpoint, "stream",
+                             std::string("truncated stream: it ended before messageStop") +
+                                 (decoder.finished_cleanly() ? "" : " inside a message") + ", after " +
+                                 std::to_string(answer.size()) + " bytes of answer");
+    }
+    return answer;
   }
 
   std::string answer_of(const std::string& text) const {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/event_stream.hpp"
 #include "ragline/generation.hpp"
 #include "support/http_test_server.hpp"
 #include "support/test_support.hpp"
@@ -294,6 +295,7 @@ TEST(ChatBedrock, ConverseRequestIsSigned) {
   config.region = "eu-west-1";
   config.max_tokens = 300;
   config.max_retries = 1;
+  config.stream = false;
   auto model = make_chat_model(config);
   std::vector<std::string> received;
   const std::vector<ChatMessage> messages = {{"system", "Be brief."},
@@ -329,6 +331,71 @@ SessionMessage stored(std::string role, std::string content, std::string status,
   message.status = std::move(status);
   message.citations_json = std::move(citations);
   return message;
+}
+
+std::string bedrock_event(const std::string& type, const std::string& payload) {
+  return core::encode_event_stream_message(
+      {{":event-type", type}, {":content-type", "application/json"}, {":message-type", "event"}}, payload);
+}
+
+// ConverseStream: the signed request goes to /converse-stream; contentBlockDelta texts stream out in order.
+TEST(ChatBedrock, ConverseStream) {
+  ScopedEnvironment id("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
+  ScopedEnvironment secret("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  HttpTestServer server([](const RecordedRequest& request, std::size_t) {
+    TestResponse response;
+    response.headers = {{"Content-Type", "application/vnd.amazon.eventstream"}};
+    const std::string stream =
+        bedrock_event("messageStart", "{\"role\":\"assistant\"}") +
+        bedrock_event("contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Tow \"}}") +
+        bedrock_event("contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"planes [1].\"}}") +
+        bedrock_event("contentBlockStop", "{\"contentBlockIndex\":0}");
+    const std::string stop = bedrock_event("messageStop", "{\"stopReason\":\"end_turn\"}");
+    // Cut inside the second message, so a frame spans two reads.
+    response.chunks = {{0ms, stream.substr(0, 150)}, {10ms, stream.substr(150)}};
+    if (request.body.find("truncate me") == std::string::npos) {
+      response.chunks.push_back({10ms, stop});
+    } else {
+      response.chunks.push_back({10ms, stop.substr(0, 20)});
+    }
+    return response;
+  });
+  LlmConfig config;
+  config.provider = "bedrock";
+  config.model = "amazon.nova-lite-v1:0";
+  config.base_url = server.url();
+  auto model = make_chat_model(config);
+  std::vector<std::string> received;
+  EXPECT_EQ(model->complete(kMessages, [&](std::string_view piece) { received.emplace_back(piece); }),
+            "Tow planes [1].");
+  EXPECT_EQ(received, (std::vector<std::string>{"Tow ", "planes [1]."}));
+  const auto request = server.requests().at(0);
+  EXPECT_EQ(request.target, "/model/amazon.nova-lite-v1%3A0/converse-stream");
+  EXPECT_TRUE(request.header("authorization").value_or("").starts_with("AWS4-HMAC-SHA256 "));
+
+  const auto error = error_of([&] { model->complete({{"user", "truncate me"}}, {}); });
+  EXPECT_EQ(error.kind(), ErrorKind::format);
+  EXPECT_TRUE(contains(error.what(), "truncated stream: it ended before messageStop inside a message")) << error.what();
+}
+
+// An exception message in the stream is an error naming its type and message.
+TEST(ChatBedrock, StreamException) {
+  ScopedEnvironment id("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
+  ScopedEnvironment secret("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  HttpTestServer server([](const RecordedRequest&, std::size_t) {
+    TestResponse response;
+    response.chunks = {{0ms, core::encode_event_stream_message(
+                                 {{":message-type", "exception"}, {":exception-type", "throttlingException"}},
+                                 "{\"message\":\"Too many tokens, please wait\"}")}};
+    return response;
+  });
+  LlmConfig config;
+  config.provider = "bedrock";
+  config.model = "m";
+  config.base_url = server.url();
+  const auto error = error_of([&] { make_chat_model(config)->complete(kMessages, {}); });
+  EXPECT_EQ(error.kind(), ErrorKind::network);
+  EXPECT_TRUE(contains(error.what(), "throttlingException in the stream: Too many tokens")) << error.what();
 }
 
 // Sessions persist across opens; failed questions are kept but left out of the history; the schema is versioned.
