@@ -21,13 +21,14 @@ bool is_ascii_space(unsigned char c) { return c == ' ' || c == '\n' || c == '\t'
 }  // namespace
 
 // A conservative stand-in for a byte-level BPE tokenizer (GPT-4's cl100k, Llama 3's, ...):
-//  - a run of ASCII letters costs one token per 4 letters, rounded up (BPE vocabularies hold
-//    whole common words and few pieces shorter than 4 letters on average);
+//  - a run of ASCII letters costs one token per 4 letters up to 8 letters, one per 3 beyond
+//    (BPE vocabularies hold whole common words; long rare words and compounds split finely);
 //  - a run of digits one per 3 (cl100k splits numbers into groups of at most 3);
 //  - every other ASCII character (punctuation, symbols) one;
 //  - white space nothing when it is one space (BPE joins it to the next word), one otherwise;
-//  - every non-ASCII code point one (accented letters, CJK ideographs; most are a single
-//    token or part of one in current vocabularies, a few rare ones take two or three).
+//  - a non-ASCII code point one when it takes 2 bytes in UTF-8 (accented Latin, Greek,
+//    Cyrillic), two when it takes 3 or 4 (CJK, emoji: common ideographs are one cl100k token,
+//    rarer ones two or three).
 // retrieve/README.md gives its measured ratio to cl100k and o200k counts.
 std::size_t estimate_tokens(std::string_view utf8) {
   std::size_t tokens = 0;
@@ -38,7 +39,7 @@ std::size_t estimate_tokens(std::string_view utf8) {
     std::size_t run = 0;
     if (is_ascii_letter(c)) {
       while (index < size && is_ascii_letter(static_cast<unsigned char>(utf8[index]))) ++index, ++run;
-      tokens += (run + 3) / 4;
+      tokens += run <= 8 ? (run + 3) / 4 : 2 + (run - 8 + 2) / 3;
     } else if (is_ascii_digit(c)) {
       while (index < size && is_ascii_digit(static_cast<unsigned char>(utf8[index]))) ++index, ++run;
       tokens += (run + 2) / 3;
@@ -49,15 +50,18 @@ std::size_t estimate_tokens(std::string_view utf8) {
       ++index;
       ++tokens;
     } else {
-      ++index;  // one code point: the lead byte and its continuation bytes
+      const std::size_t start = index++;  // one code point: the lead byte and its continuation bytes
       while (index < size && (static_cast<unsigned char>(utf8[index]) & 0xC0) == 0x80) ++index;
-      ++tokens;
+      tokens += index - start >= 3 ? 2 : 1;
     }
   }
   return tokens;
 }
 
-std::string Prompt::text() const { return system + "\n\n" + user_with_history; }
+std::string Prompt::text() const {
+  // A Prompt filled in by hand may leave user_with_history empty.
+  return system + "\n\n" + (user_with_history.empty() ? user : user_with_history);
+}
 
 std::string Prompt::openai_messages_json() const {
   json messages = json::array();

@@ -240,7 +240,7 @@ class Assembly {
   }
 
   void place(const Hit& hit) {
-    if (!chunks_seen_.insert(hit.chunk_id).second) return;
+    if (hit.text.empty() || !chunks_seen_.insert(hit.chunk_id).second) return;
     const std::string* document = source_ ? source_->document_text(hit.document_uri) : nullptr;
     const std::size_t length = hit.byte_end >= hit.byte_start ? hit.byte_end - hit.byte_start : 0;
     bool anchored = hit.byte_end >= hit.byte_start && hit.text.size() == length;

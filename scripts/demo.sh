@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The quick start: installs dependencies, builds, ingests the sample corpus into a fresh KB and
-# answers a query. Pass your own question as the first argument.
+# answers a query, then prints the grounded prompt for it. Pass your own question as the first argument.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +30,6 @@ echo
 echo "== the same, only English policies owned by Finance (a metadata filter, applied before ranking)"
 "$rag_query" query "$question" --kb "$kb" -k 3 \
   --filter '{"andAll":[{"equals":{"key":"owner","value":"Finance"}},{"equals":{"key":"language","value":"en"}}]}'
+echo
+echo "== the grounded prompt a model would get: top passages within the budget, cited [n], with a sources list"
+"$rag_query" prompt "$question" --kb "$kb" -k 3 --context-window 4096 --answer-reserve 1024 --expand sentences

@@ -445,8 +445,6 @@ struct PromptArguments {
     command->add_option("--context-window", options.context_window, "The model's context window, in tokens")
         ->check(CLI::Range(1, 100000000));
     command->add_option("--answer-reserve", options.answer_reserve, "Tokens kept free for the answer");
-    command->add_option("--history-max-tokens", options.history_max_tokens,
-                        "Cap for conversation history (0: a quarter of the budget)");
     command->add_option("--template", template_file,
                         "Template file with {{question}} {{context}} {{sources}} {{history}} placeholders");
     command->add_option("--expand", options.expand, "none (default) | sentences | parent")

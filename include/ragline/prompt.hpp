@@ -18,8 +18,10 @@ struct ChatMessage {
   std::string content;
 };
 
-// Counts the tokens of a text for the model the prompt is for. Must be deterministic; it is
-// called on whole messages and on pieces of them while the prompt is packed.
+// Counts the tokens of a text for the model the prompt is for. Must be deterministic. It is
+// called on each message of the rendered prompt and on its text form at every packing step
+// (one step per hit, about log2(sentences) more when a passage is cut, one per expansion
+// step): a counter backed by a remote service should cache.
 using TokenCounter = std::function<std::size_t(std::string_view)>;
 
 // The built-in estimate used when PromptOptions::count_tokens is empty: an upper bound of a
@@ -63,10 +65,13 @@ struct Prompt {
   std::string user_with_history;     // the same template with {{history}} filled in, as text() prints it
   std::vector<ChatMessage> history;  // the history kept after trimming, oldest first
   std::vector<Citation> sources;     // in citation order
-  std::size_t tokens = 0;            // counted size of everything sent (with per-message overhead)
-  std::size_t budget = 0;            // context_window - answer_reserve
+  // Counted size of what is sent: the larger of the chat form (system, history, user, each with
+  // kMessageOverheadTokens) and text(). Never above budget.
+  std::size_t tokens = 0;
+  std::size_t budget = 0;  // context_window - answer_reserve
 
-  // Plain text: system, then the history, then user. Here {{history}} is filled in `user`.
+  // Plain text: system, a blank line, then user_with_history (the history where the template
+  // puts {{history}}; the built-in template puts it first).
   std::string text() const;
   // {"messages":[{"role":"system",...},...history...,{"role":"user",...}]}
   std::string openai_messages_json() const;
