@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -75,6 +77,20 @@ TEST(SseParser, OneByteAtATime) {
   std::vector<std::size_t> cuts;
   for (std::size_t cut = 1; cut < kStream.size(); ++cut) cuts.push_back(cut);
   expect_reference_events(parse_in_pieces(kStream, cuts));
+}
+
+// Random cuts into many pieces (a seeded fuzz run): always the reference events.
+TEST(SseParser, RandomSplits) {
+  std::mt19937 generator(20261122);
+  for (int round = 0; round < 500; ++round) {
+    std::vector<std::size_t> cuts;
+    const int pieces = std::uniform_int_distribution<int>(1, 12)(generator);
+    for (int piece = 0; piece < pieces; ++piece) {
+      cuts.push_back(std::uniform_int_distribution<std::size_t>(0, kStream.size())(generator));
+    }
+    std::sort(cuts.begin(), cuts.end());
+    expect_reference_events(parse_in_pieces(kStream, cuts));
+  }
 }
 
 // An event not closed by an empty line is discarded at the end and finish() reports the unclean end.
