@@ -122,7 +122,7 @@ TokenCounter make_llama_token_counter(const std::string& base_url, double timeou
 struct AskOptions {
   Query query;  // retrieval settings; its text is set by ask()
   PromptOptions prompt;
-  bool rewrite = true;     // rewrite follow-ups when the session has history
+  bool rewrite = true;  // rewrite follow-ups when the session has history
   // The model that rewrites follow-ups (e.g. the same model configured not to stream); null:
   // the answering model.
   ChatModel* rewriter = nullptr;
