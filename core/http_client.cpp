@@ -8,11 +8,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <deque>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "core/check.hpp"
 
@@ -127,6 +129,22 @@ bool is_transient(CURLcode code) {
     default:
       return false;
   }
+}
+
+// "<METHOD> <endpoint> failed[ after N attempts]: <curl error or HTTP status: body snippet>".
+std::string failure_message(const HttpRequest& request, int attempt, CURLcode result, const char* curl_detail,
+                            long status, const std::string& body) {
+  std::ostringstream message;
+  message << request.method << ' ' << redact_url(request.url) << " failed";
+  if (attempt > 1) message << " after " << attempt << " attempts";
+  if (result != CURLE_OK) {
+    message << ": " << curl_easy_strerror(result);
+    if (curl_detail != nullptr && curl_detail[0] != '\0') message << " (" << curl_detail << ')';
+  } else {
+    message << ": HTTP " << status;
+    if (!body.empty()) message << ": " << body_snippet(body, secrets_of(request.headers));
+  }
+  return message.str();
 }
 
 bool is_retryable_status(long status) { return status == 408 || status == 429 || status >= 500; }
@@ -363,18 +381,8 @@ std::vector<HttpResponse> perform_http_requests(std::vector<HttpRequest> request
            Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay))});
       return;
     }
-    std::ostringstream message;
-    message << transfer->request.method << ' ' << redact_url(transfer->request.url) << " failed";
-    if (transfer->attempt > 1) message << " after " << transfer->attempt << " attempts";
-    if (result != CURLE_OK) {
-      message << ": " << curl_easy_strerror(result);
-      if (transfer->error_buffer[0] != '\0') message << " (" << transfer->error_buffer.data() << ')';
-    } else {
-      message << ": HTTP " << status;
-      const auto secrets = secrets_of(transfer->request.headers);
-      if (!transfer->response.body.empty()) message << ": " << body_snippet(transfer->response.body, secrets);
-    }
-    throw_network_error(message.str());
+    throw_network_error(failure_message(transfer->request, transfer->attempt, result, transfer->error_buffer.data(),
+                                        status, transfer->response.body));
   };
 
   while (!waiting.empty() || session.running() > 0) {
@@ -418,6 +426,124 @@ HttpResponse perform_http_request(HttpRequest request, const HttpOptions& option
   std::vector<HttpRequest> batch;
   batch.push_back(std::move(request));
   return std::move(perform_http_requests(std::move(batch), options).front());
+}
+
+}  // namespace ragline::core
+
+namespace ragline::core {
+namespace {
+
+// The state of one streamed attempt, shared with curl's callbacks.
+struct StreamAttempt {
+  CURL* easy = nullptr;
+  const std::function<void(std::string_view)>* on_data = nullptr;
+  HttpHeaders headers;
+  std::string error_body;  // the body of a non-2xx answer, for the message; never delivered
+  std::size_t delivered = 0;
+  std::exception_ptr callback_error;
+  Clock::time_point last_byte;
+  double idle_timeout_seconds = 0;
+  bool idle_timed_out = false;
+};
+
+std::size_t on_stream_body(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* attempt = static_cast<StreamAttempt*>(user);
+  const std::size_t bytes = size * count;
+  attempt->last_byte = Clock::now();
+  long status = 0;
+  curl_easy_getinfo(attempt->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status >= 300) {
+    if (attempt->error_body.size() < 64 * 1024) attempt->error_body.append(data, bytes);
+    return bytes;
+  }
+  try {
+    // Counted before the call: bytes handed over are delivered even when the consumer throws.
+    attempt->delivered += bytes;
+    (*attempt->on_data)(std::string_view(data, bytes));
+  } catch (...) {
+    // Exceptions must not cross curl's C frames: park it, abort the transfer, rethrow later.
+    attempt->callback_error = std::current_exception();
+    return CURL_WRITEFUNC_ERROR;
+  }
+  return bytes;
+}
+
+int on_stream_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* attempt = static_cast<StreamAttempt*>(user);
+  if (attempt->idle_timeout_seconds <= 0) return 0;
+  const double idle = std::chrono::duration<double>(Clock::now() - attempt->last_byte).count();
+  if (idle < attempt->idle_timeout_seconds) return 0;
+  attempt->idle_timed_out = true;
+  return 1;
+}
+
+}  // namespace
+
+HttpResponse perform_http_stream(HttpRequest request, const HttpOptions& options,
+                                 const std::function<void(std::string_view)>& on_data) {
+  check_options(options);
+  RAGLINE_CHECK(options.idle_timeout_seconds >= 0, invalid_argument,
+                "HTTP idle_timeout_seconds must not be negative, got " << options.idle_timeout_seconds);
+  initialize_curl_once();
+  for (int attempt_number = 1;; ++attempt_number) {
+    Transfer transfer;
+    transfer.attempt = attempt_number;
+    transfer.request = request;
+    if (transfer.request.before_attempt) transfer.request.before_attempt(transfer.request);
+    transfer.easy.reset(curl_easy_init());
+    RAGLINE_CHECK(transfer.easy != nullptr, internal, "curl_easy_init failed");
+    configure(transfer, options);
+
+    StreamAttempt attempt;
+    attempt.easy = transfer.easy.get();
+    attempt.on_data = &on_data;
+    attempt.last_byte = Clock::now();
+    attempt.idle_timeout_seconds = options.idle_timeout_seconds;
+    CURL* easy = transfer.easy.get();
+    set_option(easy, CURLOPT_WRITEFUNCTION, on_stream_body);
+    set_option(easy, CURLOPT_WRITEDATA, &attempt);
+    set_option(easy, CURLOPT_HEADERDATA, &attempt.headers);
+    set_option(easy, CURLOPT_XFERINFOFUNCTION, on_stream_progress);
+    set_option(easy, CURLOPT_XFERINFODATA, &attempt);
+    set_option(easy, CURLOPT_NOPROGRESS, 0L);
+    // Compressed event streams would be buffered by the decoder: ask for identity.
+    set_option(easy, CURLOPT_ACCEPT_ENCODING, static_cast<const char*>(nullptr));
+
+    CURLcode result = curl_easy_perform(easy);
+    if (attempt.callback_error) std::rethrow_exception(attempt.callback_error);
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (result == CURLE_OK && status >= 200 && status < 300) {
+      HttpResponse response;
+      response.status = status;
+      response.headers = std::move(attempt.headers);
+      return response;
+    }
+    std::string detail = transfer.error_buffer.data();
+    if (attempt.idle_timed_out) {
+      result = CURLE_OPERATION_TIMEDOUT;
+      std::ostringstream idle;
+      idle << "no data for " << options.idle_timeout_seconds << " s";
+      detail = idle.str();
+    }
+    if (attempt.delivered > 0) {
+      // Part of the answer is already with the consumer: a retry would repeat it.
+      std::ostringstream message;
+      message << failure_message(transfer.request, attempt_number, result, detail.c_str(), status, attempt.error_body)
+              << " (the stream broke after " << attempt.delivered << " bytes; not retried)";
+      throw_network_error(message.str());
+    }
+    const bool retryable = result != CURLE_OK ? is_transient(result) : is_retryable_status(status);
+    if (!retryable || attempt_number > options.max_retries) {
+      throw_network_error(
+          failure_message(transfer.request, attempt_number, result, detail.c_str(), status, attempt.error_body));
+    }
+    HttpResponse failed;
+    failed.headers = std::move(attempt.headers);
+    const auto retry_after = result == CURLE_OK ? parse_retry_after(failed) : std::nullopt;
+    std::this_thread::sleep_for(
+        std::chrono::duration<double>(retry_delay_seconds(options, attempt_number, retry_after, jitter_unit())));
+  }
 }
 
 }  // namespace ragline::core

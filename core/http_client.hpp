@@ -53,6 +53,9 @@ struct HttpOptions {
   double backoff_base_seconds = 0.5;
   double backoff_cap_seconds = 20;
   double max_retry_after_seconds = 120;
+  // perform_http_stream only: abort an attempt when no byte has arrived for this long (0: no
+  // idle limit; timeout_seconds still bounds the whole attempt). Checked about once a second.
+  double idle_timeout_seconds = 0;
 };
 
 // Performs every request, at most options.max_in_flight at once, and returns one 2xx response
@@ -65,6 +68,16 @@ std::vector<HttpResponse> perform_http_requests(std::vector<HttpRequest> request
 
 // One request; same contract.
 HttpResponse perform_http_request(HttpRequest request, const HttpOptions& options);
+
+// One request whose response body is handed to on_data piece by piece as it arrives (for
+// server-sent events and other streams); returns the status and headers (body empty). Same
+// timeouts, retries and messages as perform_http_request, except that an attempt is retried
+// only while nothing has been delivered: once on_data has seen a byte, a failure throws
+// Error(kNetworkErrorKind) saying how many bytes came before the break. The body of a non-2xx
+// answer is never delivered (it goes into the message). An exception thrown by on_data aborts
+// the transfer and propagates unchanged, without a retry.
+HttpResponse perform_http_stream(HttpRequest request, const HttpOptions& options,
+                                 const std::function<void(std::string_view)>& on_data);
 
 // The delay before retry `retry` (1-based) as documented in HttpOptions; jitter_unit in [0, 1]
 // picks the point in the jitter interval. Exposed for tests.

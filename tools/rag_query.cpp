@@ -16,6 +16,7 @@
 #include <ragline/ragline.hpp>
 #include <sstream>
 
+#include "ask_command.hpp"
 #include "rerank_options.hpp"
 #include "terminal_progress.hpp"
 
@@ -494,7 +495,10 @@ struct QueryArguments {
     return 0;
   }
 
-  ragline::SearchResult search(const ragline::KnowledgeBase& opened) {
+  ragline::SearchResult search(const ragline::KnowledgeBase& opened) { return opened.search(resolved_query()); }
+
+  // The query as the options describe it (mode and filter resolved), not yet run.
+  ragline::Query resolved_query() {
     if (!filter.empty() && !filter_file.empty()) {
       throw ragline::Error(ragline::ErrorKind::invalid_argument, "give --filter or --filter-file, not both");
     }
@@ -511,7 +515,7 @@ struct QueryArguments {
                            "unknown mode \"" + mode + "\" (known: hybrid, dense, bm25)");
     }
     query.rerank = ragline::cli::rerankers_from(rerank);
-    return opened.search(query);
+    return query;
   }
 };
 
@@ -553,6 +557,24 @@ struct PromptArguments {
       std::cout << prompt.text() << "\n";
     }
     return 0;
+  }
+};
+
+// rag-query ask: retrieval as in query, then a grounded answer from a chat model.
+struct AskArguments {
+  QueryArguments retrieval;
+  rag_query::AskCommand command;
+
+  void add(CLI::App* subcommand) {
+    retrieval.add_retrieval_options(subcommand);
+    command.add_options(subcommand);
+  }
+
+  int run() {
+    auto opened = open_existing(retrieval.kb);
+    command.question = retrieval.text;
+    command.ask.query = retrieval.resolved_query();
+    return command.run(opened);
   }
 };
 
@@ -614,6 +636,10 @@ int main(int argc, char** argv) {
       app.add_subcommand("prompt", "Retrieve, then print the grounded prompt with citations (no model needed)");
   prompt_arguments.add(prompt);
 
+  AskArguments ask_arguments;
+  auto* ask = app.add_subcommand("ask", "Retrieve, then answer with a chat model, citing the sources used");
+  ask_arguments.add(ask);
+
   std::string reindex_kb = default_kb();
   VectorArguments reindex_arguments;
   auto* reindex = app.add_subcommand("reindex", "Rebuild vectors.faiss from kb.sqlite (optionally as another type)");
@@ -666,6 +692,7 @@ int main(int argc, char** argv) {
     }
     if (*query) return query_arguments.run();
     if (*prompt) return prompt_arguments.run();
+    if (*ask) return ask_arguments.run();
     if (*reindex) {
       if (reindex_kb.empty())
         throw ragline::Error(ragline::ErrorKind::invalid_argument, "--kb DIR is required (or set RAGLINE_KB)");

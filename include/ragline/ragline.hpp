@@ -5,5 +5,6 @@
 #include "ragline/error.hpp"
 #include "ragline/fusion.hpp"
 #include "ragline/knowledge_base.hpp"
+#include "ragline/generation.hpp"
 #include "ragline/prompt.hpp"
 #include "ragline/types.hpp"

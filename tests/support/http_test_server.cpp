@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -164,6 +165,26 @@ void HttpTestServer::stop() {
   listener_ = -1;
 }
 
+void HttpTestServer::send_chunked(int connection, std::string head, const TestResponse& response) {
+  auto chunk = [](std::string_view piece) {
+    char size[32];
+    std::snprintf(size, sizeof(size), "%zx\r\n", piece.size());
+    return std::string(size) + std::string(piece) + "\r\n";
+  };
+  head += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+  if (!response.body.empty()) head += chunk(response.body);
+  send_all(connection, head);
+  for (const auto& piece : response.chunks) {
+    if (piece.delay.count() > 0) {
+      std::unique_lock lock(mutex_);
+      if (stopping_.wait_for(lock, piece.delay, [this] { return stopped_; })) return;
+    }
+    // An empty piece would read as the end of the body.
+    if (!piece.bytes.empty()) send_all(connection, chunk(piece.bytes));
+  }
+  if (!response.abort_stream) send_all(connection, "0\r\n\r\n");
+}
+
 void HttpTestServer::accept_loop() {
   while (true) {
     {
@@ -215,9 +236,13 @@ void HttpTestServer::serve(int connection) {
     std::string bytes =
         "HTTP/1.1 " + std::to_string(response.status) + " " + std::string(reason_phrase(response.status)) + "\r\n";
     for (const auto& [name, value] : response.headers) bytes += name + ": " + value + "\r\n";
-    bytes += "Content-Length: " + std::to_string(response.body.size()) + "\r\nConnection: close\r\n\r\n";
-    bytes += response.body;
-    send_all(connection, bytes);
+    if (response.chunks.empty()) {
+      bytes += "Content-Length: " + std::to_string(response.body.size()) + "\r\nConnection: close\r\n\r\n";
+      bytes += response.body;
+      send_all(connection, bytes);
+    } else {
+      send_chunked(connection, bytes, response);
+    }
   }
   ::close(connection);
 }

@@ -26,12 +26,24 @@ struct RecordedRequest {
   std::optional<std::string> header(std::string_view lower_case_name) const;
 };
 
+// One piece of a streamed body, sent after waiting `delay`.
+struct TestChunk {
+  std::chrono::milliseconds delay{0};
+  std::string bytes;
+};
+
 struct TestResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Length is added
   std::string body;
   // Wait this long before answering (interrupted by stop()), e.g. to provoke client timeouts.
   std::chrono::milliseconds delay{0};
+  // When not empty: after `body` (usually empty), the response continues with these pieces,
+  // each flushed on its own after its delay (Transfer-Encoding: chunked instead of
+  // Content-Length), for streaming clients. With abort_stream the connection is closed after
+  // the last piece without the terminating chunk, as a dropped connection would.
+  std::vector<TestChunk> chunks{};
+  bool abort_stream = false;
 };
 
 // Called concurrently from the connection threads: must be thread-safe. `sequence` numbers the
@@ -56,6 +68,7 @@ class HttpTestServer {
  private:
   void accept_loop();
   void serve(int connection);
+  void send_chunked(int connection, std::string head, const TestResponse& response);
 
   TestHandler handler_;
   int listener_ = -1;

@@ -1,0 +1,26 @@
+#pragma once
+// What the chat model implementations (chat_openai.cpp, chat_bedrock.cpp) share.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/http_client.hpp"
+#include "ragline/generation.hpp"
+
+namespace ragline::retrieve {
+
+std::unique_ptr<ChatModel> make_openai_chat_model(const LlmConfig& config);
+std::unique_ptr<ChatModel> make_bedrock_chat_model(const LlmConfig& config);
+
+// HTTP options of `config` (checked: timeout, retries, max_tokens, temperature); for streamed
+// calls timeout_seconds is the idle limit and ten times it the limit of the whole answer.
+core::HttpOptions chat_http_options(const LlmConfig& config, bool streamed);
+
+// Throws Error(format) "<endpoint>: malformed <what>: <detail>".
+[[noreturn]] void throw_malformed_answer(std::string_view endpoint, std::string_view what, std::string_view detail);
+
+// The value of an environment variable, empty when unset.
+std::string environment_value(const std::string& name);
+
+}  // namespace ragline::retrieve
