@@ -240,6 +240,8 @@ struct VectorArguments {
     config.dimension = dimension;
     config.model = model;
     if (embedder == "bedrock" && model.empty()) config.model = "amazon.titan-embed-text-v2:0";
+    // A model folder is stored with the KB, which may be opened from another directory.
+    if (embedder == "bert" && !model.empty()) config.model = fs::absolute(model).lexically_normal().string();
     config.base_url = base_url;
     if (!api_key_env.empty()) config.api_key_env = api_key_env;
     config.region = region;
