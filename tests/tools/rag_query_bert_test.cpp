@@ -57,6 +57,20 @@ TEST(RagQueryBert, IngestWithTheBertEmbedderAndSearchDense) {
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.stderr_text.find("holds vectors of embedder"), std::string::npos) << result.stderr_text;
 
+  // Prefixes are stored with the KB: with the same prefix on both sides a document's own text is
+  // still its nearest neighbour at cosine ~1, which holds only if the query gets the prefix too.
+  const std::string kb3 = quoted(dir / "kb3");
+  result = run_command(rag_query("ingest " + quoted(dir / "corpus.jsonl") + " --kb " + kb3 + " --embedder bert" +
+                                 " --embed-model " + quoted(test_data("bert-tiny")) +
+                                 " --query-prefix 'passage: ' --passage-prefix 'passage: ' -q"));
+  ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
+  result = run_command(
+      rag_query("query 'The library book of information retrieval.' --kb " + kb3 + " --mode dense -k 1 --json"));
+  ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
+  const auto prefixed = nlohmann::json::parse(result.stdout_text);
+  EXPECT_EQ(prefixed["hits"][0].at("text"), "The library book of information retrieval.");
+  EXPECT_NEAR(prefixed["hits"][0].at("score").get<double>(), 1.0, 1e-4);
+
   // A missing model folder is a clear error naming it.
   result = run_command(rag_query("ingest " + quoted(dir / "corpus.jsonl") + " --kb " + quoted(dir / "kb2") +
                                  " --embedder bert --embed-model " + quoted(dir / "no-such-model") + " -q"));
