@@ -220,10 +220,10 @@ void validate_vector_index(const VectorIndexConfig& config) {
 }
 
 void validate_embedder(const EmbedderConfig& config) {
-  RAGLINE_CHECK(
-      config.name == "lexical" || config.name == "openai" || config.name == "bedrock" || config.name == "none" ||
-          config.name == "bert",
-      invalid_argument, "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, bert, none)");
+  RAGLINE_CHECK(config.name == "lexical" || config.name == "openai" || config.name == "bedrock" ||
+                    config.name == "none" || config.name == "bert",
+                invalid_argument,
+                "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, bert, none)");
   RAGLINE_CHECK(config.dimension >= 0, invalid_argument, "embedder dimension must not be negative");
   RAGLINE_CHECK(config.batch_size >= 1, invalid_argument, "embedder batch_size must be at least 1");
   RAGLINE_CHECK(config.max_in_flight >= 1, invalid_argument, "embedder max_in_flight must be at least 1");

@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr std::size_t kDefaultMaxTokens = 512;
+constexpr std::size_t kMaxBatchTokens = 8192;
 constexpr std::string_view kBgeQueryInstruction = "Represent this sentence for searching relevant passages: ";
 
 json read_json(const fs::path& path) {
@@ -368,8 +369,14 @@ EmbeddingMatrix BertEmbedder::embed(std::span<const std::string> texts, EmbedPur
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return sequences[a].size() < sequences[b].size(); });
-  for (std::size_t start = 0; start < order.size(); start += model_->batch_size) {
-    const std::size_t end = std::min(order.size(), start + model_->batch_size);
+  for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
+    // A batch also stops at kMaxBatchTokens padded tokens, which bounds the activations (the
+    // intermediate layer holds batch × length × intermediate_size floats).
+    end = start + 1;
+    while (end < order.size() && end - start < model_->batch_size &&
+           (end - start + 1) * sequences[order[end]].size() <= kMaxBatchTokens) {
+      ++end;
+    }
     std::vector<const std::vector<int>*> batch;
     for (std::size_t i = start; i < end; ++i) batch.push_back(&sequences[order[i]]);
     const Matrix pooled = model_->forward(batch);

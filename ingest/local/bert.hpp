@@ -63,8 +63,10 @@ struct BertOptions {
   // and nothing for passages; other models none. Set to "" for no prefix.
   std::optional<std::string> query_prefix;
   std::optional<std::string> passage_prefix;
-  std::size_t batch_size = 32;  // sequences per forward pass (texts are sorted by length first)
-  int threads = 0;              // OpenBLAS threads (process-wide); 0 leaves the current setting
+  // Sequences per forward pass at most (texts are sorted by length first); a batch also stops
+  // at 8192 padded tokens, which bounds its activations.
+  std::size_t batch_size = 32;
+  int threads = 0;  // OpenBLAS threads (process-wide); 0 leaves the current setting
 };
 
 class BertEmbedder final : public Embedder {

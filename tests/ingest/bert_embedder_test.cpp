@@ -108,6 +108,13 @@ TEST(BertEmbedder, F32MeanPoolingMatchesReferenceBatchedAndAlone) {
   auto single = BertEmbedder::load(test_data("bert-tiny"), one_at_a_time);
   EXPECT_LT(max_abs_diff(single->embed(all, EmbedPurpose::document), expected()["f32_mean"]), 1e-4);
   EXPECT_EQ(single->id(), embedder->id());
+  // 150 texts of 64 tokens exceed one batch's 8192-token budget even with a large batch size.
+  BertOptions large_batches;
+  large_batches.batch_size = 1000;
+  auto large = BertEmbedder::load(test_data("bert-tiny"), large_batches);
+  const std::vector<std::string> many(150, all[8]);
+  const nlohmann::json reference_rows(150, expected()["f32_mean"][8]);
+  EXPECT_LT(max_abs_diff(large->embed(many, EmbedPurpose::document), reference_rows), 1e-4);
 }
 
 TEST(BertEmbedder, F16WeightsWithBertPrefixMatchReference) {
