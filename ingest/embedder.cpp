@@ -8,6 +8,7 @@
 
 #include "core/check.hpp"
 #include "index/text_analyzer.hpp"
+#include "ingest/local/bert.hpp"
 
 namespace ragline::ingest {
 namespace {
@@ -222,7 +223,9 @@ std::unique_ptr<Embedder> make_embedder(const EmbedderConfig& config, const Anal
   }
   if (config.name == "openai") return make_openai_embedder(config);
   if (config.name == "bedrock") return make_bedrock_embedder(config);
-  RAGLINE_THROW(invalid_argument, "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, none)");
+  if (config.name == "bert") return local::make_bert_embedder(config);
+  RAGLINE_THROW(invalid_argument,
+                "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, bert, none)");
 }
 
 }  // namespace ragline::ingest

@@ -61,6 +61,10 @@ struct EmbedderConfig {
   int max_in_flight = 4;                       // concurrent requests
   double timeout_seconds = 60;                 // per request
   int max_retries = 5;                         // on 429, 5xx, timeouts and connection failures
+  // Local models (bert): text prepended to queries / documents before embedding. Empty: the model
+  // family's default (e5: "query: " / "passage: "; bge: its query instruction); "none": no prefix.
+  std::string query_prefix;
+  std::string passage_prefix;
 
   bool operator==(const EmbedderConfig&) const = default;
 };
