@@ -190,7 +190,7 @@ void print_hits(const std::string& query, const std::vector<ragline::Hit>& hits,
 
 // Embedder and vector index options of `ingest` (and the index options of `reindex`).
 struct VectorArguments {
-  std::string embedder, model, base_url, api_key_env, region;
+  std::string embedder, model, base_url, api_key_env, region, models_dir;
   int dimension = 0;
   std::size_t batch = 0;
   int in_flight = 0, retries = -1;
@@ -199,7 +199,9 @@ struct VectorArguments {
   int hnsw_m = 0, ef_construction = 0, ef_search = 0, nlist = -1, nprobe = 0, pq_m = -1, pq_bits = 0;
 
   void add_embedder_options(CLI::App* command) {
-    command->add_option("--embedder", embedder, "lexical (default) | openai | bedrock | none (new KB)");
+    command->add_option("--embedder", embedder, "lexical (default) | use-lite | openai | bedrock | none (new KB)");
+    command->add_option("--models-dir", models_dir,
+                        "use-lite: folder of fetched models (default $RAGLINE_MODELS_DIR, then ./models)");
     command->add_option("--dimension", dimension, "Vector dimension (0: the embedder's default)");
     command->add_option("--embed-model", model, "openai: model name; bedrock: model id");
     command->add_option("--embed-url", base_url, "openai: base URL (e.g. http://localhost:11434); bedrock: endpoint");
@@ -224,7 +226,7 @@ struct VectorArguments {
 
   std::optional<ragline::EmbedderConfig> embedder_config() const {
     const bool operational = !base_url.empty() || !api_key_env.empty() || !region.empty() || batch > 0 ||
-                             in_flight > 0 || retries >= 0 || timeout > 0;
+                             in_flight > 0 || retries >= 0 || timeout > 0 || !models_dir.empty();
     if (embedder.empty()) {
       if (operational || dimension > 0 || !model.empty()) {
         throw ragline::Error(ragline::ErrorKind::invalid_argument,
@@ -240,6 +242,7 @@ struct VectorArguments {
     config.base_url = base_url;
     if (!api_key_env.empty()) config.api_key_env = api_key_env;
     config.region = region;
+    config.models_dir = models_dir;
     if (batch > 0) config.batch_size = batch;
     if (in_flight > 0) config.max_in_flight = in_flight;
     if (retries >= 0) config.max_retries = retries;
@@ -337,6 +340,7 @@ int run_ingest(IngestArguments& arguments) {
                       {"chunks_embedded", report.chunks_embedded},
                       {"embeddings_from_cache", report.embeddings_from_cache},
                       {"embed_seconds", report.embed_seconds},
+                      {"chunks_truncated", report.chunks_truncated},
                       {"seconds", report.seconds},
                       {"failures", failures}}
                      .dump()
@@ -351,6 +355,10 @@ int run_ingest(IngestArguments& arguments) {
     if (report.chunks_embedded + report.embeddings_from_cache > 0) {
       std::printf("embedded %zu chunks (%zu more from the cache) in %.2f s\n", report.chunks_embedded,
                   report.embeddings_from_cache, report.embed_seconds);
+    }
+    if (report.chunks_truncated > 0) {
+      std::printf("%zu chunks were longer than the embedder's input window and embedded only in part\n",
+                  report.chunks_truncated);
     }
     if (report.invalid_utf8_replaced > 0) {
       std::printf("replaced %zu invalid UTF-8 sequences with U+FFFD\n", report.invalid_utf8_replaced);
@@ -462,6 +470,15 @@ int main(int argc, char** argv) {
   auto* query = app.add_subcommand("query", "Hybrid, dense or BM25 search with filters and fusion");
   query_arguments.add(query);
 
+  std::vector<std::string> embed_texts;
+  VectorArguments embed_arguments;
+  bool embed_json = false, embed_as_query = false;
+  auto* embed = app.add_subcommand("embed", "Print the vectors an embedder computes for texts (checks, debugging)");
+  embed->add_option("texts", embed_texts, "Texts to embed")->required();
+  embed_arguments.add_embedder_options(embed);
+  embed->add_flag("--query", embed_as_query, "Embed as queries (models that embed queries differently)");
+  embed->add_flag("--json", embed_json, "Print a JSON list of vectors, one per text, in order");
+
   std::string reindex_kb = default_kb();
   VectorArguments reindex_arguments;
   auto* reindex = app.add_subcommand("reindex", "Rebuild vectors.faiss from kb.sqlite (optionally as another type)");
@@ -494,6 +511,20 @@ int main(int argc, char** argv) {
 
   try {
     if (*ingest) return run_ingest(ingest_arguments);
+    if (*embed) {
+      if (embed_arguments.embedder.empty()) embed_arguments.embedder = "lexical";
+      const auto vectors = ragline::embed_texts(*embed_arguments.embedder_config(), embed_texts, embed_as_query);
+      if (embed_json) {
+        std::cout << json(vectors).dump() << "\n";
+      } else {
+        for (std::size_t i = 0; i < vectors.size(); ++i) {
+          std::printf("%zu\t%zu", i, vectors[i].size());
+          for (float value : vectors[i]) std::printf(" %.7g", value);
+          std::printf("\n");
+        }
+      }
+      return 0;
+    }
     if (*search) {
       auto kb = open_existing(search_kb);
       ragline::Query bm25_query(search_text, k);

@@ -50,9 +50,9 @@ SentencePieceUnigram SentencePieceUnigram::load_vocab_json(const std::filesystem
   pieces.reserve(json.size());
   for (std::size_t i = 0; i < json.size(); ++i) {
     const auto& entry = json[i];
-    RAGLINE_CHECK(entry.is_array() && entry.size() == 2 && entry[0].is_string() &&
-                      (entry[1].is_number() || entry[1].is_null()),
-                  format, "SentencePiece vocabulary " << path.string() << ": entry " << i << " is not [piece, score]");
+    RAGLINE_CHECK(
+        entry.is_array() && entry.size() == 2 && entry[0].is_string() && (entry[1].is_number() || entry[1].is_null()),
+        format, "SentencePiece vocabulary " << path.string() << ": entry " << i << " is not [piece, score]");
     // The published vocabulary has a null score (for ":"); JavaScript's arithmetic reads it as 0.
     pieces.emplace_back(entry[0].get<std::string>(), entry[1].is_null() ? 0.0 : entry[1].get<double>());
   }

@@ -11,8 +11,10 @@
 #include <thread>
 #include <vector>
 
+#include "ingest/embedder.hpp"
 #include "ingest/local/sentencepiece.hpp"
 #include "ragline/error.hpp"
+#include "ragline/knowledge_base.hpp"
 #include "support/test_support.hpp"
 
 namespace ragline::ingest::local {
@@ -164,6 +166,96 @@ TEST(SentencePieceUnigram, ViterbiAndUnknownRuns) {
   EXPECT_EQ(tokenizer.encode("\xEF\xBD\x81"
                              "b"),
             (std::vector<int>{7}));
+}
+
+// The registry builds use-lite by name from the models folder: 512 dimensions, a stable id, and
+// the same vectors as the model (the KB's embedder and the CLI go through it).
+TEST(UseLiteEmbedder, RegisteredByNameWith512Dimensions) {
+  REQUIRE_USE_LITE_MODEL();
+  EmbedderConfig config;
+  config.name = "use-lite";
+  config.models_dir = models_dir().string();
+  auto embedder = make_embedder(config);
+  EXPECT_EQ(embedder->id(), "use-lite-v1/512");
+  EXPECT_EQ(embedder->dimension(), 512u);
+  const auto cases = expected_cases();
+  const std::vector<std::string> texts = {cases[0].text, cases[33].text};
+  const auto matrix = embedder->embed(texts, EmbedPurpose::query);
+  ASSERT_EQ(matrix.rows, 2u);
+  EXPECT_GE(cosine(matrix.row(0), cases[0].vector), 0.9999);
+  EXPECT_GE(cosine(matrix.row(1), cases[33].vector), 0.9999);
+  EXPECT_EQ(embedder->texts_truncated(), 1u);  // the second text has 190 pieces
+}
+
+// A models folder without use-lite is an error that says how to fetch it; a wrong dimension is
+// refused.
+TEST(UseLiteEmbedder, MissingModelNamesTheFetchScript) {
+  testing::TempDir empty;
+  EmbedderConfig config;
+  config.name = "use-lite";
+  config.models_dir = empty.path().string();
+  try {
+    make_embedder(config);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::not_found);
+    EXPECT_NE(std::string(error.what()).find("scripts/fetch-models.sh"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find(empty.path().string()), std::string::npos) << error.what();
+  }
+  config.dimension = 384;
+  EXPECT_THROW(make_embedder(config), Error);
+}
+
+// A KB with use-lite: ingest reports chunks cut to the 128-piece window, dense search finds the
+// paraphrase, and reopening with another models folder is allowed (where the files are is not
+// the model's identity).
+TEST(UseLiteEmbedder, KnowledgeBaseIngestReportsTruncationAndSearchesDense) {
+  REQUIRE_USE_LITE_MODEL();
+  testing::TempDir dir;
+  std::string long_text;
+  for (int i = 0; i < 60; ++i) long_text += "The committee reviewed the quarterly budget figures again. ";
+  testing::write_file(dir / "docs" / "cats.txt", "Cats are small domesticated felines that people keep as pets.");
+  testing::write_file(dir / "docs" / "rockets.txt", "Rocket engines burn propellant to produce thrust for launch.");
+  testing::write_file(dir / "docs" / "budget.txt", long_text);
+  OpenOptions options;
+  ChunkerConfig chunker;
+  chunker.name = "none";
+  options.chunker = chunker;
+  EmbedderConfig embedder;
+  embedder.name = "use-lite";
+  embedder.models_dir = models_dir().string();
+  options.embedder = embedder;
+  {
+    auto kb = KnowledgeBase::open(dir / "kb", options);
+    const auto report = kb.ingest({dir / "docs"});
+    ASSERT_TRUE(report.ok());
+    EXPECT_EQ(report.chunks_embedded, 3u);
+    EXPECT_EQ(report.chunks_truncated, 1u);
+  }
+  embedder.models_dir = std::filesystem::relative(models_dir()).string();
+  options.embedder = embedder;
+  auto kb = KnowledgeBase::open(dir / "kb", options);
+  Query query("a house pet such as a kitten", 3);
+  query.mode = SearchMode::dense;
+  const auto hits = kb.retrieve(query);
+  ASSERT_FALSE(hits.empty());
+  EXPECT_NE(hits[0].document_uri.find("cats.txt"), std::string::npos) << hits[0].document_uri;
+}
+
+// rag-query embed --json prints one array of 512 floats per text, in order, equal to the
+// reference vectors.
+TEST(UseLiteEmbedder, CliEmbedPrintsJsonVectors) {
+  REQUIRE_USE_LITE_MODEL();
+  const auto cases = expected_cases();
+  const auto result = testing::run_command(std::string(RAGLINE_RAG_QUERY) +
+                                           " embed 'Hello world' hello --embedder use-lite --models-dir '" +
+                                           models_dir().string() + "' --json");
+  ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
+  const auto vectors = nlohmann::json::parse(result.stdout_text).get<std::vector<std::vector<float>>>();
+  ASSERT_EQ(vectors.size(), 2u);
+  EXPECT_EQ(vectors[0].size(), 512u);
+  EXPECT_GE(cosine(vectors[0], cases[0].vector), 0.9999);
+  EXPECT_GE(cosine(vectors[1], cases[1].vector), 0.9999);
 }
 
 }  // namespace
