@@ -242,7 +242,8 @@ struct VectorArguments {
     config.base_url = base_url;
     if (!api_key_env.empty()) config.api_key_env = api_key_env;
     config.region = region;
-    config.models_dir = models_dir;
+    // Stored with a new KB: absolute, so later commands find the models from any directory.
+    if (!models_dir.empty()) config.models_dir = fs::absolute(models_dir).string();
     if (batch > 0) config.batch_size = batch;
     if (in_flight > 0) config.max_in_flight = in_flight;
     if (retries >= 0) config.max_retries = retries;
