@@ -1,4 +1,4 @@
-// rag-bench-embed: throughput of the local use-lite embedder (chunks/s, pieces/s) on 1 and 2
+// rag-bench-use-lite: throughput of the local use-lite embedder (chunks/s, pieces/s) on 1 and 2
 // threads, beside the TF.js reference timed in the same run on the same texts, and the share of
 // OpenBLAS's sgemm peak the forward pass reaches (bench/README.md).
 
@@ -93,7 +93,7 @@ double sgemm_peak_gflops(int threads) {
 // The TF.js reference timed on the same texts (node; batch 32, median of 3 after a warm-up).
 nlohmann::json time_reference(const Options& options, const std::filesystem::path& model_dir,
                               const std::vector<std::string>& texts) {
-  const std::filesystem::path texts_file = std::filesystem::temp_directory_path() / "rag-bench-embed-texts.json";
+  const std::filesystem::path texts_file = std::filesystem::temp_directory_path() / "rag-bench-use-lite-texts.json";
   std::ofstream(texts_file) << nlohmann::json(texts).dump();
   const std::string command = "node '" + options.reference_script + "' time '" + model_dir.string() + "' '" +
                               texts_file.string() + "' 32 2>/dev/null";
@@ -115,7 +115,7 @@ nlohmann::json time_reference(const Options& options, const std::filesystem::pat
 bool check_reference_vectors(const Options& options, const local::UseLiteModel& model) {
   std::ifstream file(options.expected);
   if (!file) {
-    std::cerr << "rag-bench-embed: no " << options.expected << "; output not checked\n";
+    std::cerr << "rag-bench-use-lite: no " << options.expected << "; output not checked\n";
     return true;
   }
   const auto expected = nlohmann::json::parse(file);
@@ -140,7 +140,7 @@ int run(const Options& options) {
   const std::filesystem::path model_dir = ragline::ingest::local_models_dir(config) / "use-lite";
   const auto model = local::UseLiteModel::load(model_dir);
   if (!check_reference_vectors(options, *model)) {
-    std::cerr << "rag-bench-embed: vectors differ from the reference; not timing a wrong model\n";
+    std::cerr << "rag-bench-use-lite: vectors differ from the reference; not timing a wrong model\n";
     return 1;
   }
 
@@ -197,7 +197,7 @@ int run(const Options& options) {
                 reference.at("backend").get<std::string>().c_str(), reference_rate,
                 reference.at("pieces_per_second").get<double>(), 1000.0 / reference_rate);
     if (reference.at("pieces").get<std::size_t>() != pieces) {
-      std::cerr << "rag-bench-embed: the reference counted " << reference.at("pieces") << " pieces, we " << pieces
+      std::cerr << "rag-bench-use-lite: the reference counted " << reference.at("pieces") << " pieces, we " << pieces
                 << "\n";
       return 1;
     }
@@ -221,7 +221,7 @@ int run(const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Throughput of the use-lite embedder beside the TF.js reference and sgemm's peak", "rag-bench-embed"};
+  CLI::App app{"Throughput of the use-lite embedder beside the TF.js reference and sgemm's peak", "rag-bench-use-lite"};
   Options options;
   app.add_option("--dataset", options.dataset, "BEIR dataset directory whose corpus.jsonl supplies the texts")
       ->required()
@@ -236,5 +236,5 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-reference", options.reference, "skip timing the TF.js reference");
   app.add_option("--expected", options.expected, "reference vectors to self-check against")->capture_default_str();
   app.add_flag("--json", options.json, "end with one JSON object on its own line");
-  return ragline::bench::parse_and_run(app, argc, argv, "rag-bench-embed", [&] { return run(options); });
+  return ragline::bench::parse_and_run(app, argc, argv, "rag-bench-use-lite", [&] { return run(options); });
 }
