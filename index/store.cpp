@@ -156,7 +156,9 @@ nlohmann::json embedder_json(const EmbedderConfig& config) {
           {"max_in_flight", config.max_in_flight},
           {"timeout_seconds", config.timeout_seconds},
           {"max_retries", config.max_retries},
-          {"models_dir", config.models_dir}};
+          {"models_dir", config.models_dir},
+          {"query_prefix", config.query_prefix},
+          {"passage_prefix", config.passage_prefix}};
 }
 
 EmbedderConfig embedder_from_json(const nlohmann::json& json) {
@@ -173,13 +175,19 @@ EmbedderConfig embedder_from_json(const nlohmann::json& json) {
   config.timeout_seconds = json.value("timeout_seconds", config.timeout_seconds);
   config.max_retries = json.value("max_retries", config.max_retries);
   config.models_dir = json.value("models_dir", std::string());
+  config.query_prefix = json.value("query_prefix", std::string());
+  config.passage_prefix = json.value("passage_prefix", std::string());
   return config;
 }
 
 // What decides the vectors an embedder produces; the rest (endpoint, batching, timeouts) may
 // change between runs.
 nlohmann::json embedder_identity(const EmbedderConfig& config) {
-  return {{"name", config.name}, {"dimension", config.dimension}, {"model", config.model}};
+  nlohmann::json identity = {{"name", config.name}, {"dimension", config.dimension}, {"model", config.model}};
+  // Prefixes change vectors; kept out of the identity when unset so older KBs still match.
+  if (!config.query_prefix.empty()) identity["query_prefix"] = config.query_prefix;
+  if (!config.passage_prefix.empty()) identity["passage_prefix"] = config.passage_prefix;
+  return identity;
 }
 
 nlohmann::json vector_index_json(const VectorIndexConfig& config) {
@@ -214,10 +222,10 @@ void validate_vector_index(const VectorIndexConfig& config) {
 }
 
 void validate_embedder(const EmbedderConfig& config) {
-  RAGLINE_CHECK(
-      config.name == "lexical" || config.name == "openai" || config.name == "bedrock" || config.name == "use-lite" ||
-          config.name == "none",
-      invalid_argument, "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, use-lite, none)");
+  RAGLINE_CHECK(config.name == "lexical" || config.name == "openai" || config.name == "bedrock" ||
+                    config.name == "none" || config.name == "bert" || config.name == "use-lite",
+                invalid_argument,
+                "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, bert, use-lite, none)");
   RAGLINE_CHECK(config.dimension >= 0, invalid_argument, "embedder dimension must not be negative");
   RAGLINE_CHECK(config.batch_size >= 1, invalid_argument, "embedder batch_size must be at least 1");
   RAGLINE_CHECK(config.max_in_flight >= 1, invalid_argument, "embedder max_in_flight must be at least 1");

@@ -191,6 +191,7 @@ void print_hits(const std::string& query, const std::vector<ragline::Hit>& hits,
 // Embedder and vector index options of `ingest` (and the index options of `reindex`).
 struct VectorArguments {
   std::string embedder, model, base_url, api_key_env, region, models_dir;
+  std::string query_prefix, passage_prefix;
   int dimension = 0;
   std::size_t batch = 0;
   int in_flight = 0, retries = -1;
@@ -199,11 +200,14 @@ struct VectorArguments {
   int hnsw_m = 0, ef_construction = 0, ef_search = 0, nlist = -1, nprobe = 0, pq_m = -1, pq_bits = 0;
 
   void add_embedder_options(CLI::App* command) {
-    command->add_option("--embedder", embedder, "lexical (default) | use-lite | openai | bedrock | none (new KB)");
+    command->add_option("--embedder", embedder,
+                        "lexical (default) | use-lite | bert | openai | bedrock | none (new KB)");
     command->add_option("--models-dir", models_dir,
                         "use-lite: folder of fetched models (default $RAGLINE_MODELS_DIR, then ./models)");
     command->add_option("--dimension", dimension, "Vector dimension (0: the embedder's default)");
-    command->add_option("--embed-model", model, "openai: model name; bedrock: model id");
+    command->add_option("--embed-model", model, "openai: model name; bedrock: model id; bert: model folder");
+    command->add_option("--query-prefix", query_prefix, "bert: text before each query (none: no prefix)");
+    command->add_option("--passage-prefix", passage_prefix, "bert: text before each document chunk (none: no prefix)");
     command->add_option("--embed-url", base_url, "openai: base URL (e.g. http://localhost:11434); bedrock: endpoint");
     command->add_option("--api-key-env", api_key_env, "openai: environment variable holding the API key");
     command->add_option("--region", region, "bedrock: AWS region (default $AWS_REGION)");
@@ -228,7 +232,7 @@ struct VectorArguments {
     const bool operational = !base_url.empty() || !api_key_env.empty() || !region.empty() || batch > 0 ||
                              in_flight > 0 || retries >= 0 || timeout > 0 || !models_dir.empty();
     if (embedder.empty()) {
-      if (operational || dimension > 0 || !model.empty()) {
+      if (operational || dimension > 0 || !model.empty() || !query_prefix.empty() || !passage_prefix.empty()) {
         throw ragline::Error(ragline::ErrorKind::invalid_argument,
                              "embedder options need --embedder NAME (the KB's embedder)");
       }
@@ -239,11 +243,15 @@ struct VectorArguments {
     config.dimension = dimension;
     config.model = model;
     if (embedder == "bedrock" && model.empty()) config.model = "amazon.titan-embed-text-v2:0";
+    // A model folder is stored with the KB, which may be opened from another directory.
+    if (embedder == "bert" && !model.empty()) config.model = fs::absolute(model).lexically_normal().string();
     config.base_url = base_url;
     if (!api_key_env.empty()) config.api_key_env = api_key_env;
     config.region = region;
     // Stored with a new KB: absolute, so later commands find the models from any directory.
     if (!models_dir.empty()) config.models_dir = fs::absolute(models_dir).string();
+    config.query_prefix = query_prefix;
+    config.passage_prefix = passage_prefix;
     if (batch > 0) config.batch_size = batch;
     if (in_flight > 0) config.max_in_flight = in_flight;
     if (retries >= 0) config.max_retries = retries;

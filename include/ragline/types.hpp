@@ -65,6 +65,10 @@ struct EmbedderConfig {
   // $RAGLINE_MODELS_DIR, then models/ in the working directory. Where the files are, not which
   // model: not part of the KB's embedder identity.
   std::string models_dir;
+  // Local models (bert): text prepended to queries / documents before embedding. Empty: the model
+  // family's default (e5: "query: " / "passage: "; bge: its query instruction); "none": no prefix.
+  std::string query_prefix;
+  std::string passage_prefix;
 
   bool operator==(const EmbedderConfig&) const = default;
 };
