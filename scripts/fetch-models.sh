@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the local models the engine can run (not committed: models/ is git-ignored) and checks
 # them against pinned checksums. Idempotent: a model already present and verified is skipped.
-#   scripts/fetch-models.sh [MODELS_DIR]   (default: models/ at the repository root)
+#   scripts/fetch-models.sh [MODELS_DIR]   (default: $RAGLINE_MODELS_DIR, else models/ at the repository root)
 # The engine finds them through --models-dir, $RAGLINE_MODELS_DIR or <repo>/models.
 set -euo pipefail
 repo_root="$(cd "$(dirname "$0")/.." && pwd)"
