@@ -156,6 +156,7 @@ nlohmann::json embedder_json(const EmbedderConfig& config) {
           {"max_in_flight", config.max_in_flight},
           {"timeout_seconds", config.timeout_seconds},
           {"max_retries", config.max_retries},
+          {"models_dir", config.models_dir},
           {"query_prefix", config.query_prefix},
           {"passage_prefix", config.passage_prefix}};
 }
@@ -173,6 +174,7 @@ EmbedderConfig embedder_from_json(const nlohmann::json& json) {
   config.max_in_flight = json.value("max_in_flight", config.max_in_flight);
   config.timeout_seconds = json.value("timeout_seconds", config.timeout_seconds);
   config.max_retries = json.value("max_retries", config.max_retries);
+  config.models_dir = json.value("models_dir", std::string());
   config.query_prefix = json.value("query_prefix", std::string());
   config.passage_prefix = json.value("passage_prefix", std::string());
   return config;
@@ -221,9 +223,9 @@ void validate_vector_index(const VectorIndexConfig& config) {
 
 void validate_embedder(const EmbedderConfig& config) {
   RAGLINE_CHECK(config.name == "lexical" || config.name == "openai" || config.name == "bedrock" ||
-                    config.name == "none" || config.name == "bert",
+                    config.name == "none" || config.name == "bert" || config.name == "use-lite",
                 invalid_argument,
-                "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, bert, none)");
+                "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, bert, use-lite, none)");
   RAGLINE_CHECK(config.dimension >= 0, invalid_argument, "embedder dimension must not be negative");
   RAGLINE_CHECK(config.batch_size >= 1, invalid_argument, "embedder batch_size must be at least 1");
   RAGLINE_CHECK(config.max_in_flight >= 1, invalid_argument, "embedder max_in_flight must be at least 1");

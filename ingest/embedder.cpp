@@ -224,8 +224,9 @@ std::unique_ptr<Embedder> make_embedder(const EmbedderConfig& config, const Anal
   if (config.name == "openai") return make_openai_embedder(config);
   if (config.name == "bedrock") return make_bedrock_embedder(config);
   if (config.name == "bert") return local::make_bert_embedder(config);
+  if (config.name == "use-lite") return make_use_lite_embedder(config);
   RAGLINE_THROW(invalid_argument,
-                "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, bert, none)");
+                "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, bert, use-lite, none)");
 }
 
 }  // namespace ragline::ingest

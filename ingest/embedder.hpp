@@ -1,14 +1,16 @@
 #pragma once
 // Embedder: turns texts into fixed-size float vectors. Implementations are looked up by name
-// (EmbedderConfig::name): lexical (built in, offline), openai and bedrock (HTTP model services).
+// (EmbedderConfig::name): lexical (built in, offline), openai and bedrock (HTTP model services),
+// use-lite (a local neural model, ingest/local/).
 // Models are stateless: every call carries all the text it needs.
 
 #include <cstddef>
+#include <filesystem>
 #include <functional>
-#include <string_view>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ragline/types.hpp"
@@ -41,6 +43,9 @@ class Embedder {
   // Whether vectors are worth keeping in the KB's embedding cache: true for model services,
   // false where computing a vector is cheaper than looking it up.
   virtual bool cacheable() const { return true; }
+  // Texts this embedder has cut to its input window since it was made (models with a fixed
+  // window, e.g. use-lite's 128 pieces); 0 for embedders that never cut. Thread-safe.
+  virtual std::size_t texts_truncated() const { return 0; }
 };
 
 // An embedder whose query vectors can weight each query term, e.g. by its rarity in the KB (the
@@ -60,6 +65,13 @@ std::unique_ptr<Embedder> make_embedder(const EmbedderConfig& config, const Anal
 // The HTTP embedders (ingest/embedder_openai.cpp, ingest/embedder_bedrock.cpp).
 std::unique_ptr<Embedder> make_openai_embedder(const EmbedderConfig& config);
 std::unique_ptr<Embedder> make_bedrock_embedder(const EmbedderConfig& config);
+// The local Universal Sentence Encoder Lite (ingest/local/use_lite_embedder.cpp): id
+// "use-lite-v1/512". Throws Error(not_found) naming scripts/fetch-models.sh when the model is not
+// in the models folder (EmbedderConfig::models_dir).
+std::unique_ptr<Embedder> make_use_lite_embedder(const EmbedderConfig& config);
+// The models folder of local embedders: config.models_dir, else $RAGLINE_MODELS_DIR, else
+// models/ in the working directory.
+std::filesystem::path local_models_dir(const EmbedderConfig& config);
 
 // L2-normalises each row in place (rows of zeros stay zero).
 void normalize_rows(EmbeddingMatrix& matrix);

@@ -85,6 +85,7 @@ class CachedEmbedding {
     EmbeddingMatrix matrix;
     std::vector<std::pair<std::string, std::size_t>> computed;  // cache key, row
     std::size_t from_cache = 0;
+    std::size_t truncated = 0;  // computed texts the embedder cut to its input window
   };
 
   Result embed(const std::vector<std::string>& texts) {
@@ -112,12 +113,14 @@ class CachedEmbedding {
     to_embed.reserve(missing.size());
     for (auto i : missing) to_embed.push_back(texts[i]);
     EmbeddingMatrix computed;
+    const std::size_t truncated_before = embedder_.texts_truncated();
     if (!to_embed.empty()) computed = embedder_.embed(to_embed, EmbedPurpose::document);
     // A service that answers with another dimension than the KB's vectors (another model behind
     // the same name, or a broken answer) fails this embedding; the chunks wait for a later run.
     RAGLINE_CHECK(to_embed.empty() || claimed_id_.empty() || embedder_.id() == claimed_id_, network,
                   "the embedding service answered as " << embedder_.id() << " but the KB's vectors are " << claimed_id_
                                                        << " (another model or dimension?)");
+    result.truncated = embedder_.texts_truncated() - truncated_before;
     std::size_t dimension = computed.rows > 0 ? computed.dimension : 0;
     for (const auto& vector : cached) {
       if (!vector.empty()) dimension = vector.size();
@@ -188,6 +191,7 @@ struct Batch {
   std::string embedder_id;    // of the documents' vectors
   std::size_t chunks_embedded = 0;
   std::size_t embeddings_from_cache = 0;
+  std::size_t chunks_truncated = 0;
   double embed_seconds = 0;
 };
 
@@ -339,6 +343,7 @@ class Preparer {
       batch_.embedder_id = embedding_->embedder_id();
       batch_.embeddings_from_cache += result.from_cache;
       batch_.chunks_embedded += texts.size() - result.from_cache;
+      batch_.chunks_truncated += result.truncated;
     } catch (const Error& error) {
       if (is_store_error(error)) throw;
       embedding_failed_ = true;
@@ -621,6 +626,7 @@ class Ingest {
       transaction.commit();
       report_.chunks_embedded += texts.size() - result.from_cache;
       report_.embeddings_from_cache += result.from_cache;
+      report_.chunks_truncated += result.truncated;
     }
   }
 
@@ -667,6 +673,7 @@ class Ingest {
       transaction.commit();
       report_.chunks_embedded += batch.chunks_embedded;
       report_.embeddings_from_cache += batch.embeddings_from_cache;
+      report_.chunks_truncated += batch.chunks_truncated;
       report_.embed_seconds += batch.embed_seconds;
       for (const auto& prepared : batch.documents) {
         ++(prepared.replaces_existing ? report_.documents_updated : report_.documents_added);

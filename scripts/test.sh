@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# The use-lite tests need the model; a missing one fails them (RAGLINE_ALLOW_MISSING_MODELS=1 skips).
+scripts/fetch-models.sh
 scripts/build.sh
 build_dir=${RAGLINE_BUILD_DIR:-build}
 

@@ -234,7 +234,7 @@ void print_hits(const std::string& query, const std::vector<ragline::Hit>& hits,
 
 // Embedder and vector index options of `ingest` (and the index options of `reindex`).
 struct VectorArguments {
-  std::string embedder, model, base_url, api_key_env, region;
+  std::string embedder, model, base_url, api_key_env, region, models_dir;
   std::string query_prefix, passage_prefix;
   int dimension = 0;
   std::size_t batch = 0;
@@ -244,7 +244,10 @@ struct VectorArguments {
   int hnsw_m = 0, ef_construction = 0, ef_search = 0, nlist = -1, nprobe = 0, pq_m = -1, pq_bits = 0;
 
   void add_embedder_options(CLI::App* command) {
-    command->add_option("--embedder", embedder, "lexical (default) | openai | bedrock | none (new KB)");
+    command->add_option("--embedder", embedder,
+                        "lexical (default) | use-lite | bert | openai | bedrock | none (new KB)");
+    command->add_option("--models-dir", models_dir,
+                        "use-lite: folder of fetched models (default $RAGLINE_MODELS_DIR, then ./models)");
     command->add_option("--dimension", dimension, "Vector dimension (0: the embedder's default)");
     command->add_option("--embed-model", model, "openai: model name; bedrock: model id; bert: model folder");
     command->add_option("--query-prefix", query_prefix, "bert: text before each query (none: no prefix)");
@@ -271,7 +274,7 @@ struct VectorArguments {
 
   std::optional<ragline::EmbedderConfig> embedder_config() const {
     const bool operational = !base_url.empty() || !api_key_env.empty() || !region.empty() || batch > 0 ||
-                             in_flight > 0 || retries >= 0 || timeout > 0;
+                             in_flight > 0 || retries >= 0 || timeout > 0 || !models_dir.empty();
     if (embedder.empty()) {
       if (operational || dimension > 0 || !model.empty() || !query_prefix.empty() || !passage_prefix.empty()) {
         throw ragline::Error(ragline::ErrorKind::invalid_argument,
@@ -289,6 +292,8 @@ struct VectorArguments {
     config.base_url = base_url;
     if (!api_key_env.empty()) config.api_key_env = api_key_env;
     config.region = region;
+    // Stored with a new KB: absolute, so later commands find the models from any directory.
+    if (!models_dir.empty()) config.models_dir = fs::absolute(models_dir).string();
     config.query_prefix = query_prefix;
     config.passage_prefix = passage_prefix;
     if (batch > 0) config.batch_size = batch;
@@ -419,6 +424,7 @@ int run_ingest(IngestArguments& arguments) {
                       {"chunks_embedded", report.chunks_embedded},
                       {"embeddings_from_cache", report.embeddings_from_cache},
                       {"embed_seconds", report.embed_seconds},
+                      {"chunks_truncated", report.chunks_truncated},
                       {"seconds", report.seconds},
                       {"redactions", report.redactions},
                       {"warnings", report.warnings},
@@ -435,6 +441,10 @@ int run_ingest(IngestArguments& arguments) {
     if (report.chunks_embedded + report.embeddings_from_cache > 0) {
       std::printf("embedded %zu chunks (%zu more from the cache) in %.2f s\n", report.chunks_embedded,
                   report.embeddings_from_cache, report.embed_seconds);
+    }
+    if (report.chunks_truncated > 0) {
+      std::printf("%zu chunks were longer than the embedder's input window and embedded only in part\n",
+                  report.chunks_truncated);
     }
     if (report.invalid_utf8_replaced > 0) {
       std::printf("replaced %zu invalid UTF-8 sequences with U+FFFD\n", report.invalid_utf8_replaced);
@@ -647,6 +657,15 @@ int main(int argc, char** argv) {
   auto* ask = app.add_subcommand("ask", "Retrieve, then answer with a chat model, citing the sources used");
   ask_arguments.add(ask);
 
+  std::vector<std::string> embed_texts;
+  VectorArguments embed_arguments;
+  bool embed_json = false, embed_as_query = false;
+  auto* embed = app.add_subcommand("embed", "Print the vectors an embedder computes for texts (checks, debugging)");
+  embed->add_option("texts", embed_texts, "Texts to embed")->required();
+  embed_arguments.add_embedder_options(embed);
+  embed->add_flag("--query", embed_as_query, "Embed as queries (models that embed queries differently)");
+  embed->add_flag("--json", embed_json, "Print a JSON list of vectors, one per text, in order");
+
   std::string reindex_kb = default_kb();
   VectorArguments reindex_arguments;
   auto* reindex = app.add_subcommand("reindex", "Rebuild vectors.faiss from kb.sqlite (optionally as another type)");
@@ -690,6 +709,20 @@ int main(int argc, char** argv) {
   if (*check) return run_check(check_kb, check_json);
   try {
     if (*ingest) return run_ingest(ingest_arguments);
+    if (*embed) {
+      if (embed_arguments.embedder.empty()) embed_arguments.embedder = "lexical";
+      const auto vectors = ragline::embed_texts(*embed_arguments.embedder_config(), embed_texts, embed_as_query);
+      if (embed_json) {
+        std::cout << json(vectors).dump() << "\n";
+      } else {
+        for (std::size_t i = 0; i < vectors.size(); ++i) {
+          std::printf("%zu\t%zu", i, vectors[i].size());
+          for (float value : vectors[i]) std::printf(" %.7g", value);
+          std::printf("\n");
+        }
+      }
+      return 0;
+    }
     if (*search) {
       auto kb = open_existing(search_kb);
       ragline::Query bm25_query(search_text, k);

@@ -2,6 +2,7 @@
 // The umbrella header applications include: #include <ragline/ragline.hpp>
 
 #include "ragline/check.hpp"
+#include "ragline/embedding.hpp"
 #include "ragline/error.hpp"
 #include "ragline/fusion.hpp"
 #include "ragline/knowledge_base.hpp"

@@ -61,6 +61,10 @@ struct EmbedderConfig {
   int max_in_flight = 4;                       // concurrent requests
   double timeout_seconds = 60;                 // per request
   int max_retries = 5;                         // on 429, 5xx, timeouts and connection failures
+  // use-lite: the folder holding the fetched models (scripts/fetch-models.sh). Empty:
+  // $RAGLINE_MODELS_DIR, then models/ in the working directory. Where the files are, not which
+  // model: not part of the KB's embedder identity.
+  std::string models_dir;
   // Local models (bert): text prepended to queries / documents before embedding. Empty: the model
   // family's default (e5: "query: " / "passage: "; bge: its query instruction); "none": no prefix.
   std::string query_prefix;
@@ -163,6 +167,7 @@ struct IngestReport {
   std::size_t chunks_embedded = 0;        // vectors computed by the embedder in this run
   std::size_t embeddings_from_cache = 0;  // vectors found in the KB's embedding cache
   double embed_seconds = 0;               // time spent computing embeddings
+  std::size_t chunks_truncated = 0;       // embedded chunks longer than the model's input window (cut)
   std::size_t invalid_utf8_replaced = 0;  // bytes replaced by U+FFFD across all inputs
   std::uint64_t bytes_read = 0;
   double seconds = 0;

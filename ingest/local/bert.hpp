@@ -54,7 +54,7 @@ enum class BertPooling { mean, cls };
 
 struct BertOptions {
   // Tokens per text including [CLS] and [SEP]; longer texts are cut (and counted, see
-  // truncated_texts()). 0: max_seq_length of sentence_bert_config.json, else 512. Always clipped
+  // texts_truncated()). 0: max_seq_length of sentence_bert_config.json, else 512. Always clipped
   // to max_position_embeddings.
   std::size_t max_tokens = 0;
   // Prepended to query / document texts before tokenizing. Unset: the model family's default,
@@ -88,7 +88,7 @@ class BertEmbedder final : public Embedder {
   // whether anything was cut.
   std::vector<int> token_ids(std::string_view text, EmbedPurpose purpose, bool* truncated = nullptr) const;
   // Texts cut to max_tokens() by embed() since load.
-  std::size_t truncated_texts() const { return truncated_texts_.load(); }
+  std::size_t texts_truncated() const override { return truncated_texts_.load(); }
 
   const BertConfig& config() const;
   BertPooling pooling() const;

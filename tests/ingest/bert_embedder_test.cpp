@@ -102,7 +102,7 @@ TEST(BertEmbedder, F32MeanPoolingMatchesReferenceBatchedAndAlone) {
   EXPECT_EQ(embedder->query_prefix(), "");
   const auto all = texts();
   EXPECT_LT(max_abs_diff(embedder->embed(all, EmbedPurpose::document), expected()["f32_mean"]), 1e-4);
-  EXPECT_EQ(embedder->truncated_texts(), 1u);  // the repeated phrase; 101 a's are one [UNK], not cut
+  EXPECT_EQ(embedder->texts_truncated(), 1u);  // the repeated phrase; 101 a's are one [UNK], not cut
   BertOptions one_at_a_time;
   one_at_a_time.batch_size = 1;
   auto single = BertEmbedder::load(test_data("bert-tiny"), one_at_a_time);
