@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+scripts/fetch-models.sh  # the use-lite tests need the model
 jobs=${RAGLINE_JOBS:-2}
 
 # FAISS (a static Debian library) and libgomp are not instrumented, and no ragline code runs
