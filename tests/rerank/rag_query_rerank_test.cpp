@@ -48,7 +48,7 @@ TEST_F(RagQueryRerank, ChainAndScoresShowInExplain) {
   ASSERT_EQ(output["hits"].size(), 3u);
   const auto& stages = output["explanation"]["rerankers"];
   ASSERT_EQ(stages.size(), 2u);
-  EXPECT_EQ(stages[0].get<std::string>().rfind("mmr lambda=0.7 in=8 out=3", 0), 0u) << stages[0];
+  EXPECT_EQ(stages[0].get<std::string>().rfind("mmr lambda=0.7 relevance=score in=8 out=3", 0), 0u) << stages[0];
   EXPECT_EQ(stages[1].get<std::string>().rfind("reorder in=3 out=3", 0), 0u) << stages[1];
   EXPECT_TRUE(output["explanation"]["ms"].contains("rerank"));
   for (const auto& hit : output["hits"]) EXPECT_TRUE(hit.contains("rerank_score")) << hit;
@@ -56,7 +56,7 @@ TEST_F(RagQueryRerank, ChainAndScoresShowInExplain) {
   result = run_command(rag_query("query 'gliders lift' --kb " + kb_ +
                                  " -k 2 --explain --rerank mmr"));  // 12 chunks: fewer than the 50 asked for
   ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
-  EXPECT_NE(result.stdout_text.find("rerank 1: mmr lambda=0.5 in=12 out=2"), std::string::npos) << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("rerank 1: mmr lambda=0.7 relevance=score in=12 out=2"), std::string::npos) << result.stdout_text;
   EXPECT_NE(result.stdout_text.find("| rerank "), std::string::npos) << result.stdout_text;
 }
 

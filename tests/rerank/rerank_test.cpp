@@ -200,7 +200,7 @@ TEST(Chain, StagesRunInOrderWithCandidatesCutAndExplained) {
   // mmr lambda 1 orders by relevance: B, C, D; reorder: B, D, C.
   EXPECT_EQ(names_of(out), (std::vector<std::string>{"B", "D", "C"}));
   ASSERT_EQ(explanation.rerankers.size(), 2u);
-  EXPECT_EQ(explanation.rerankers[0].rfind("mmr lambda=1 in=3 out=3 ms=", 0), 0u) << explanation.rerankers[0];
+  EXPECT_EQ(explanation.rerankers[0].rfind("mmr lambda=1 relevance=cosine in=3 out=3 ms=", 0), 0u) << explanation.rerankers[0];
   EXPECT_EQ(explanation.rerankers[1].rfind("reorder in=3 out=3 ms=", 0), 0u) << explanation.rerankers[1];
   EXPECT_GE(explanation.rerank_ms, 0.0);
 }
