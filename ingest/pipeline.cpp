@@ -30,9 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// Files are read whole (records are streamed from memory); this bounds the memory one file takes.
-constexpr std::uint64_t kMaxFileBytes = 8ull << 30;
-
 struct StoreFailure {};
 
 // For errors raised after a document was parsed, when only the store can fail with these kinds
@@ -163,8 +160,10 @@ std::string read_whole_file(const fs::path& path) {
 
 nlohmann::json metadata_json(const Metadata& metadata) {
   nlohmann::json json = nlohmann::json::object();
-  for (const auto& [key, value] : metadata) {
-    std::visit([&](const auto& v) { json[key] = v; }, value);
+  for (const auto& entry : metadata) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture those in a lambda.
+    const std::string& key = entry.first;
+    std::visit([&](const auto& v) { json[key] = v; }, entry.second);
   }
   return json;
 }
@@ -345,8 +344,10 @@ class Preparer {
     std::size_t documents_in_file = 0;
     std::exception_ptr fatal;
     try {
-      RAGLINE_CHECK(file.size <= kMaxFileBytes, format,
-                    "file too large (" << file.size << " bytes; limit " << kMaxFileBytes << ")");
+      // Files are read whole (records are streamed from memory): this bounds what one file takes.
+      RAGLINE_CHECK(options_.max_file_bytes == 0 || file.size <= options_.max_file_bytes, format,
+                    "file too large: " << file.size << " bytes, max_file_bytes is " << options_.max_file_bytes
+                                       << " (--max-file-bytes)");
       SourceFile source;
       source.path = file.path;
       source.uri = file_uri(file.path);
@@ -421,6 +422,10 @@ class Preparer {
         prepared.replaces_existing = true;
       }
       prepared.chunks = chunker_->chunk(document);
+      RAGLINE_CHECK(options_.max_chunks_per_document == 0 || prepared.chunks.size() <= options_.max_chunks_per_document,
+                    format,
+                    "too many chunks: " << prepared.chunks.size() << ", max_chunks_per_document is "
+                                        << options_.max_chunks_per_document << " (--max-chunks-per-document)");
       prepared.document = std::move(document);
       batch_bytes_ += prepared.document.text.size();
       batch_.documents.push_back(std::move(prepared));
