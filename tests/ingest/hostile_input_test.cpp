@@ -200,6 +200,18 @@ TEST(HostileInput, DeepHtmlAndManyTinyLines) {
   expect_kb_consistent(dir / "kb");
 }
 
+TEST(HostileInput, OversizedSidecarIsRefusedUnread) {
+  // A 2 MiB .metadata.json is not metadata: its file is reported, naming the sidecar.
+  TempDir dir;
+  write_file(dir / "docs" / "a.txt", "a text with a giant sidecar");
+  write_file(dir / "docs" / "a.txt.metadata.json",
+             R"({"metadataAttributes":{"k":")" + std::string(2 << 20, 'x') + R"("}})");
+  auto kb = KnowledgeBase::open(dir / "kb", without_vectors());
+  const auto failures = failures_by_name(kb.ingest({dir / "docs"}), dir / "docs");
+  expect_reason(failures, "a.txt", "a.txt.metadata.json is 2097183 bytes; at most 1048576");
+  EXPECT_TRUE(kb.documents().empty());
+}
+
 long peak_rss_kib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
