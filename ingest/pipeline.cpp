@@ -1,6 +1,7 @@
 #include "ingest/pipeline.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
@@ -29,6 +30,16 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+// JSON Lines files are read whole but parsed a record at a time; this bounds the one copy.
+constexpr std::uint64_t kMaxStreamedFileBytes = 8ull << 30;
+
+bool streams_records(const fs::path& path) {
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension == ".jsonl" || extension == ".ndjson";
+}
 
 struct StoreFailure {};
 
@@ -347,14 +358,17 @@ class Preparer {
     std::size_t documents_in_file = 0;
     std::exception_ptr fatal;
     try {
-      // Files are read whole (records are streamed from memory): this bounds what one file takes.
-      RAGLINE_CHECK(options_.max_file_bytes == 0 || file.size <= options_.max_file_bytes, format,
-                    "file too large: " << file.size << " bytes, max_file_bytes is " << options_.max_file_bytes
-                                       << " (--max-file-bytes)");
+      // A file that becomes one document costs several times its size while it is normalised
+      // and chunked; JSON Lines streams its records, costing about its own size, so it keeps the
+      // old ceiling and max_file_bytes bounds each record instead (prepare()).
+      const std::uint64_t max_bytes = streams_records(file.path) ? kMaxStreamedFileBytes : options_.max_file_bytes;
+      RAGLINE_CHECK(
+          max_bytes == 0 || file.size <= max_bytes, format,
+          "file too large: " << file.size << " bytes, max_file_bytes is " << max_bytes << " (--max-file-bytes)");
       SourceFile source;
       source.path = file.path;
       source.uri = file_uri(file.path);
-      source.bytes = read_whole_file(file.path, options_.max_file_bytes);
+      source.bytes = read_whole_file(file.path, max_bytes);
       source.mtime = file.mtime;
       source.sidecar_metadata = read_sidecar_metadata(file.path);
       RAGLINE_CHECK(!source.bytes.empty(), format, "empty file");
@@ -413,6 +427,9 @@ class Preparer {
       return;
     }
     try {
+      RAGLINE_CHECK(options_.max_file_bytes == 0 || document.text.size() <= options_.max_file_bytes, format,
+                    "record too large: " << document.text.size() << " bytes of text, max_file_bytes is "
+                                         << options_.max_file_bytes << " (--max-file-bytes)");
       normalise_document(document);
       RAGLINE_CHECK(!is_blank(document.text), format, "no text after normalisation");
       PreparedDocument prepared;

@@ -17,9 +17,12 @@ RAGLINE_BUILD_DIR="$build_dir" RAGLINE_BUILD_TYPE=RelWithDebInfo RAGLINE_TARGETS
   -DCMAKE_CXX_COMPILER=clang++ -DRAGLINE_BUILD_FUZZERS=ON \
   -DRAGLINE_BUILD_TESTS=OFF -DRAGLINE_BUILD_BENCH=OFF -DRAGLINE_BUILD_TOOLS=OFF
 
+# Every target CMake built (fuzz/CMakeLists.txt), unless some are named.
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  for corpus in fuzz/corpus/*/; do targets+=("$(basename "$corpus")"); done
+  for binary in "$build_dir"/fuzz/fuzz_*; do
+    if [ -x "$binary" ]; then targets+=("${binary##*/fuzz_}"); fi
+  done
 fi
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
@@ -38,7 +41,8 @@ for target in "${targets[@]}"; do
     failed+=("$target")
     continue
   fi
-  cp -r "fuzz/corpus/$target" "$work/$target"
+  mkdir -p "$work/$target"
+  if [ -d "fuzz/corpus/$target" ]; then cp -r "fuzz/corpus/$target/." "$work/$target/"; fi
   artifacts="$build_dir/fuzz-artifacts/$target"
   mkdir -p "$artifacts"
   log="$work/$target.log"

@@ -119,10 +119,12 @@ struct IngestOptions {
   std::string metadata_field = "metadata";
   std::size_t batch_documents = 512;  // documents per transaction
   // Memory bounds for hostile input; 0 means no limit. A file larger than max_file_bytes is
-  // reported in IngestReport::failures without being read: a parsed file costs a few times its
-  // size while it is normalised and chunked, so 256 MiB keeps one file's peak near 1 GiB. A
-  // document that would produce more chunks than max_chunks_per_document is reported instead of
-  // written (100000 chunks is about 50 MB of text at the default chunk size).
+  // reported in IngestReport::failures without being read: a document costs several times its
+  // size while it is normalised and chunked (a 100 MB text file peaks near 0.75-0.95 GB RSS).
+  // JSON Lines files stream their records, so for them the bound applies to each record's text
+  // (the file itself up to 8 GiB). A document that would produce more chunks than
+  // max_chunks_per_document is reported instead of written (100000 chunks: about 50 MB of text
+  // at the default chunk size).
   std::uint64_t max_file_bytes = 256ull << 20;
   std::size_t max_chunks_per_document = 100000;
   ProgressCallback progress;

@@ -276,6 +276,29 @@ TEST(HostileInput, HundredMegabyteLineIsIngestedWithinBoundedMemoryOrRefused) {
   expect_kb_consistent(dir / "kb");
 }
 
+TEST(HostileInput, JsonLinesAreBoundedPerRecord) {
+  // A JSON Lines file larger than max_file_bytes is still read (it streams); each record's text
+  // is held to the bound instead, and the record over it fails alone.
+  TempDir dir;
+  std::string records;
+  for (int record = 0; record < 20; ++record) {
+    records += R"({"id":"r)" + std::to_string(record) + R"(","text":"small record about otters )" +
+               std::string(100, 'o') + "\"}\n";
+  }
+  records += R"({"id":"big","text":")" + std::string(5000, 'b') + "\"}\n";
+  write_file(dir / "records.jsonl", records);
+  auto kb = KnowledgeBase::open(dir / "kb", without_vectors());
+  IngestOptions options;
+  options.max_file_bytes = 1000;
+  const auto report = kb.ingest({dir / "records.jsonl"}, options);
+  ASSERT_EQ(report.failures.size(), 1u);
+  EXPECT_EQ(report.failures[0].location, file_uri(dir / "records.jsonl") + "#big");
+  EXPECT_NE(report.failures[0].reason.find("record too large: 5000 bytes of text, max_file_bytes is 1000"),
+            std::string::npos)
+      << report.failures[0].reason;
+  EXPECT_EQ(report.documents_added, 20u);
+}
+
 TEST(HostileInput, CliLimitsAreOptionsOfIngest) {
   // --max-file-bytes and --max-chunks-per-document reach IngestOptions and fail the file clearly.
   TempDir dir;
