@@ -129,31 +129,12 @@ class BedrockEmbedder final : public Embedder {
   }
 
   void read_batch(const std::string& body, std::size_t expected, std::vector<std::vector<float>>& rows) {
-    const nlohmann::json response = parse_json_response(body, endpoint_);
-    if (!response.is_object()) throw_malformed_response(endpoint_, "the body is not a JSON object");
-    if (family_ == ModelFamily::titan_v2) {
-      if (!response.contains("embedding")) throw_malformed_response(endpoint_, "no \"embedding\"");
-      rows.push_back(json_to_vector(response["embedding"], endpoint_, "embedding"));
-      check_dimension(rows.back().size(), "embedding");
-      return;
-    }
-    // Cohere answers {"embeddings": [[...]]}, or {"embeddings": {"float": [[...]]}} when
-    // embedding_types was given.
-    const nlohmann::json* embeddings = response.contains("embeddings") ? &response["embeddings"] : nullptr;
-    if (embeddings != nullptr && embeddings->is_object()) {
-      embeddings = embeddings->contains("float") ? &(*embeddings)["float"] : nullptr;
-    }
-    if (embeddings == nullptr || !embeddings->is_array()) {
-      throw_malformed_response(endpoint_, "no \"embeddings\" array (or \"embeddings\".\"float\")");
-    }
-    if (embeddings->size() != expected) {
-      throw_malformed_response(
-          endpoint_, std::to_string(embeddings->size()) + " embeddings for " + std::to_string(expected) + " texts");
-    }
-    for (std::size_t item = 0; item < embeddings->size(); ++item) {
-      const std::string where = "embeddings[" + std::to_string(item) + "]";
-      rows.push_back(json_to_vector((*embeddings)[item], endpoint_, where));
-      check_dimension(rows.back().size(), where);
+    auto parsed = parse_bedrock_embeddings(body, expected, family_ == ModelFamily::titan_v2, endpoint_);
+    for (std::size_t item = 0; item < parsed.size(); ++item) {
+      check_dimension(parsed[item].size(), family_ == ModelFamily::titan_v2
+                                               ? std::string("embedding")
+                                               : "embeddings[" + std::to_string(item) + "]");
+      rows.push_back(std::move(parsed[item]));
     }
   }
 
@@ -178,6 +159,35 @@ class BedrockEmbedder final : public Embedder {
 };
 
 }  // namespace
+
+std::vector<std::vector<float>> parse_bedrock_embeddings(const std::string& body, std::size_t expected, bool titan,
+                                                         std::string_view endpoint) {
+  const nlohmann::json response = parse_json_response(body, endpoint);
+  if (!response.is_object()) throw_malformed_response(endpoint, "the body is not a JSON object");
+  std::vector<std::vector<float>> rows;
+  if (titan) {
+    if (!response.contains("embedding")) throw_malformed_response(endpoint, "no \"embedding\"");
+    rows.push_back(json_to_vector(response["embedding"], endpoint, "embedding"));
+    return rows;
+  }
+  // Cohere answers {"embeddings": [[...]]}, or {"embeddings": {"float": [[...]]}} when
+  // embedding_types was given.
+  const nlohmann::json* embeddings = response.contains("embeddings") ? &response["embeddings"] : nullptr;
+  if (embeddings != nullptr && embeddings->is_object()) {
+    embeddings = embeddings->contains("float") ? &(*embeddings)["float"] : nullptr;
+  }
+  if (embeddings == nullptr || !embeddings->is_array()) {
+    throw_malformed_response(endpoint, "no \"embeddings\" array (or \"embeddings\".\"float\")");
+  }
+  if (embeddings->size() != expected) {
+    throw_malformed_response(
+        endpoint, std::to_string(embeddings->size()) + " embeddings for " + std::to_string(expected) + " texts");
+  }
+  for (std::size_t item = 0; item < embeddings->size(); ++item) {
+    rows.push_back(json_to_vector((*embeddings)[item], endpoint, "embeddings[" + std::to_string(item) + "]"));
+  }
+  return rows;
+}
 
 std::unique_ptr<Embedder> make_bedrock_embedder(const EmbedderConfig& config) {
   return std::make_unique<BedrockEmbedder>(config);

@@ -38,6 +38,17 @@ nlohmann::json parse_json_response(const std::string& body, std::string_view end
 
 [[noreturn]] void throw_malformed_response(std::string_view endpoint, std::string_view what);
 
+// The services' answers parsed apart from the HTTP calls, so they can be tested and fuzzed alone.
+// Each returns the rows in input order and throws Error(format) "<endpoint>: malformed response:
+// ..." for any other shape; checking the rows' dimension is the caller's part.
+// OpenAI /v1/embeddings: {"data": [{"index": i, "embedding": [...]}, ...]} with `expected` entries.
+std::vector<std::vector<float>> parse_openai_embeddings(const std::string& body, std::size_t expected,
+                                                        std::string_view endpoint);
+// Bedrock InvokeModel: Titan's {"embedding": [...]} (one text) when `titan`, else Cohere's
+// {"embeddings": [[...]]} or {"embeddings": {"float": [[...]]}} with `expected` rows.
+std::vector<std::vector<float>> parse_bedrock_embeddings(const std::string& body, std::size_t expected, bool titan,
+                                                         std::string_view endpoint);
+
 // One matrix of the rows parsed from a service's answers, each scaled to unit L2 norm.
 EmbeddingMatrix unit_rows(const std::vector<std::vector<float>>& rows);
 

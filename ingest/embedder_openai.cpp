@@ -69,30 +69,10 @@ class OpenAiEmbedder final : public Embedder {
  private:
   // Fills rows[batch.begin, batch.end) from one response, in the order of its "index" fields.
   void read_batch(const std::string& body, const TextBatch& batch, std::vector<std::vector<float>>& rows) {
-    const nlohmann::json response = parse_json_response(body, endpoint_);
-    if (!response.is_object() || !response.contains("data") || !response["data"].is_array()) {
-      throw_malformed_response(endpoint_, "no \"data\" array");
-    }
-    const auto& data = response["data"];
-    const std::size_t expected = batch.end - batch.begin;
-    if (data.size() != expected) {
-      throw_malformed_response(endpoint_,
-                               std::to_string(data.size()) + " embeddings for " + std::to_string(expected) + " inputs");
-    }
-    for (std::size_t item = 0; item < data.size(); ++item) {
-      const auto& entry = data[item];
-      const std::string where = "data[" + std::to_string(item) + "]";
-      if (!entry.is_object() || !entry.contains("index") || !entry["index"].is_number_unsigned()) {
-        throw_malformed_response(endpoint_, where + " has no \"index\"");
-      }
-      const auto index = entry["index"].get<std::size_t>();
-      if (index >= expected || !rows[batch.begin + index].empty()) {
-        throw_malformed_response(endpoint_, where + " has an index out of range or repeated: " + std::to_string(index));
-      }
-      if (!entry.contains("embedding")) throw_malformed_response(endpoint_, where + " has no \"embedding\"");
-      std::vector<float> row = json_to_vector(entry["embedding"], endpoint_, where + ".embedding");
-      check_dimension(row.size(), where);
-      rows[batch.begin + index] = std::move(row);
+    auto parsed = parse_openai_embeddings(body, batch.end - batch.begin, endpoint_);
+    for (std::size_t index = 0; index < parsed.size(); ++index) {
+      check_dimension(parsed[index].size(), "data[" + std::to_string(index) + "]");
+      rows[batch.begin + index] = std::move(parsed[index]);
     }
   }
 
@@ -113,6 +93,34 @@ class OpenAiEmbedder final : public Embedder {
 };
 
 }  // namespace
+
+std::vector<std::vector<float>> parse_openai_embeddings(const std::string& body, std::size_t expected,
+                                                        std::string_view endpoint) {
+  const nlohmann::json response = parse_json_response(body, endpoint);
+  if (!response.is_object() || !response.contains("data") || !response["data"].is_array()) {
+    throw_malformed_response(endpoint, "no \"data\" array");
+  }
+  const auto& data = response["data"];
+  if (data.size() != expected) {
+    throw_malformed_response(endpoint,
+                             std::to_string(data.size()) + " embeddings for " + std::to_string(expected) + " inputs");
+  }
+  std::vector<std::vector<float>> rows(expected);
+  for (std::size_t item = 0; item < data.size(); ++item) {
+    const auto& entry = data[item];
+    const std::string where = "data[" + std::to_string(item) + "]";
+    if (!entry.is_object() || !entry.contains("index") || !entry["index"].is_number_unsigned()) {
+      throw_malformed_response(endpoint, where + " has no \"index\"");
+    }
+    const auto index = entry["index"].get<std::size_t>();
+    if (index >= expected || !rows[index].empty()) {
+      throw_malformed_response(endpoint, where + " has an index out of range or repeated: " + std::to_string(index));
+    }
+    if (!entry.contains("embedding")) throw_malformed_response(endpoint, where + " has no \"embedding\"");
+    rows[index] = json_to_vector(entry["embedding"], endpoint, where + ".embedding");
+  }
+  return rows;
+}
 
 std::unique_ptr<Embedder> make_openai_embedder(const EmbedderConfig& config) {
   return std::make_unique<OpenAiEmbedder>(config);

@@ -83,8 +83,22 @@ class Walker {
       const fs::path& path = entry.path();
       if (path.filename().string().starts_with(".")) continue;
       if (entry.is_symlink(error)) {
+        // Skipped links are reported when they would have been read: a loop or a dangling link
+        // is damage the user should hear about, and a link out of the roots a file left out.
         const fs::path target = fs::canonical(path, error);
-        if (error || !inside_roots(target)) continue;
+        if (error) {
+          if (parser_for(path) != nullptr) {
+            result_.failures.push_back({path.string(), "cannot follow symbolic link: " + error.message()});
+          }
+          continue;
+        }
+        if (!inside_roots(target)) {
+          if (fs::is_directory(target, error) || parser_for(path) != nullptr) {
+            result_.failures.push_back({path.string(), "symbolic link to " + target.string() +
+                                                           " leads outside the ingested roots; not followed"});
+          }
+          continue;
+        }
       }
       if (entry.is_directory(error)) {
         walk_directory(path, root);

@@ -26,7 +26,9 @@ struct WalkResult {
 // Directories are walked recursively. Hidden entries (names starting with '.') and sidecar
 // metadata files are skipped; files without a parser are skipped inside directories and reported
 // when named directly. A symbolic link is followed only when its target lies inside one of the
-// given roots, so a link cannot pull in files from elsewhere (and link cycles end).
+// given roots, so a link cannot pull in files from elsewhere (and link cycles end); a link that is
+// not followed is reported in `failures` when it leads to a directory or its name has a parser
+// (loops and dangling links as "cannot follow symbolic link").
 // include_globs / exclude_globs are fnmatch patterns tested against the file name and against
 // the path relative to its root.
 WalkResult walk_inputs(const std::vector<std::filesystem::path>& paths, const std::vector<std::string>& include_globs,

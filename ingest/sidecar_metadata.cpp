@@ -1,3 +1,4 @@
+#include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -13,8 +14,15 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr std::string_view kSidecarSuffix = ".metadata.json";
+// Bedrock Knowledge Bases accept 10 KB of metadata per file; a sidecar a hundred times that is
+// not metadata, and is refused before it is read into memory.
+constexpr std::uintmax_t kMaxSidecarBytes = 1 << 20;
 
 std::string read_whole_file(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  RAGLINE_CHECK(error || size <= kMaxSidecarBytes, format,
+                "metadata file " << path.string() << " is " << size << " bytes; at most " << kMaxSidecarBytes);
   std::ifstream in(path, std::ios::binary);
   RAGLINE_CHECK(in, io, "cannot open metadata file " << path.string());
   std::ostringstream contents;

@@ -16,6 +16,7 @@ packages=(
   libgumbo-dev
   libcli11-dev
   libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev
   python3
 )
 

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with warnings as errors, builds and runs the example
 # application against the installed package, then runs every test through ctest.
+# `scripts/test.sh --sanitize` runs the suites under the sanitizers instead
+# (scripts/test-sanitizers.sh: ASan+UBSan for every suite, TSan for the threaded ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--sanitize" ]; then
+  exec scripts/test-sanitizers.sh
+fi
 
 scripts/install-deps.sh
 # The use-lite tests need the model; a missing one fails them (RAGLINE_ALLOW_MISSING_MODELS=1 skips).

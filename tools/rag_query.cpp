@@ -622,6 +622,14 @@ int main(int argc, char** argv) {
   ingest->add_option("--text-field", ingest_arguments.options.text_field, "JSON record text field");
   ingest->add_option("--metadata-field", ingest_arguments.options.metadata_field, "JSON record metadata field");
   ingest->add_option("--batch", ingest_arguments.options.batch_documents, "Documents per transaction");
+  ingest
+      ->add_option("--max-file-bytes", ingest_arguments.options.max_file_bytes,
+                   "Larger files are reported, not read (default 268435456 = 256 MiB; 0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  ingest
+      ->add_option("--max-chunks-per-document", ingest_arguments.options.max_chunks_per_document,
+                   "Documents cut into more chunks are reported, not stored (default 100000; 0: no limit)")
+      ->check(CLI::NonNegativeNumber);
   ingest_arguments.vectors.add_embedder_options(ingest);
   ingest_arguments.vectors.add_index_options(ingest);
   ingest->add_flag("--redact", ingest_arguments.redact,

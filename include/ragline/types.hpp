@@ -145,6 +145,15 @@ struct IngestOptions {
   std::string text_field = "text";
   std::string metadata_field = "metadata";
   std::size_t batch_documents = 512;  // documents per transaction
+  // Memory bounds for hostile input; 0 means no limit. A file larger than max_file_bytes is
+  // reported in IngestReport::failures without being read: a document costs several times its
+  // size while it is normalised and chunked (a 100 MB text file peaks near 0.75-0.95 GB RSS).
+  // JSON Lines files stream their records, so for them the bound applies to each record's text
+  // (the file itself up to 8 GiB). A document that would produce more chunks than
+  // max_chunks_per_document is reported instead of written (100000 chunks: about 50 MB of text
+  // at the default chunk size).
+  std::uint64_t max_file_bytes = 256ull << 20;
+  std::size_t max_chunks_per_document = 100000;
   ProgressCallback progress;
   // Unset: the KB's recorded redaction, if any. Set and different from the recorded one: it
   // replaces it (a warning in the report); documents are re-redacted only when re-ingested.
