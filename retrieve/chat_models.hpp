@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/http_client.hpp"
+#include "core/sse.hpp"
 #include "ragline/generation.hpp"
 
 namespace ragline::retrieve {
@@ -19,6 +20,17 @@ core::HttpOptions chat_http_options(const LlmConfig& config, bool streamed);
 
 // Throws Error(format) "<endpoint>: malformed <what>: <detail>".
 [[noreturn]] void throw_malformed_answer(std::string_view endpoint, std::string_view what, std::string_view detail);
+
+// Where an OpenAI chat stream stands: [DONE] seen, a finish_reason seen.
+struct OpenAiStreamState {
+  bool done = false;
+  bool finished = false;
+};
+
+// One server-sent event of an OpenAI chat stream: the answer text it adds (possibly empty).
+// Updates `state`; events after [DONE] add nothing. Throws Error(network) for an error event and
+// Error(format) for a malformed one. A pure function of the bytes, so that it can be fuzzed.
+std::string read_openai_stream_event(const core::SseEvent& event, std::string_view endpoint, OpenAiStreamState& state);
 
 // The value of an environment variable, empty when unset.
 std::string environment_value(const std::string& name);

@@ -116,25 +116,9 @@ class OpenAiChatModel final : public ChatModel {
     core::SseParser parser;
     std::string answer;
     std::string raw;  // the start of the body, for a server that answered with plain JSON
-    bool done = false;
-    bool finished = false;
+    OpenAiStreamState state;
     const auto on_event = [&](const core::SseEvent& event) {
-      if (done) return;
-      if (event.data == "[DONE]") {
-        done = true;
-        return;
-      }
-      const nlohmann::json chunk = parse_json(event.data, endpoint_, "stream event");
-      if (event.event == "error" || (chunk.is_object() && chunk.contains("error"))) {
-        RAGLINE_THROW(network,
-                      endpoint_ << ": the model service reported an error in the stream: "
-                                << error_text(chunk.is_object() && chunk.contains("error") ? chunk["error"] : chunk));
-      }
-      const std::string piece = choice_content(chunk, "delta", endpoint_, "stream event");
-      if (!chunk["choices"].empty() && chunk["choices"][0].contains("finish_reason") &&
-          !chunk["choices"][0]["finish_reason"].is_null()) {
-        finished = true;
-      }
+      const std::string piece = read_openai_stream_event(event, endpoint_, state);
       if (piece.empty()) return;
       answer += piece;
       if (on_token) on_token(piece);
@@ -155,7 +139,7 @@ class OpenAiChatModel final : public ChatModel {
       throw_malformed_answer(endpoint_, "stream",
                              "no server-sent events in the response (Content-Type \"" + type + "\")");
     }
-    if (!done && !finished) {
+    if (!state.done && !state.finished) {
       throw_malformed_answer(endpoint_, "stream",
                              "truncated stream: it ended before [DONE] or a finish_reason, after " +
                                  std::to_string(answer.size()) + " bytes of answer");
@@ -168,6 +152,26 @@ class OpenAiChatModel final : public ChatModel {
 };
 
 }  // namespace
+
+std::string read_openai_stream_event(const core::SseEvent& event, std::string_view endpoint, OpenAiStreamState& state) {
+  if (state.done) return {};
+  if (event.data == "[DONE]") {
+    state.done = true;
+    return {};
+  }
+  const nlohmann::json chunk = parse_json(event.data, endpoint, "stream event");
+  if (event.event == "error" || (chunk.is_object() && chunk.contains("error"))) {
+    RAGLINE_THROW(network,
+                  endpoint << ": the model service reported an error in the stream: "
+                           << error_text(chunk.is_object() && chunk.contains("error") ? chunk["error"] : chunk));
+  }
+  std::string piece = choice_content(chunk, "delta", endpoint, "stream event");
+  const auto& choices = chunk["choices"];
+  if (!choices.empty() && choices[0].contains("finish_reason") && !choices[0]["finish_reason"].is_null()) {
+    state.finished = true;
+  }
+  return piece;
+}
 
 std::unique_ptr<ChatModel> make_openai_chat_model(const LlmConfig& config) {
   return std::make_unique<OpenAiChatModel>(config);
