@@ -38,6 +38,13 @@ FusionConfig resolve_fusion(const FusionConfig& config, const EmbedderConfig& em
     resolved.rrf_k = 5;
     resolved.bm25_weight = 1.0;
     resolved.dense_weight = 0.01;
+  } else if (embedder.name == "use-lite") {
+    // scripts/fusion-sweep.sh --embedder use-lite: the best mean nDCG@10 of the settings that
+    // lose to BM25 on no set; it needs the long candidate lists (100 per side lost on one set).
+    resolved.method = "weighted";
+    resolved.normalization = "minmax";
+    resolved.alpha = 0.2;
+    if (config.candidates == FusionConfig{}.candidates) resolved.candidates = 1000;
   } else {
     resolved.method = "weighted";
     resolved.normalization = "minmax";
