@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ragline/error.hpp"
+#include "retrieve/retriever.hpp"
 
 namespace ragline::retrieve {
 namespace {
@@ -244,6 +245,25 @@ TEST(Fusion, ValidateNamesTheBadField) {
   config = rrf_defaults;
   config.candidates = 0;
   EXPECT_NE(validation_error(config).find("fusion.candidates must be at least 1"), std::string::npos);
+}
+
+TEST(Fusion, AutoResolvesByEmbedderFromTheSweeps) {
+  // bench/README.md: rrf k 5 with dense weight 0.01 for lexical; weighted minmax alpha 0.2 over
+  // 1,000 candidates for use-lite (unless candidates were set); weighted minmax 0.3 otherwise.
+  EmbedderConfig embedder;
+  embedder.name = "lexical";
+  FusionConfig resolved = resolve_fusion(FusionConfig{}, embedder);
+  EXPECT_EQ(describe(resolved), "rrf k=5 bm25_weight=1 dense_weight=0.01 candidates=100");
+  embedder.name = "use-lite";
+  EXPECT_EQ(describe(resolve_fusion(FusionConfig{}, embedder)), "weighted minmax alpha=0.2 candidates=1000");
+  FusionConfig fewer;
+  fewer.candidates = 50;
+  EXPECT_EQ(describe(resolve_fusion(fewer, embedder)), "weighted minmax alpha=0.2 candidates=50");
+  embedder.name = "openai";
+  EXPECT_EQ(describe(resolve_fusion(FusionConfig{}, embedder)), "weighted minmax alpha=0.3 candidates=100");
+  FusionConfig explicit_rrf;
+  explicit_rrf.method = "rrf";
+  EXPECT_EQ(describe(resolve_fusion(explicit_rrf, embedder)), "rrf k=60 bm25_weight=1 dense_weight=1 candidates=100");
 }
 
 }  // namespace
