@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/check.hpp"
+#include "ingest/utf8_text.hpp"
 
 namespace ragline::ingest {
 namespace {
@@ -397,23 +398,6 @@ std::pair<std::size_t, std::size_t> match_email(std::string_view t, std::size_t 
 }
 
 // --- user patterns ---------------------------------------------------------------------------
-
-// A UTF-8 UText over borrowed bytes: ICU reports native indexes, which are byte offsets here.
-class Utf8Text {
- public:
-  explicit Utf8Text(std::string_view utf8) {
-    UErrorCode status = U_ZERO_ERROR;
-    utext_openUTF8(&text_, utf8.data(), static_cast<std::int64_t>(utf8.size()), &status);
-    RAGLINE_CHECK(U_SUCCESS(status), internal, "utext_openUTF8 failed: " << u_errorName(status));
-  }
-  ~Utf8Text() { utext_close(&text_); }
-  Utf8Text(const Utf8Text&) = delete;
-  Utf8Text& operator=(const Utf8Text&) = delete;
-  UText* get() { return &text_; }
-
- private:
-  UText text_ = UTEXT_INITIALIZER;
-};
 
 struct CompiledPattern {
   std::string name;

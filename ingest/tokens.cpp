@@ -15,29 +15,10 @@
 
 #include "core/check.hpp"
 #include "ingest/tokens_internal.hpp"
+#include "ingest/utf8_text.hpp"
 
 namespace ragline::ingest {
 namespace {
-
-// A UTF-8 UText over borrowed bytes: the BreakIterator reports native indexes, which for a
-// UTF-8 UText are byte offsets, so no UTF-16 offset mapping is needed.
-class Utf8Text {
- public:
-  explicit Utf8Text(std::string_view utf8) {
-    RAGLINE_CHECK(utf8.size() <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()), unsupported,
-                  "text of " << utf8.size() << " bytes without a line break is too long for ICU segmentation");
-    UErrorCode status = U_ZERO_ERROR;
-    utext_openUTF8(&text_, utf8.data(), static_cast<std::int64_t>(utf8.size()), &status);
-    RAGLINE_CHECK(U_SUCCESS(status), internal, "utext_openUTF8 failed: " << u_errorName(status));
-  }
-  ~Utf8Text() { utext_close(&text_); }
-  Utf8Text(const Utf8Text&) = delete;
-  Utf8Text& operator=(const Utf8Text&) = delete;
-  UText* get() { return &text_; }
-
- private:
-  UText text_ = UTEXT_INITIALIZER;
-};
 
 enum class BreakKind { word, sentence };
 
@@ -87,6 +68,8 @@ bool is_white_space(std::string_view bytes) {
 template <typename Visit>
 void for_each_segment(BreakKind kind, std::string_view text, std::size_t base, Visit&& visit) {
   if (text.empty()) return;
+  RAGLINE_CHECK(text.size() <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()), unsupported,
+                "text of " << text.size() << " bytes without a line break is too long for ICU segmentation");
   Utf8Text utext(text);
   icu::BreakIterator& iterator = thread_iterator(kind);
   UErrorCode status = U_ZERO_ERROR;
