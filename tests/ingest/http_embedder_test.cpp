@@ -25,24 +25,11 @@ namespace {
 using nlohmann::json;
 using testing::HttpTestServer;
 using testing::RecordedRequest;
+using testing::ScopedEnvironment;
 using testing::TestResponse;
 
 constexpr const char* kKeyVariable = "RAGLINE_TEST_EMBEDDING_KEY";
 const std::string kApiKey = "sk-ragline-test-5f2c9a7e1b3d";
-
-// Sets an environment variable for the scope of a test.
-class ScopedEnvironment {
- public:
-  ScopedEnvironment(std::string name, const std::string& value) : name_(std::move(name)) {
-    ::setenv(name_.c_str(), value.c_str(), 1);
-  }
-  ~ScopedEnvironment() { ::unsetenv(name_.c_str()); }
-  ScopedEnvironment(const ScopedEnvironment&) = delete;
-  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
-
- private:
-  std::string name_;
-};
 
 // Text "text-<n>" embeds as (1, n, 0, 0): after normalisation row[1] / row[0] recovers n.
 std::vector<float> vector_for(const std::string& text) {

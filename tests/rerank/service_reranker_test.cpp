@@ -13,6 +13,7 @@
 #include "rerank/reranker.hpp"
 #include "rerank/reranker_service.hpp"
 #include "support/http_test_server.hpp"
+#include "support/test_support.hpp"
 
 namespace ragline::rerank {
 namespace {
@@ -20,23 +21,11 @@ namespace {
 using nlohmann::json;
 using testing::HttpTestServer;
 using testing::RecordedRequest;
+using testing::ScopedEnvironment;
 using testing::TestResponse;
 
 constexpr const char* kKeyVariable = "RAGLINE_TEST_RERANK_KEY";
 const std::string kApiKey = "rk-ragline-test-8d1e4b7a20c9";
-
-class ScopedEnvironment {
- public:
-  ScopedEnvironment(std::string name, const std::string& value) : name_(std::move(name)) {
-    ::setenv(name_.c_str(), value.c_str(), 1);
-  }
-  ~ScopedEnvironment() { ::unsetenv(name_.c_str()); }
-  ScopedEnvironment(const ScopedEnvironment&) = delete;
-  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
-
- private:
-  std::string name_;
-};
 
 // Hits whose texts are "doc-0" ... "doc-<count-1>", in that retrieval order.
 std::vector<Hit> numbered_hits(int count) {

@@ -20,33 +20,10 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::HttpTestServer;
 using testing::RecordedRequest;
+using testing::ScopedEnvironment;
 using testing::TempDir;
 using testing::TestChunk;
 using testing::TestResponse;
-
-// Sets an environment variable for one test, restoring it afterwards.
-class ScopedEnvironment {
- public:
-  ScopedEnvironment(std::string name, const char* value) : name_(std::move(name)) {
-    if (const char* old = std::getenv(name_.c_str())) old_ = old;
-    if (value == nullptr) {
-      ::unsetenv(name_.c_str());
-    } else {
-      ::setenv(name_.c_str(), value, 1);
-    }
-  }
-  ~ScopedEnvironment() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
 
 std::string delta_event(const std::string& content) {
   return "data: " +

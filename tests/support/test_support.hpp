@@ -1,9 +1,12 @@
 #pragma once
 // Helpers shared by the test suites: scratch directories and file I/O.
 
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "ragline/types.hpp"
 
@@ -43,6 +46,33 @@ struct CommandResult {
   std::string stderr_text;
 };
 CommandResult run_command(const std::string& command);
+
+// Sets (or, with nullptr, unsets) an environment variable for one scope, restoring it afterwards.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(std::string name, const char* value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str())) old_ = old;
+    if (value == nullptr) {
+      ::unsetenv(name_.c_str());
+    } else {
+      ::setenv(name_.c_str(), value, 1);
+    }
+  }
+  ScopedEnvironment(std::string name, const std::string& value) : ScopedEnvironment(std::move(name), value.c_str()) {}
+  ~ScopedEnvironment() {
+    if (old_) {
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
 
 // GoogleTest expectations that a KB directory is consistent: SQLite's integrity check passes, no
 // chunk lacks its document, and every document has its chunks (they are committed together).
