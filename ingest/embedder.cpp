@@ -201,15 +201,16 @@ class LexicalEmbedder final : public Embedder, public TermWeightedEmbedder {
 
 }  // namespace
 
+void normalize_vector(std::span<float> vector) {
+  double norm = 0;
+  for (const float value : vector) norm += static_cast<double>(value) * value;
+  if (norm <= 0) return;
+  const auto scale = static_cast<float>(1.0 / std::sqrt(norm));
+  for (float& value : vector) value *= scale;
+}
+
 void normalize_rows(EmbeddingMatrix& matrix) {
-  for (std::size_t i = 0; i < matrix.rows; ++i) {
-    auto row = matrix.row(i);
-    double norm = 0;
-    for (float v : row) norm += static_cast<double>(v) * v;
-    if (norm <= 0) continue;
-    const float scale = static_cast<float>(1.0 / std::sqrt(norm));
-    for (float& v : row) v *= scale;
-  }
+  for (std::size_t i = 0; i < matrix.rows; ++i) normalize_vector(matrix.row(i));
 }
 
 std::unique_ptr<Embedder> make_embedder(const EmbedderConfig& config, const AnalyzerConfig& analyzer) {

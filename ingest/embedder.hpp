@@ -73,7 +73,9 @@ std::unique_ptr<Embedder> make_use_lite_embedder(const EmbedderConfig& config);
 // models/ in the working directory.
 std::filesystem::path local_models_dir(const EmbedderConfig& config);
 
-// L2-normalises each row in place (rows of zeros stay zero).
+// Scales a vector to unit L2 length in place (a zero vector stays zero).
+void normalize_vector(std::span<float> vector);
+// normalize_vector on each row.
 void normalize_rows(EmbeddingMatrix& matrix);
 
 }  // namespace ragline::ingest

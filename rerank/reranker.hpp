@@ -74,7 +74,4 @@ std::vector<Hit> run_rerank_chain(const std::vector<RerankerConfig>& stages, con
 // Shared by the implementations: the number of hits a stage passes on (top_n, or k when 0).
 std::size_t output_size(const RerankerConfig& config, const RerankRequest& request);
 
-// Cosine similarity; 0 when either vector is zero or their sizes differ.
-double cosine(std::span<const float> a, std::span<const float> b);
-
 }  // namespace ragline::rerank

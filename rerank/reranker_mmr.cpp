@@ -12,18 +12,11 @@
 #include <sstream>
 
 #include "core/check.hpp"
+#include "ingest/embedder.hpp"
 #include "rerank/reranker.hpp"
 
 namespace ragline::rerank {
 namespace {
-
-void normalize(std::vector<float>& vector) {
-  double norm = 0;
-  for (const float value : vector) norm += static_cast<double>(value) * value;
-  if (norm == 0) return;
-  const auto scale = static_cast<float>(1.0 / std::sqrt(norm));
-  for (float& value : vector) value *= scale;
-}
 
 // Of unit vectors; 0 for a missing vector (a hit without one is neither relevant nor redundant).
 double dot(const std::vector<float>& a, const std::vector<float>& b) {
@@ -58,8 +51,8 @@ class MmrReranker final : public Reranker {
     RAGLINE_CHECK(vectors.size() == candidates.size(), internal,
                   "reranker mmr: " << vectors.size() << " vectors for " << candidates.size() << " hits");
     // Unit vectors once, so that every similarity below is a dot product.
-    normalize(query);
-    for (auto& vector : vectors) normalize(vector);
+    ingest::normalize_vector(query);
+    for (auto& vector : vectors) ingest::normalize_vector(vector);
 
     std::vector<double> relevance(candidates.size());
     if (config_.mmr_relevance == "score") {

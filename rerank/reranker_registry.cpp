@@ -80,16 +80,4 @@ std::size_t output_size(const RerankerConfig& config, const RerankRequest& reque
   return config.top_n == 0 ? request.k : config.top_n;
 }
 
-double cosine(std::span<const float> a, std::span<const float> b) {
-  if (a.size() != b.size() || a.empty()) return 0;
-  double dot = 0, norm_a = 0, norm_b = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    dot += static_cast<double>(a[i]) * b[i];
-    norm_a += static_cast<double>(a[i]) * a[i];
-    norm_b += static_cast<double>(b[i]) * b[i];
-  }
-  if (norm_a == 0 || norm_b == 0) return 0;
-  return dot / std::sqrt(norm_a * norm_b);
-}
-
 }  // namespace ragline::rerank

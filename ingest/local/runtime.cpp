@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/check.hpp"
+#include "ingest/embedder.hpp"
 
 namespace ragline::ingest::local {
 
@@ -182,14 +183,7 @@ void gather_rows(const Matrix& table, std::span<const int> ids, Matrix& output) 
 }
 
 void l2_normalize_rows(Matrix& x) {
-  for (std::size_t r = 0; r < x.rows; ++r) {
-    auto row = x.row(r);
-    double norm = 0;
-    for (float value : row) norm += static_cast<double>(value) * value;
-    if (norm <= 0) continue;
-    const float scale = static_cast<float>(1.0 / std::sqrt(norm));
-    for (float& value : row) value *= scale;
-  }
+  for (std::size_t r = 0; r < x.rows; ++r) normalize_vector(x.row(r));
 }
 
 }  // namespace ragline::ingest::local
