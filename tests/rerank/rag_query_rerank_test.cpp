@@ -11,12 +11,10 @@
 namespace {
 
 using nlohmann::json;
+using ragline::testing::quoted;
+using ragline::testing::rag_query;
 using ragline::testing::run_command;
 using ragline::testing::TempDir;
-
-std::string rag_query(const std::string& arguments) { return std::string(RAGLINE_RAG_QUERY) + " " + arguments; }
-
-std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
 class RagQueryRerank : public ::testing::Test {
  protected:
@@ -56,7 +54,8 @@ TEST_F(RagQueryRerank, ChainAndScoresShowInExplain) {
   result = run_command(rag_query("query 'gliders lift' --kb " + kb_ +
                                  " -k 2 --explain --rerank mmr"));  // 12 chunks: fewer than the 50 asked for
   ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
-  EXPECT_NE(result.stdout_text.find("rerank 1: mmr lambda=0.7 relevance=score in=12 out=2"), std::string::npos) << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("rerank 1: mmr lambda=0.7 relevance=score in=12 out=2"), std::string::npos)
+      << result.stdout_text;
   EXPECT_NE(result.stdout_text.find("| rerank "), std::string::npos) << result.stdout_text;
 }
 

@@ -87,4 +87,8 @@ void expect_kb_consistent(const std::filesystem::path& kb_dir) {
   EXPECT_NO_THROW(database.exec("INSERT INTO chunk_keywords(chunk_keywords) VALUES('integrity-check')"));
 }
 
+std::string rag_query(const std::string& arguments) { return std::string(RAGLINE_RAG_QUERY) + " " + arguments; }
+
+std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+
 }  // namespace ragline::testing

@@ -47,6 +47,11 @@ struct CommandResult {
 };
 CommandResult run_command(const std::string& command);
 
+// The command line running this build's rag-query with `arguments` (for run_command).
+std::string rag_query(const std::string& arguments);
+// A path single-quoted for /bin/sh (the paths tests make hold no quote).
+std::string quoted(const std::filesystem::path& path);
+
 // Sets (or, with nullptr, unsets) an environment variable for one scope, restoring it afterwards.
 class ScopedEnvironment {
  public:

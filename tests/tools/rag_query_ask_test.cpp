@@ -14,14 +14,13 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using ragline::testing::HttpTestServer;
+using ragline::testing::quoted;
+using ragline::testing::rag_query;
 using ragline::testing::RecordedRequest;
 using ragline::testing::run_command;
 using ragline::testing::TempDir;
 using ragline::testing::TestResponse;
 using ragline::testing::write_file;
-
-std::string rag_query(const std::string& arguments) { return std::string(RAGLINE_RAG_QUERY) + " " + arguments; }
-std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
 TestResponse streamed(const std::vector<std::string>& pieces) {
   TestResponse response;

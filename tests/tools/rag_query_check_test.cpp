@@ -10,11 +10,10 @@
 
 namespace {
 
+using ragline::testing::rag_query;
 using ragline::testing::run_command;
 using ragline::testing::TempDir;
 using ragline::testing::write_file;
-
-std::string rag_query(const std::string& arguments) { return std::string(RAGLINE_RAG_QUERY) + " " + arguments; }
 
 TEST(RagQueryCheck, FindsDamageAndRepairFixesIt) {
   TempDir dir;

@@ -6,13 +6,11 @@
 
 namespace {
 
+using ragline::testing::quoted;
+using ragline::testing::rag_query;
 using ragline::testing::run_command;
 using ragline::testing::TempDir;
 using ragline::testing::write_file;
-
-std::string rag_query(const std::string& arguments) { return std::string(RAGLINE_RAG_QUERY) + " " + arguments; }
-
-std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
 void write_records(const std::filesystem::path& path) {
   std::string lines;
