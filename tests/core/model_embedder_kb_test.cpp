@@ -11,24 +11,18 @@
 #include "ragline/ragline.hpp"
 #include "support/http_test_server.hpp"
 #include "support/test_support.hpp"
+#include "support/toy_embedding.hpp"
 
 namespace ragline {
 namespace {
 
+using ragline::testing::dense_query;
 using ragline::testing::HttpTestServer;
 using ragline::testing::RecordedRequest;
 using ragline::testing::TempDir;
 using ragline::testing::TestResponse;
+using ragline::testing::toy_embedding_data;
 using ragline::testing::write_file;
-
-// A toy model: letter frequencies of the text over 26 dimensions. Texts sharing letters are close.
-std::vector<float> toy_embedding(const std::string& text) {
-  std::vector<float> vector(26, 0.0f);
-  for (unsigned char c : text) {
-    if (std::isalpha(c)) vector[static_cast<std::size_t>(std::tolower(c) - 'a')] += 1.0f;
-  }
-  return vector;
-}
 
 // Serves /v1/embeddings; counts the texts it embeds; fails with 503 while `failing` is set.
 class ToyEmbeddingService {
@@ -52,24 +46,13 @@ class ToyEmbeddingService {
  private:
   TestResponse answer(const RecordedRequest& request) {
     if (failing) return TestResponse{503, {}, "overloaded", {}};
-    const auto body = nlohmann::json::parse(request.body);
-    nlohmann::json data = nlohmann::json::array();
-    int index = 0;
-    for (const auto& input : body.at("input")) {
-      data.push_back({{"index", index++}, {"embedding", toy_embedding(input.get<std::string>())}});
-      ++texts_embedded;
-    }
+    const nlohmann::json data = toy_embedding_data(request.body);
+    texts_embedded += static_cast<int>(data.size());
     return TestResponse{200, {{"Content-Type", "application/json"}}, nlohmann::json{{"data", data}}.dump(), {}};
   }
 
   HttpTestServer server_;
 };
-
-Query dense_query(std::string text, std::size_t k) {
-  Query query(std::move(text), k);
-  query.mode = SearchMode::dense;
-  return query;
-}
 
 TEST(ModelEmbedderKb, CachesEmbeddingsAcrossReingestAndQueries) {
   ToyEmbeddingService service;

@@ -15,24 +15,20 @@
 #include "ragline/ragline.hpp"
 #include "support/http_test_server.hpp"
 #include "support/test_support.hpp"
+#include "support/toy_embedding.hpp"
 
 namespace ragline {
 namespace {
 
+using ragline::testing::dense_query;
 using ragline::testing::HttpTestServer;
 using ragline::testing::RecordedRequest;
 using ragline::testing::TempDir;
 using ragline::testing::TestResponse;
+using ragline::testing::toy_embedding;
+using ragline::testing::toy_embedding_data;
 using ragline::testing::write_file;
 namespace fs = std::filesystem;
-
-std::vector<float> toy_embedding(const std::string& text) {
-  std::vector<float> vector(26, 0.0f);
-  for (unsigned char c : text) {
-    if (std::isalpha(c)) vector[static_cast<std::size_t>(std::tolower(c) - 'a')] += 1.0f;
-  }
-  return vector;
-}
 
 enum class Failure { none, down, slow, status_500, garbage, truncated, wrong_count, wrong_dimension, midway };
 
@@ -72,12 +68,7 @@ class FlakyEmbeddingService {
  private:
   TestResponse answer(const RecordedRequest& request) {
     const std::string echo = request.header("authorization").value_or("");
-    const auto body = nlohmann::json::parse(request.body);
-    nlohmann::json data = nlohmann::json::array();
-    int index = 0;
-    for (const auto& input : body.at("input")) {
-      data.push_back({{"index", index++}, {"embedding", toy_embedding(input.get<std::string>())}});
-    }
+    nlohmann::json data = toy_embedding_data(request.body);
     const std::string good = nlohmann::json{{"data", data}}.dump();
     const std::vector<std::pair<std::string, std::string>> json_type = {{"Content-Type", "application/json"}};
     const int sequence = answered++;
@@ -106,12 +97,6 @@ class FlakyEmbeddingService {
 
   HttpTestServer server_;
 };
-
-Query dense_query(std::string text, std::size_t k) {
-  Query query(std::move(text), k);
-  query.mode = SearchMode::dense;
-  return query;
-}
 
 std::string describe(const CheckReport& report) {
   std::string text;

@@ -33,6 +33,13 @@ inline Query keyword_query(std::string text, std::size_t k = 10) {
   return query;
 }
 
+// A dense-only query: for tests of the vectors alone.
+inline Query dense_query(std::string text, std::size_t k = 10) {
+  Query query(std::move(text), k);
+  query.mode = SearchMode::dense;
+  return query;
+}
+
 // Writes bytes to a file, creating parent directories.
 void write_file(const std::filesystem::path& path, std::string_view bytes);
 std::string read_file(const std::filesystem::path& path);
