@@ -1,4 +1,4 @@
-// rag-bench-embed: throughput of the local transformer runtime (ingest/local) on a BERT the size
+// rag-bench-embed: throughput of the local transformer runtime (models/local) on a BERT the size
 // of all-MiniLM-L6-v2 (6 layers, hidden 384, 12 heads, intermediate 1536) with random weights,
 // written as a real model folder and loaded through the bert embedder, on 1 and 2 threads.
 // Reports tokens/s and texts/s (medians of the repeats) and the share of OpenBLAS's sgemm peak
@@ -21,15 +21,15 @@
 #include <string>
 #include <vector>
 
-#include "ingest/local/bert.hpp"
-#include "ingest/local/runtime.hpp"
+#include "models/local/bert.hpp"
+#include "models/local/runtime.hpp"
 #include "ragline/error.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-using ragline::ingest::EmbeddingMatrix;
-using ragline::ingest::EmbedPurpose;
+using ragline::models::EmbeddingMatrix;
+using ragline::models::EmbedPurpose;
 using Clock = std::chrono::steady_clock;
 
 struct Shape {
@@ -188,9 +188,9 @@ int main(int argc, char** argv) {
         text += words[pick(rng)] + (w % 4 == 3 ? "qz" : "") + (w % 12 == 11 ? ". " : " ");
       }
     }
-    ragline::ingest::local::BertOptions options;
+    ragline::models::local::BertOptions options;
     options.batch_size = batch;
-    auto embedder = ragline::ingest::local::BertEmbedder::load(folder, options);
+    auto embedder = ragline::models::local::BertEmbedder::load(folder, options);
     std::size_t tokens = 0;
     for (const auto& text : texts) tokens += embedder->token_ids(text, EmbedPurpose::document).size();
     const double mean_length = static_cast<double>(tokens) / texts.size();
@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
     bool ok = true;
     EmbeddingMatrix reference;
     for (int threads : {1, 2}) {
-      ragline::ingest::local::set_thread_count(threads);
+      ragline::models::local::set_thread_count(threads);
       EmbeddingMatrix vectors = embedder->embed(texts, EmbedPurpose::document);  // warm-up
       std::vector<double> seconds, cpu_seconds;
       for (int r = 0; r < repeats; ++r) {

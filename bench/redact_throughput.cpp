@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "ingest/redact.hpp"
 #include "ragline/error.hpp"
+#include "text/redact.hpp"
 
 namespace {
 
 using ragline::RedactionConfig;
-using ragline::ingest::Redactor;
+using ragline::text::Redactor;
 
 struct Corpus {
   std::string text;

@@ -18,15 +18,15 @@
 #include <vector>
 
 #include "bench/command_line.hpp"
-#include "ingest/embedder.hpp"
-#include "ingest/local/runtime.hpp"
-#include "ingest/local/use_lite.hpp"
+#include "models/embedder.hpp"
+#include "models/local/runtime.hpp"
+#include "models/local/use_lite.hpp"
 #include "ragline/error.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-namespace local = ragline::ingest::local;
+namespace local = ragline::models::local;
 
 struct Options {
   std::string dataset;
@@ -137,7 +137,7 @@ int run(const Options& options) {
   ragline::EmbedderConfig config;
   config.name = "use-lite";
   config.models_dir = options.models_dir;
-  const std::filesystem::path model_dir = ragline::ingest::local_models_dir(config) / "use-lite";
+  const std::filesystem::path model_dir = ragline::models::local_models_dir(config) / "use-lite";
   const auto model = local::UseLiteModel::load(model_dir);
   if (!check_reference_vectors(options, *model)) {
     std::cerr << "rag-bench-use-lite: vectors differ from the reference; not timing a wrong model\n";

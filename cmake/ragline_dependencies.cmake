@@ -11,7 +11,7 @@ if(NOT TARGET PkgConfig::RAGLINE_POPPLER)
   pkg_check_modules(RAGLINE_POPPLER REQUIRED IMPORTED_TARGET GLOBAL poppler-cpp)
 endif()
 if(NOT TARGET PkgConfig::RAGLINE_OPENBLAS)
-  # The local transformer runtime (ingest/local) calls cblas_sgemm and openblas_set_num_threads.
+  # The local transformer runtime (models/local) calls cblas_sgemm and openblas_set_num_threads.
   pkg_check_modules(RAGLINE_OPENBLAS REQUIRED IMPORTED_TARGET GLOBAL openblas)
 endif()
 if(NOT TARGET PkgConfig::RAGLINE_GUMBO)

@@ -12,11 +12,11 @@
 #include "fuzz/fuzz_support.hpp"
 #include "ingest/chunker.hpp"
 #include "ingest/format.hpp"
-#include "ingest/normalize.hpp"
+#include "text/normalize.hpp"
 
 namespace ragline::fuzz {
 
-inline void check_chunks(const ragline::ingest::Document& document, const std::vector<ragline::ingest::Chunk>& chunks) {
+inline void check_chunks(const ragline::Document& document, const std::vector<ragline::Chunk>& chunks) {
   for (const auto& chunk : chunks) {
     if (chunk.byte_start > chunk.byte_end || chunk.byte_end > document.text.size() ||
         document.text.compare(chunk.byte_start, chunk.byte_end - chunk.byte_start, chunk.text) != 0) {
@@ -41,7 +41,7 @@ inline void fuzz_document_format(const std::uint8_t* data, std::size_t size, con
   try {
     auto parsed = parser_by_name(parser)->parse(file, ParseOptions{});
     for (auto& document : parsed.documents) {
-      normalise_document(document);
+      ragline::text::normalise_document(document);
       check_chunks(document, markdown_chunker->chunk(document));
       check_chunks(document, hierarchical_chunker->chunk(document));
     }

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "fuzz/fuzz_support.hpp"
-#include "ingest/embedder_http.hpp"
+#include "models/embedder_http.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
@@ -19,13 +19,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     switch (selector & 3) {
       case 0:
       case 3:
-        (void)ragline::ingest::parse_openai_embeddings(body, expected, "http://fuzz/v1/embeddings");
+        (void)ragline::models::parse_openai_embeddings(body, expected, "http://fuzz/v1/embeddings");
         break;
       case 1:
-        (void)ragline::ingest::parse_bedrock_embeddings(body, 1, /*titan=*/true, "http://fuzz/invoke");
+        (void)ragline::models::parse_bedrock_embeddings(body, 1, /*titan=*/true, "http://fuzz/invoke");
         break;
       case 2:
-        (void)ragline::ingest::parse_bedrock_embeddings(body, expected, /*titan=*/false, "http://fuzz/invoke");
+        (void)ragline::models::parse_bedrock_embeddings(body, expected, /*titan=*/false, "http://fuzz/invoke");
         break;
     }
   } catch (const ragline::Error& error) {

@@ -2,7 +2,7 @@
 // from the peer. Bad framing must be Error(format), and splitting the bytes differently must not
 // change the messages decoded before it.
 
-#include "core/event_stream.hpp"
+#include "net/event_stream.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -15,14 +15,14 @@
 
 namespace {
 
-std::vector<ragline::core::EventStreamMessage> decode(std::string_view bytes, std::size_t piece, bool& failed) {
-  std::vector<ragline::core::EventStreamMessage> messages;
-  ragline::core::EventStreamDecoder decoder(1 << 16);
+std::vector<ragline::net::EventStreamMessage> decode(std::string_view bytes, std::size_t piece, bool& failed) {
+  std::vector<ragline::net::EventStreamMessage> messages;
+  ragline::net::EventStreamDecoder decoder(1 << 16);
   failed = false;
   try {
     for (std::size_t at = 0; at < bytes.size(); at += piece) {
       decoder.feed(bytes.substr(at, piece),
-                   [&](const ragline::core::EventStreamMessage& message) { messages.push_back(message); });
+                   [&](const ragline::net::EventStreamMessage& message) { messages.push_back(message); });
     }
   } catch (const ragline::Error& error) {
     ragline::fuzz::expect_input_error(error);

@@ -7,7 +7,7 @@
 #include "fuzz/fuzz_support.hpp"
 #include "ingest/chunker.hpp"
 #include "ingest/format.hpp"
-#include "ingest/normalize.hpp"
+#include "text/normalize.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace ragline::ingest;
@@ -20,8 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     parser_by_name("json")->parse_each(
         file, ParseOptions{},
-        [&](Document&& document) {
-          normalise_document(document);
+        [&](ragline::Document&& document) {
+          ragline::text::normalise_document(document);
           (void)chunker->chunk(document);
         },
         parsed);

@@ -3,7 +3,7 @@
 // Whatever the bytes, the parser must give the same events however the body is split, and every
 // event must end as answer text or an Error(format/network), never a crash or another exception.
 
-#include "core/sse.hpp"
+#include "net/sse.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -13,14 +13,14 @@
 #include <vector>
 
 #include "fuzz/fuzz_support.hpp"
-#include "retrieve/chat_models.hpp"
+#include "generate/chat_models.hpp"
 
 namespace {
 
-std::vector<ragline::core::SseEvent> parse(std::string_view body, std::size_t piece) {
-  std::vector<ragline::core::SseEvent> events;
-  ragline::core::SseParser parser(4096);
-  const auto keep = [&](const ragline::core::SseEvent& event) { events.push_back(event); };
+std::vector<ragline::net::SseEvent> parse(std::string_view body, std::size_t piece) {
+  std::vector<ragline::net::SseEvent> events;
+  ragline::net::SseParser parser(4096);
+  const auto keep = [&](const ragline::net::SseEvent& event) { events.push_back(event); };
   try {
     for (std::size_t at = 0; at < body.size(); at += piece) parser.feed(body.substr(at, piece), keep);
     parser.finish(keep);
@@ -32,7 +32,7 @@ std::vector<ragline::core::SseEvent> parse(std::string_view body, std::size_t pi
   return events;
 }
 
-bool same(const std::vector<ragline::core::SseEvent>& a, const std::vector<ragline::core::SseEvent>& b) {
+bool same(const std::vector<ragline::net::SseEvent>& a, const std::vector<ragline::net::SseEvent>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (a[i].event != b[i].event || a[i].data != b[i].data || a[i].id != b[i].id) return false;
@@ -55,10 +55,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::fprintf(stderr, "finding: %zu events whole, %zu in pieces of %zu\n", whole.size(), pieces.size(), piece);
     std::abort();
   }
-  ragline::retrieve::OpenAiStreamState state;
+  ragline::generate::OpenAiStreamState state;
   for (const auto& event : whole) {
     try {
-      (void)ragline::retrieve::read_openai_stream_event(event, "http://fuzz/v1/chat/completions", state);
+      (void)ragline::generate::read_openai_stream_event(event, "http://fuzz/v1/chat/completions", state);
     } catch (const ragline::Error& error) {
       ragline::fuzz::expect_input_error(error);
     }

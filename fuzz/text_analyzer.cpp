@@ -1,7 +1,7 @@
 // Fuzzes the FTS5 tokenizer's text analyser (segmentation, folding, stopwords, stemming): any
 // bytes, with the ASCII fast path on and off; every emitted span must lie inside the input.
 
-#include "index/text_analyzer.hpp"
+#include "text/text_analyzer.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include "fuzz/fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using ragline::index::TextAnalyzer;
+  using ragline::text::TextAnalyzer;
   static TextAnalyzer english(ragline::AnalyzerConfig{});
   static TextAnalyzer french(ragline::AnalyzerConfig{.language = "french"});
   if (size == 0) return 0;
@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   TextAnalyzer& analyzer = (selector & 1) ? french : english;
   analyzer.set_ascii_fast_path((selector & 2) == 0);
   try {
-    analyzer.analyze(text, [&](const ragline::index::AnalyzedToken& token) {
+    analyzer.analyze(text, [&](const ragline::text::AnalyzedToken& token) {
       if (token.byte_start > token.byte_end || token.byte_end > text.size() || token.term.empty()) std::abort();
       return true;
     });

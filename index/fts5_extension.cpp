@@ -11,7 +11,7 @@
 #include "core/check.hpp"
 #include "index/chunk_id_set.hpp"
 #include "index/sqlite.hpp"
-#include "index/text_analyzer.hpp"
+#include "text/text_analyzer.hpp"
 
 namespace ragline::index {
 namespace {
@@ -32,7 +32,7 @@ fts5_api* fts5_api_of(sqlite3* database) {
 
 struct Tokenizer {
   explicit Tokenizer(const AnalyzerConfig& config) : analyzer(config) {}
-  TextAnalyzer analyzer;
+  text::TextAnalyzer analyzer;
 };
 
 int tokenizer_create(void*, const char** arguments, int argument_count, Fts5Tokenizer** out) {
@@ -60,7 +60,7 @@ int tokenizer_tokenize(Fts5Tokenizer* handle, void* context, int flags, const ch
   int rc = SQLITE_OK;
   try {
     tokenizer->analyzer.analyze(std::string_view(text, static_cast<std::size_t>(length)),
-                                [&](const AnalyzedToken& token) {
+                                [&](const text::AnalyzedToken& token) {
                                   rc = emit_token(context, 0, token.term.data(), static_cast<int>(token.term.size()),
                                                   static_cast<int>(token.byte_start), static_cast<int>(token.byte_end));
                                   return rc == SQLITE_OK;

@@ -1,7 +1,7 @@
 #pragma once
 // ragline's FTS5 extensions, registered on every connection that touches the keyword index:
 //
-//  - tokenizer `ragline`: args `<language> <stem 0|1> <stopwords 0|1>`, backed by TextAnalyzer.
+//  - tokenizer `ragline`: args `<language> <stem 0|1> <stopwords 0|1>`, backed by text::TextAnalyzer.
 //    In query mode, a string that starts with kPreAnalysedMarker is one term already analysed
 //    (the keyword index builds MATCH expressions from analysed terms, so a stem is never stemmed
 //    twice and user text never reaches the FTS5 query parser).

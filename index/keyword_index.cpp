@@ -31,7 +31,7 @@ KeywordIndex::QueryTerms KeywordIndex::analyse_query(std::string_view text) {
   std::vector<std::string> terms;
   std::vector<int> counts;
   std::unordered_map<std::string, std::size_t> position;
-  analyzer_.analyze(text, [&](const AnalyzedToken& token) {
+  analyzer_.analyze(text, [&](const text::AnalyzedToken& token) {
     auto [found, inserted] = position.emplace(token.term, terms.size());
     if (inserted) {
       terms.emplace_back(token.term);

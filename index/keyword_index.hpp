@@ -2,7 +2,7 @@
 // KeywordIndex: BM25 search over the FTS5 index the Store maintains (chunk text, document title
 // and heading path as three weighted columns).
 //
-// Queries are free text. They go through the same TextAnalyzer as the documents; the analysed
+// Queries are free text. They go through the same text::TextAnalyzer as the documents; the analysed
 // terms are OR-ed (not FTS5's implicit AND) and each is passed to FTS5 pre-analysed, so no
 // character of user text can be read as FTS5 query syntax.
 
@@ -13,8 +13,8 @@
 
 #include "index/chunk_id_set.hpp"
 #include "index/sqlite.hpp"
-#include "index/text_analyzer.hpp"
 #include "ragline/types.hpp"
+#include "text/text_analyzer.hpp"
 
 namespace ragline::index {
 
@@ -46,7 +46,7 @@ class KeywordIndex {
   QueryTerms analyse_query(std::string_view text);
 
   Database& database_;
-  TextAnalyzer analyzer_;
+  text::TextAnalyzer analyzer_;
   Statement search_statement_;
   Statement filtered_search_statement_;  // separate, so the unfiltered plan stays as it was
 };

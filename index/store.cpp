@@ -7,8 +7,7 @@
 
 #include "core/check.hpp"
 #include "index/fts5_extension.hpp"
-#include "index/text_analyzer.hpp"
-#include "ingest/chunker.hpp"
+#include "text/text_analyzer.hpp"
 
 namespace ragline::index {
 namespace {
@@ -276,16 +275,15 @@ Store::Store(Database database, std::filesystem::path kb_dir)
     : database_(std::move(database)), statements_(database_.get()), kb_dir_(std::move(kb_dir)) {}
 
 Store Store::open(const std::filesystem::path& kb_dir, bool create, const StoreSettings& options) {
-  const auto& chunker = options.chunker;
   const auto& analyzer = options.analyzer;
   const auto database_path = kb_dir / "kb.sqlite";
   std::error_code error;
   const bool exists = std::filesystem::exists(database_path, error);
   if (!exists) {
     RAGLINE_CHECK(create, not_found, "no knowledge base at " << kb_dir.string() << " (kb.sqlite is missing)");
-    // Bad settings are refused before anything is created on disk.
-    ingest::make_chunker(chunker.value_or(ChunkerConfig{}));
-    TextAnalyzer validate_language(analyzer.value_or(AnalyzerConfig{}));
+    // Bad settings are refused before anything is created on disk (the chunker by the caller,
+    // which knows the chunker registry: KnowledgeBase::open).
+    text::TextAnalyzer validate_language(analyzer.value_or(AnalyzerConfig{}));
     validate_embedder(options.embedder.value_or(EmbedderConfig{}));
     validate_vector_index(options.vector_index.value_or(VectorIndexConfig{}));
     std::filesystem::create_directories(kb_dir, error);
@@ -322,8 +320,7 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
                   kb_dir_.string() << "/kb.sqlite is an SQLite database but not a ragline KB (user_version 0)");
     const ChunkerConfig chunker_config = chunker.value_or(ChunkerConfig{});
     const AnalyzerConfig analyzer_config = analyzer.value_or(AnalyzerConfig{});
-    ingest::make_chunker(chunker_config);  // validates name and parameters before anything is written
-    TextAnalyzer validate_language(analyzer_config);
+    text::TextAnalyzer validate_language(analyzer_config);
     database_.exec(kSchemaV1);
     database_.exec(keyword_table_sql(analyzer_config));
     auto put = database_.prepare("INSERT INTO settings(key, value) VALUES(?1, ?2)");
@@ -428,8 +425,8 @@ void Store::delete_keyword_entries(std::int64_t document_id) {
   statement->bind(1, document_id).run();
 }
 
-std::int64_t Store::put_document(const ingest::Document& document, const std::string& content_hash,
-                                 const std::vector<ingest::Chunk>& chunks, std::int64_t ingested_at,
+std::int64_t Store::put_document(const Document& document, const std::string& content_hash,
+                                 const std::vector<Chunk>& chunks, std::int64_t ingested_at,
                                  std::vector<std::int64_t>* chunk_ids_out) {
   std::optional<std::int64_t> document_id;
   if (auto existing = find_document(document.uri)) {
@@ -501,7 +498,7 @@ std::int64_t Store::put_document(const ingest::Document& document, const std::st
         .bind(7, static_cast<std::int64_t>(chunk.byte_end))
         .bind(8, chunk.heading_path)
         .bind(9, chunk.token_count);
-    if (auto page = ingest::page_at(document, chunk.byte_start)) {
+    if (auto page = page_at(document, chunk.byte_start)) {
       put_chunk->bind(10, *page);
     } else {
       put_chunk->bind_null(10);

@@ -16,8 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/document.hpp"
 #include "index/sqlite.hpp"
-#include "ingest/document.hpp"
 #include "ragline/types.hpp"
 
 namespace ragline::index {
@@ -84,9 +84,8 @@ class Store {
   // Inserts or replaces a document with its chunks, metadata and keyword-index entries. Must run
   // inside a WriteTransaction. Returns the document id (kept when replacing).
   // `chunk_ids`, when given, receives the new chunks' ids in chunk order.
-  std::int64_t put_document(const ingest::Document& document, const std::string& content_hash,
-                            const std::vector<ingest::Chunk>& chunks, std::int64_t ingested_at,
-                            std::vector<std::int64_t>* chunk_ids = nullptr);
+  std::int64_t put_document(const Document& document, const std::string& content_hash, const std::vector<Chunk>& chunks,
+                            std::int64_t ingested_at, std::vector<std::int64_t>* chunk_ids = nullptr);
 
   // Removes a document and everything derived from it; false when there is none. Must run inside
   // a WriteTransaction.

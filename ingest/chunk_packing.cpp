@@ -13,10 +13,11 @@
 namespace ragline::ingest::detail {
 
 std::pair<std::size_t, std::size_t> DocumentTokens::tokens_within(ByteRange range) const {
-  auto first = std::lower_bound(spans_.begin(), spans_.end(), range.start,
-                                [](const TokenSpan& span, std::size_t offset) { return span.byte_start < offset; });
-  auto last =
-      std::partition_point(first, spans_.end(), [&](const TokenSpan& span) { return span.byte_end <= range.end; });
+  auto first =
+      std::lower_bound(spans_.begin(), spans_.end(), range.start,
+                       [](const text::TokenSpan& span, std::size_t offset) { return span.byte_start < offset; });
+  auto last = std::partition_point(first, spans_.end(),
+                                   [&](const text::TokenSpan& span) { return span.byte_end <= range.end; });
   return {static_cast<std::size_t>(first - spans_.begin()), static_cast<std::size_t>(last - spans_.begin())};
 }
 
@@ -27,7 +28,7 @@ PackUnit make_unit(const DocumentTokens& tokens, ByteRange bytes, bool splittabl
 
 std::vector<PackUnit> sentence_units(std::string_view text, const DocumentTokens& tokens, ByteRange range) {
   std::vector<PackUnit> units;
-  for (const TokenSpan& sentence : sentence_spans(text.substr(range.start, range.end - range.start))) {
+  for (const text::TokenSpan& sentence : text::sentence_spans(text.substr(range.start, range.end - range.start))) {
     units.push_back(
         make_unit(tokens, ByteRange{range.start + sentence.byte_start, range.start + sentence.byte_end}, true));
   }
@@ -141,7 +142,7 @@ bool append_chunk(const Document& document, ByteRange range, const std::string& 
   // Counted on the chunk's own text, so the stored count can be reproduced from the stored
   // text alone (a dictionary segmentation of CJK text cut at a chunk edge may differ slightly
   // from the document-wide one used while packing).
-  chunk.token_count = count_tokens(chunk.text);
+  chunk.token_count = text::count_tokens(chunk.text);
   out.push_back(std::move(chunk));
   return true;
 }

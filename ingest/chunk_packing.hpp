@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
+#include "core/document.hpp"
 #include "ingest/chunker.hpp"
-#include "ingest/document.hpp"
-#include "ingest/tokens.hpp"
+#include "text/tokens.hpp"
 
 namespace ragline::ingest::detail {
 
@@ -29,14 +29,14 @@ struct ByteRange {
 // The token spans of one text, with the index range of the tokens inside a byte range.
 class DocumentTokens {
  public:
-  explicit DocumentTokens(std::string_view text) : spans_(token_spans(text)) {}
-  const std::vector<TokenSpan>& spans() const { return spans_; }
+  explicit DocumentTokens(std::string_view text) : spans_(text::token_spans(text)) {}
+  const std::vector<text::TokenSpan>& spans() const { return spans_; }
   std::size_t size() const { return spans_.size(); }
   // Indexes [first, second) of the tokens lying entirely inside `range`.
   std::pair<std::size_t, std::size_t> tokens_within(ByteRange range) const;
 
  private:
-  std::vector<TokenSpan> spans_;
+  std::vector<text::TokenSpan> spans_;
 };
 
 // One indivisible-unless-too-long piece of text to pack: a sentence, a paragraph, a table row,
@@ -74,7 +74,7 @@ std::vector<ByteRange> pack_units(const DocumentTokens& tokens, std::span<const 
 ByteRange trim_white_space(std::string_view text, ByteRange range);
 
 // Appends the chunk for document.text[range), trimmed, with ordinal = out.size() and
-// token_count = count_tokens(text). Returns false, appending nothing, when the range holds
+// token_count = text::count_tokens(text). Returns false, appending nothing, when the range holds
 // only white space.
 bool append_chunk(const Document& document, ByteRange range, const std::string& heading_path, std::vector<Chunk>& out);
 

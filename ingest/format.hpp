@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ingest/document.hpp"
+#include "core/document.hpp"
 #include "ragline/types.hpp"
 
 namespace ragline::ingest {

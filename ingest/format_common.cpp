@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "core/check.hpp"
-#include "ingest/normalize.hpp"
+#include "text/normalize.hpp"
 
 namespace ragline::ingest::formats {
 namespace {
@@ -74,7 +74,7 @@ DecodedText decode_text_file(std::string_view bytes) {
   if (starts_with_bytes(bytes, "\xFE\xFF")) return decode_utf16(bytes.substr(2), true);
   if (starts_with_bytes(bytes, "\xEF\xBB\xBF")) bytes.remove_prefix(3);
   reject_binary(bytes);
-  Utf8Repair repaired = repair_utf8(bytes);
+  text::Utf8Repair repaired = text::repair_utf8(bytes);
   return DecodedText{std::move(repaired.text), repaired.replaced};
 }
 

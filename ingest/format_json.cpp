@@ -10,7 +10,7 @@
 #include "core/check.hpp"
 #include "ingest/format.hpp"
 #include "ingest/format_common.hpp"
-#include "ingest/normalize.hpp"
+#include "text/normalize.hpp"
 
 namespace ragline::ingest {
 namespace {
@@ -189,7 +189,7 @@ ParsedFile parse_lines(const SourceFile& file, const ParseOptions& options, cons
     if (line.empty()) continue;
 
     const std::string location = path + ":" + std::to_string(line_number);
-    if (const Utf8Repair repaired = repair_utf8(line); repaired.replaced > 0) {
+    if (const text::Utf8Repair repaired = text::repair_utf8(line); repaired.replaced > 0) {
       collector.fail(location, "invalid UTF-8 (" + std::to_string(repaired.replaced) + " invalid sequence(s))");
       continue;
     }

@@ -11,7 +11,7 @@
 #include "core/check.hpp"
 #include "ingest/format.hpp"
 #include "ingest/format_common.hpp"
-#include "ingest/normalize.hpp"
+#include "text/normalize.hpp"
 
 namespace ragline::ingest {
 namespace {
@@ -72,7 +72,7 @@ class PdfParser final : public FormatParser {
       // Reading order (what pdftotext prints by default), not the physical layout, which pads
       // columns with runs of spaces.
       std::string page_text = to_utf8(page->text(poppler::rectf(), poppler::page::non_raw_non_physical_layout));
-      Utf8Repair repaired = repair_utf8(page_text);
+      text::Utf8Repair repaired = text::repair_utf8(page_text);
       parsed.invalid_utf8_replaced += repaired.replaced;
       any_text = any_text || has_visible_text(repaired.text);
       document.text += repaired.text;

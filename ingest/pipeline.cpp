@@ -19,12 +19,12 @@
 #include "core/check.hpp"
 #include "core/hash.hpp"
 #include "ingest/chunker.hpp"
-#include "ingest/embedder.hpp"
 #include "ingest/file_walker.hpp"
 #include "ingest/format.hpp"
-#include "ingest/normalize.hpp"
-#include "ingest/redact.hpp"
-#include "ragline/knowledge_base.hpp"
+#include "models/embedder.hpp"
+#include "ragline/uri.hpp"
+#include "text/normalize.hpp"
+#include "text/redact.hpp"
 
 namespace ragline::ingest {
 namespace {
@@ -84,13 +84,13 @@ class CachedEmbedding {
  public:
   // `claimed_id` is the embedder id the KB's vectors have (empty for a KB without vectors): a
   // model service's id names its dimension, which the embedder learns only from its first answer.
-  CachedEmbedding(Embedder& embedder, index::Database& database, std::string claimed_id)
+  CachedEmbedding(models::Embedder& embedder, index::Database& database, std::string claimed_id)
       : embedder_(embedder),
         lookup_(database.prepare("SELECT vector FROM embedding_cache WHERE embedder_id = ?1 AND text_hash = ?2")),
         claimed_id_(std::move(claimed_id)) {}
 
   struct Result {
-    EmbeddingMatrix matrix;
+    models::EmbeddingMatrix matrix;
     std::vector<std::pair<std::string, std::size_t>> computed;  // cache key, row
     std::size_t from_cache = 0;
     std::size_t truncated = 0;  // computed texts the embedder cut to its input window
@@ -120,9 +120,9 @@ class CachedEmbedding {
     std::vector<std::string> to_embed;
     to_embed.reserve(missing.size());
     for (auto i : missing) to_embed.push_back(texts[i]);
-    EmbeddingMatrix computed;
+    models::EmbeddingMatrix computed;
     const std::size_t truncated_before = embedder_.texts_truncated();
-    if (!to_embed.empty()) computed = embedder_.embed(to_embed, EmbedPurpose::document);
+    if (!to_embed.empty()) computed = embedder_.embed(to_embed, models::EmbedPurpose::document);
     // A service that answers with another dimension than the KB's vectors (another model behind
     // the same name, or a broken answer) fails this embedding; the chunks wait for a later run.
     RAGLINE_CHECK(to_embed.empty() || claimed_id_.empty() || embedder_.id() == claimed_id_, network,
@@ -159,7 +159,7 @@ class CachedEmbedding {
   }
 
  private:
-  Embedder& embedder_;
+  models::Embedder& embedder_;
   index::Statement lookup_;
   std::string claimed_id_;
 };
@@ -264,8 +264,8 @@ struct Cancelled {};
 class Preparer {
  public:
   Preparer(const std::filesystem::path& database_path, const ChunkerConfig& chunker, const IngestOptions& options,
-           Embedder* embedder, const std::string& claimed_embedder_id, BatchQueue& queue, const Redactor* redactor,
-           std::string redaction_json)
+           models::Embedder* embedder, const std::string& claimed_embedder_id, BatchQueue& queue,
+           const text::Redactor* redactor, std::string redaction_json)
       : redactor_(redactor),
         redaction_json_(std::move(redaction_json)),
         database_(index::Database::open(database_path, false, /*read_only=*/true)),
@@ -445,7 +445,7 @@ class Preparer {
       RAGLINE_CHECK(options_.max_file_bytes == 0 || document.text.size() <= options_.max_file_bytes, format,
                     "record too large: " << document.text.size() << " bytes of text, max_file_bytes is "
                                          << options_.max_file_bytes << " (--max-file-bytes)");
-      normalise_document(document);
+      text::normalise_document(document);
       RAGLINE_CHECK(!is_blank(document.text), format, "no text after normalisation");
       PreparedDocument prepared;
       prepared.hash = content_hash(document, redaction_json_);
@@ -474,7 +474,7 @@ class Preparer {
     if (batch_.documents.size() >= options_.batch_documents || batch_bytes_ >= kBatchBytes) send();
   }
 
-  const Redactor* redactor_;
+  const text::Redactor* redactor_;
   std::string redaction_json_;  // empty when not redacting
   index::Database database_;
   index::Statement find_hash_;
@@ -513,7 +513,7 @@ class Ingest {
 
   IngestReport run(const std::vector<fs::path>& paths) {
     const auto started = Clock::now();
-    if (store_.embedder().name != "none") embedder_ = make_embedder(store_.embedder(), store_.analyzer());
+    if (store_.embedder().name != "none") embedder_ = models::make_embedder(store_.embedder(), store_.analyzer());
     resolve_redaction();
     complete_missing_vectors();
     WalkResult walk = walk_inputs(paths, options_.include_globs, options_.exclude_globs);
@@ -564,13 +564,13 @@ class Ingest {
   // checked before anything is written, then recorded; a different recorded one is replaced,
   // with a warning, since documents ingested before keep theirs until they are re-ingested.
   void resolve_redaction() {
-    const std::string recorded = store_.read_setting(kRedactionSetting);
+    const std::string recorded = store_.read_setting(text::kRedactionSetting);
     std::optional<RedactionConfig> config;
     if (options_.redaction) {
       config = options_.redaction;
       redactor_.emplace(*config);
-      redaction_json_ = redaction_config_json(*config);
-      if (redaction_json_ != recorded && (!recorded.empty() || redaction_active(*config))) {
+      redaction_json_ = text::redaction_config_json(*config);
+      if (redaction_json_ != recorded && (!recorded.empty() || text::redaction_active(*config))) {
         if (!recorded.empty()) {
           const std::string warning = "redaction config " + recorded + " replaced by " + redaction_json_ +
                                       "; documents ingested before keep the old redaction until re-ingested";
@@ -578,15 +578,15 @@ class Ingest {
           report_.warnings.push_back(warning);
         }
         index::WriteTransaction transaction(store_.database());
-        store_.write_setting(kRedactionSetting, redaction_json_);
+        store_.write_setting(text::kRedactionSetting, redaction_json_);
         transaction.commit();
       }
     } else if (!recorded.empty()) {
-      config = redaction_config_from_json(recorded, store_.database().path().string());
+      config = text::redaction_config_from_json(recorded, store_.database().path().string());
       redactor_.emplace(*config);
       redaction_json_ = recorded;
     }
-    if (!config || !redaction_active(*config)) redactor_.reset();
+    if (!config || !text::redaction_active(*config)) redactor_.reset();
   }
 
   // After an embedding failure, one more entry names the documents whose chunks still wait for
@@ -657,7 +657,7 @@ class Ingest {
 
   void write_cache_entries(const std::string& embedder_id,
                            const std::vector<std::pair<std::string, std::size_t>>& entries,
-                           const EmbeddingMatrix& matrix) {
+                           const models::EmbeddingMatrix& matrix) {
     if (entries.empty()) return;
     std::vector<std::string> keys;
     std::vector<float> values;
@@ -690,7 +690,7 @@ class Ingest {
         }
         store_.put_vectors(searchable_ids, prepared.vectors, generation);
         if (!prepared.new_cache_entries.empty()) {
-          EmbeddingMatrix rows{searchable_ids.size(), batch.dimension, prepared.vectors};
+          models::EmbeddingMatrix rows{searchable_ids.size(), batch.dimension, prepared.vectors};
           write_cache_entries(batch.embedder_id, prepared.new_cache_entries, rows);
         }
       }
@@ -734,8 +734,8 @@ class Ingest {
   index::Store& store_;
   const IngestOptions& options_;
   const LogCallback& log_;
-  std::unique_ptr<Embedder> embedder_;
-  std::optional<Redactor> redactor_;
+  std::unique_ptr<models::Embedder> embedder_;
+  std::optional<text::Redactor> redactor_;
   std::string redaction_json_;
   IngestReport report_;
 };

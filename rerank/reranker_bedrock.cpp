@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "core/check.hpp"
-#include "core/sigv4.hpp"
+#include "net/sigv4.hpp"
 #include "rerank/reranker_service.hpp"
 
 namespace ragline::rerank {
@@ -52,7 +52,7 @@ class BedrockReranker final : public ServiceReranker {
   }
 
  protected:
-  core::HttpRequest make_request(const std::string& query, std::span<const std::string> documents) const override {
+  net::HttpRequest make_request(const std::string& query, std::span<const std::string> documents) const override {
     nlohmann::json sources = nlohmann::json::array();
     for (const auto& document : documents) {
       sources.push_back(
@@ -65,20 +65,20 @@ class BedrockReranker final : public ServiceReranker {
          {{"type", "BEDROCK_RERANKING_MODEL"},
           {"bedrockRerankingConfiguration",
            {{"numberOfResults", documents.size()}, {"modelConfiguration", {{"modelArn", model_arn_}}}}}}}};
-    core::HttpRequest request;
+    net::HttpRequest request;
     request.url = endpoint_;
     request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     request.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     // A signature is valid for minutes only and carries its time: sign each attempt anew.
-    request.before_attempt = [scope = scope_, credentials = core::credentials_from_environment()](
-                                 core::HttpRequest& attempt) { core::sigv4_sign_request(attempt, scope, credentials); };
+    request.before_attempt = [scope = scope_, credentials = net::credentials_from_environment()](
+                                 net::HttpRequest& attempt) { net::sigv4_sign_request(attempt, scope, credentials); };
     return request;
   }
 
-  std::string endpoint() const override { return core::redact_url(endpoint_); }
+  std::string endpoint() const override { return net::redact_url(endpoint_); }
 
  private:
-  core::SigV4Scope scope_;
+  net::SigV4Scope scope_;
   std::string model_;
   std::string model_arn_;
   std::string endpoint_;

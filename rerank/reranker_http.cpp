@@ -61,14 +61,14 @@ class HttpReranker final : public ServiceReranker {
 
   std::string describe() const override {
     std::ostringstream text;
-    text << "http " << config().format << " " << core::redact_url(endpoint_);
+    text << "http " << config().format << " " << net::redact_url(endpoint_);
     if (!model_.empty()) text << " model=" << model_;
     if (config().min_score) text << " min_score=" << *config().min_score;
     return text.str();
   }
 
  protected:
-  core::HttpRequest make_request(const std::string& query, std::span<const std::string> documents) const override {
+  net::HttpRequest make_request(const std::string& query, std::span<const std::string> documents) const override {
     nlohmann::json body;
     const std::vector<std::string> texts(documents.begin(), documents.end());
     if (config().format == "tei") {
@@ -80,7 +80,7 @@ class HttpReranker final : public ServiceReranker {
       body["top_n"] = texts.size();
       if (config().format == "jina") body["return_documents"] = false;
     }
-    core::HttpRequest request;
+    net::HttpRequest request;
     request.url = endpoint_;
     request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     if (!api_key_.empty()) request.headers.emplace_back("Authorization", "Bearer " + api_key_);
@@ -88,7 +88,7 @@ class HttpReranker final : public ServiceReranker {
     return request;
   }
 
-  std::string endpoint() const override { return core::redact_url(endpoint_); }
+  std::string endpoint() const override { return net::redact_url(endpoint_); }
 
  private:
   FormatDefaults defaults_;

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "core/check.hpp"
-#include "ingest/embedder.hpp"
+#include "models/embedder.hpp"
 #include "rerank/reranker.hpp"
 
 namespace ragline::rerank {
@@ -51,8 +51,8 @@ class MmrReranker final : public Reranker {
     RAGLINE_CHECK(vectors.size() == candidates.size(), internal,
                   "reranker mmr: " << vectors.size() << " vectors for " << candidates.size() << " hits");
     // Unit vectors once, so that every similarity below is a dot product.
-    ingest::normalize_vector(query);
-    for (auto& vector : vectors) ingest::normalize_vector(vector);
+    models::normalize_vector(query);
+    for (auto& vector : vectors) models::normalize_vector(vector);
 
     std::vector<double> relevance(candidates.size());
     if (config_.mmr_relevance == "score") {

@@ -83,12 +83,12 @@ std::vector<Hit> ServiceReranker::rerank(const RerankRequest& request, std::vect
   documents.reserve(candidates.size());
   for (const auto& hit : candidates) documents.push_back(document_text(hit));
 
-  std::vector<core::HttpRequest> requests;
+  std::vector<net::HttpRequest> requests;
   for (std::size_t begin = 0; begin < documents.size(); begin += config_.batch_size) {
     const std::size_t count = std::min(config_.batch_size, documents.size() - begin);
     requests.push_back(make_request(request.query, std::span<const std::string>(documents).subspan(begin, count)));
   }
-  const auto responses = core::perform_http_requests(std::move(requests), http_);
+  const auto responses = net::perform_http_requests(std::move(requests), http_);
 
   std::vector<std::optional<double>> scores;
   scores.reserve(candidates.size());

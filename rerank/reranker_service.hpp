@@ -1,6 +1,6 @@
 #pragma once
 // What the rerankers backed by a model service (http, bedrock) share: hit texts cut into
-// batches of documents, one request per batch through core/http_client (concurrent, with
+// batches of documents, one request per batch through net/http_client (concurrent, with
 // timeouts and retries), scores read back by index and merged, hits sorted by score.
 
 #include <optional>
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/http_client.hpp"
+#include "net/http_client.hpp"
 #include "rerank/reranker.hpp"
 
 namespace ragline::rerank {
@@ -33,7 +33,7 @@ class ServiceReranker : public Reranker {
   // `stage` names the reranker in messages ("http", "bedrock"); validates the service fields.
   ServiceReranker(const RerankerConfig& config, std::string stage);
   // The request scoring `documents` against `query` (one batch).
-  virtual core::HttpRequest make_request(const std::string& query, std::span<const std::string> documents) const = 0;
+  virtual net::HttpRequest make_request(const std::string& query, std::span<const std::string> documents) const = 0;
   // The URL requests go to, as it may appear in messages.
   virtual std::string endpoint() const = 0;
 
@@ -43,7 +43,7 @@ class ServiceReranker : public Reranker {
  private:
   RerankerConfig config_;
   std::string stage_;
-  core::HttpOptions http_;
+  net::HttpOptions http_;
 };
 
 }  // namespace ragline::rerank

@@ -87,7 +87,7 @@ SearchMode parse_search_mode(std::string_view name) {
 }
 
 Retriever::Retriever(index::Store& store, index::KeywordIndex& keywords, index::SyncedVectorIndex& vectors,
-                     std::unique_ptr<ingest::Embedder> embedder, LogCallback log)
+                     std::unique_ptr<models::Embedder> embedder, LogCallback log)
     : store_(store), keywords_(keywords), vectors_(vectors), embedder_(std::move(embedder)), log_(std::move(log)) {}
 
 std::vector<float> Retriever::embed_query(const std::string& text) {
@@ -104,7 +104,7 @@ std::vector<float> Retriever::embed_query(const std::string& text) {
     return found->second->second;
   }
   std::vector<float> vector;
-  if (auto* weighted = dynamic_cast<ingest::TermWeightedEmbedder*>(embedder_.get()); weighted) {
+  if (auto* weighted = dynamic_cast<models::TermWeightedEmbedder*>(embedder_.get()); weighted) {
     vector = weighted->embed_query(text, [&](std::string_view term) { return term_idf(term); });
   } else {
     // Model vectors are also kept in the KB's embedding cache, so a query asked again in another
@@ -118,7 +118,7 @@ std::vector<float> Retriever::embed_query(const std::string& text) {
     }
     if (vector.empty()) {
       const std::string one[] = {text};
-      auto matrix = embedder_->embed(one, ingest::EmbedPurpose::query);
+      auto matrix = embedder_->embed(one, models::EmbedPurpose::query);
       RAGLINE_CHECK(matrix.rows == 1, internal, "embedder returned " << matrix.rows << " vectors for one query");
       vector.assign(matrix.values.begin(), matrix.values.end());
       if (!embedder_id.empty() && pending_cache_writes_.size() < kQueryCacheEntries) {
@@ -182,7 +182,7 @@ std::vector<std::vector<float>> Retriever::hit_vectors(std::span<const Hit> hits
     }
   }
   if (!missing.empty()) {
-    const auto matrix = embedder_->embed(missing_texts, ingest::EmbedPurpose::document);
+    const auto matrix = embedder_->embed(missing_texts, models::EmbedPurpose::document);
     RAGLINE_CHECK(matrix.rows == missing.size(), internal,
                   "embedder returned " << matrix.rows << " vectors for " << missing.size() << " texts");
     for (std::size_t row = 0; row < missing.size(); ++row) {

@@ -16,7 +16,7 @@
 #include "index/keyword_index.hpp"
 #include "index/store.hpp"
 #include "index/vector_sync.hpp"
-#include "ingest/embedder.hpp"
+#include "models/embedder.hpp"
 #include "ragline/types.hpp"
 
 namespace ragline::retrieve {
@@ -36,7 +36,7 @@ class Retriever {
   // `embedder` may be null for a KB without vectors (the embedder "none"): only bm25 queries
   // are answered then, and hybrid ones fall back to bm25 (the explanation says so).
   Retriever(index::Store& store, index::KeywordIndex& keywords, index::SyncedVectorIndex& vectors,
-            std::unique_ptr<ingest::Embedder> embedder, LogCallback log);
+            std::unique_ptr<models::Embedder> embedder, LogCallback log);
 
   SearchResult search(const Query& query);
 
@@ -64,7 +64,7 @@ class Retriever {
   std::int64_t searchable_generation_ = -1;
   std::int64_t searchable_chunks_ = 0;
   index::SyncedVectorIndex& vectors_;
-  std::unique_ptr<ingest::Embedder> embedder_;
+  std::unique_ptr<models::Embedder> embedder_;
   LogCallback log_;
   // Most recently used query vectors, newest first.
   std::list<std::pair<std::string, std::vector<float>>> query_cache_;

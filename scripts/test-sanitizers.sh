@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds Debug trees with sanitizers and runs the tests in them: every suite under
 # AddressSanitizer + UndefinedBehaviorSanitizer (memory errors, leaks, undefined behaviour), and
-# the suites where threads meet under ThreadSanitizer (data races): core (ingest's two threads),
-# index (concurrent vector searches) and ingest (per-thread tokenisers, HTTP embedders against a
-# threaded loopback server). retrieve, tools and bench run on one thread and only under ASan.
+# the suites where threads meet under ThreadSanitizer (data races): kb (ingest's two threads),
+# index (concurrent vector searches), ingest and text (per-thread tokenisers), net and models
+# (HTTP clients and embedders against a threaded loopback server). retrieve, rerank, generate,
+# tools and bench run on one thread and only under ASan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,11 +31,11 @@ ctest --test-dir build-asan --output-on-failure -j "$jobs"
 
 export TSAN_OPTIONS=halt_on_error=1
 RAGLINE_BUILD_DIR=build-tsan RAGLINE_BUILD_TYPE=Debug \
-  RAGLINE_TARGETS="ragline_core_tests ragline_index_tests ragline_ingest_tests" \
+  RAGLINE_TARGETS="ragline_kb_tests ragline_index_tests ragline_ingest_tests ragline_text_tests ragline_net_tests ragline_models_tests" \
   scripts/build.sh -DRAGLINE_SANITIZE=thread
 # Left to ASan, being 5-7x slower under TSan for no race they could show: the SIGKILL crash loop
-# (its subject is durability; its children run the same two-thread ingest as every other core
+# (its subject is durability; its children run the same two-thread ingest as every other kb
 # test), two exhaustive single-threaded sweeps, and the 100 MB single-line ingest (a memory bound
 # TSan's shadow memory would swamp; ASan runs it).
-ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L 'core|index|ingest' \
+ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L '^(kb|index|ingest|text|net|models)$' \
   -E '^(CrashSafety\.|TokenSpans\.AsciiFastPathMatchesIcuExhaustively$|ChunkerHierarchical\.ParentsThenContainedChildren$|HostileInput\.HundredMegabyteLine)'

@@ -1,8 +1,8 @@
 #pragma once
 // Generation and conversation: chat models behind one small interface (OpenAI-compatible
 // /v1/chat/completions, Amazon Bedrock Converse), conversation memory in a sessions database,
-// follow-up questions rewritten into standalone search queries, and ask(): retrieve, assemble
-// a grounded prompt, generate with streaming and record the turn (retrieve/README.md).
+// and follow-up questions rewritten into standalone search queries (generate/README.md).
+// ask(), which ties them to a KnowledgeBase, is in ragline/ask.hpp.
 //
 // Thread safety: a ChatModel may be used from one thread at a time; a SessionStore likewise
 // (open one per thread; several processes may share the file, SQLite WAL).
@@ -16,7 +16,6 @@
 #include <string_view>
 #include <vector>
 
-#include "ragline/knowledge_base.hpp"
 #include "ragline/prompt.hpp"
 #include "ragline/types.hpp"
 
@@ -118,36 +117,5 @@ std::vector<int> cited_numbers(std::string_view answer, int max_number);
 // {"tokens": [...]}); results are cached (up to 4,096 texts). Throws Error(network) from the
 // counter when the service fails.
 TokenCounter make_llama_token_counter(const std::string& base_url, double timeout_seconds = 30);
-
-struct AskOptions {
-  Query query;  // retrieval settings; its text is set by ask()
-  PromptOptions prompt;
-  bool rewrite = true;  // rewrite follow-ups when the session has history
-  // The model that rewrites follow-ups (e.g. the same model configured not to stream); null:
-  // the answering model.
-  ChatModel* rewriter = nullptr;
-  std::string session_id;  // empty: no memory
-};
-
-struct AskResult {
-  std::string question;
-  std::string search_query;  // what was searched
-  bool rewritten = false;
-  std::string answer;
-  Prompt prompt;
-  std::vector<Citation> used_sources;    // the prompt's sources cited in the answer, in citation order
-  std::int64_t question_message_id = 0;  // in the session, when there is one
-};
-
-// Called with recoverable problems (a failed rewrite: the question is searched as is).
-using WarningHandler = std::function<void(const std::string&)>;
-
-// Asks `question`: records it in the session (status pending) before anything can fail,
-// rewrites it with the history when options.rewrite, searches, builds the prompt with the
-// history, calls the model streaming into on_token, then stores the answer with the citations
-// it used and marks the question answered. Any failure marks the question failed with the
-// error, then rethrows: the question is never lost. `sessions` may be null without a session.
-AskResult ask(const KnowledgeBase& kb, ChatModel& model, SessionStore* sessions, const std::string& question,
-              const AskOptions& options, const TokenHandler& on_token, const WarningHandler& on_warning = {});
 
 }  // namespace ragline

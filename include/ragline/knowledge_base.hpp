@@ -20,6 +20,7 @@
 #include "ragline/error.hpp"
 #include "ragline/prompt.hpp"
 #include "ragline/types.hpp"
+#include "ragline/uri.hpp"
 
 namespace ragline {
 
@@ -79,8 +80,5 @@ class KnowledgeBase {
   explicit KnowledgeBase(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// file:// URI for a local path (absolute, percent-encoded), the form documents are keyed by.
-std::string file_uri(const std::filesystem::path& path);
 
 }  // namespace ragline

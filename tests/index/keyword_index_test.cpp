@@ -19,13 +19,13 @@ struct SmallCorpus {
       : store(Store::open(dir.path(), true, std::nullopt, analyzer)) {}
 
   std::int64_t add(const std::string& title, const std::string& text, const std::string& heading = "") {
-    ingest::Document document;
+    Document document;
     document.uri = "mem://" + std::to_string(next_id++);
     document.source_path = "/mem/" + document.uri;
     document.title = title;
     document.mime_type = "text/plain";
     document.text = text;
-    ingest::Chunk chunk;
+    Chunk chunk;
     chunk.text = text;
     chunk.byte_end = text.size();
     chunk.heading_path = heading;

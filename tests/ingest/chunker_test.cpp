@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "ingest/tokens.hpp"
 #include "ragline/error.hpp"
+#include "text/tokens.hpp"
 
 namespace ragline::ingest {
 namespace {
@@ -162,7 +162,7 @@ bool is_ascii_space(char byte) { return byte == ' ' || byte == '\t' || byte == '
 
 std::vector<std::string> token_texts(std::string_view text) {
   std::vector<std::string> texts;
-  for (const TokenSpan& span : token_spans(text)) {
+  for (const text::TokenSpan& span : text::token_spans(text)) {
     texts.emplace_back(text.substr(span.byte_start, span.byte_end - span.byte_start));
   }
   return texts;
@@ -184,7 +184,7 @@ void expect_valid_chunks(const Document& document, const std::vector<Chunk>& chu
     }
     EXPECT_FALSE(is_ascii_space(chunk.text.front()));
     EXPECT_FALSE(is_ascii_space(chunk.text.back()));
-    EXPECT_EQ(chunk.token_count, count_tokens(chunk.text));
+    EXPECT_EQ(chunk.token_count, text::count_tokens(chunk.text));
     EXPECT_GT(chunk.token_count, 0);
   }
 }
@@ -197,7 +197,7 @@ void expect_tokens_covered(const Document& document, const std::vector<Chunk>& c
   std::sort(ranges.begin(), ranges.end());
   std::size_t range = 0;
   std::size_t covered_to = 0;
-  for (const TokenSpan& token : token_spans(document.text)) {
+  for (const text::TokenSpan& token : text::token_spans(document.text)) {
     if (token.byte_start < from || token.byte_end > to) continue;
     while (range < ranges.size() && ranges[range].first <= token.byte_start) {
       covered_to = std::max(covered_to, ranges[range].second);
@@ -317,7 +317,7 @@ TEST(ChunkerFixed, WindowsHaveMaxTokensAndRealOverlap) {
   // Windows hold max tokens (the last may hold fewer), start max-overlap tokens apart, and the
   // last `overlap` tokens of chunk i are the first tokens of chunk i+1.
   for (const NamedDocument& named : generated_documents()) {
-    const auto document_tokens = token_spans(named.document.text);
+    const auto document_tokens = text::token_spans(named.document.text);
     for (auto [max, overlap] : {std::pair{16, 4}, std::pair{10, 0}, std::pair{7, 6}, std::pair{50, 25}}) {
       const std::string context = describe(config("fixed", max, overlap), named.name);
       SCOPED_TRACE(context);
@@ -367,10 +367,10 @@ TEST(ChunkerSentence, NeverSplitsASentenceThatFitsAndRespectsMax) {
       SCOPED_TRACE(context);
       const auto chunks = run(config("sentence", max, overlap), named.document);
       for (const Chunk& chunk : chunks) EXPECT_LE(chunk.token_count, max) << chunk.text;
-      for (const TokenSpan& sentence : sentence_spans(named.document.text)) {
+      for (const text::TokenSpan& sentence : text::sentence_spans(named.document.text)) {
         const std::string_view text(named.document.text.data() + sentence.byte_start,
                                     sentence.byte_end - sentence.byte_start);
-        if (count_tokens(text) > max) continue;
+        if (text::count_tokens(text) > max) continue;
         const bool whole = std::any_of(chunks.begin(), chunks.end(), [&](const Chunk& chunk) {
           return chunk.byte_start <= sentence.byte_start && sentence.byte_end <= chunk.byte_end;
         });
@@ -382,7 +382,7 @@ TEST(ChunkerSentence, NeverSplitsASentenceThatFitsAndRespectsMax) {
         if (chunks[index + 1].byte_start < chunks[index].byte_end) {
           const std::string_view shared(named.document.text.data() + chunks[index + 1].byte_start,
                                         chunks[index].byte_end - chunks[index + 1].byte_start);
-          EXPECT_LE(count_tokens(shared), overlap) << shared;
+          EXPECT_LE(text::count_tokens(shared), overlap) << shared;
         }
       }
     }

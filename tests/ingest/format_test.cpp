@@ -9,9 +9,9 @@
 #include <variant>
 #include <vector>
 
-#include "ingest/normalize.hpp"
 #include "ragline/error.hpp"
 #include "support/test_support.hpp"
+#include "text/normalize.hpp"
 
 namespace ragline::ingest {
 namespace {
@@ -300,18 +300,18 @@ TEST(FormatHtml, TitleFallsBackToHeadingThenStem) {
 TEST(FormatHtml, RepairsInvalidUtf8AndConvertsDeclaredCharset) {
   // Undeclared invalid bytes are replaced and counted; a declared legacy charset is converted.
   const ParsedFile repaired = parse(source_from_bytes("/x/a.html", "<p>caf\xE9</p>"));
-  EXPECT_EQ(normalise_text(only_document(repaired).text), "caf\xEF\xBF\xBD");
+  EXPECT_EQ(text::normalise_text(only_document(repaired).text), "caf\xEF\xBF\xBD");
   EXPECT_EQ(repaired.invalid_utf8_replaced, 1u);
   const ParsedFile converted =
       parse(source_from_bytes("/x/b.html", "<meta charset=\"iso-8859-1\"><p>caf\xE9 \x93quoted\x94</p>"));
-  EXPECT_EQ(normalise_text(only_document(converted).text), "caf\xC3\xA9 \xE2\x80\x9Cquoted\xE2\x80\x9D");
+  EXPECT_EQ(text::normalise_text(only_document(converted).text), "caf\xC3\xA9 \xE2\x80\x9Cquoted\xE2\x80\x9D");
   EXPECT_EQ(converted.invalid_utf8_replaced, 0u);
 }
 
 TEST(FormatHtml, TableCellsStayOnOneLine) {
   // Block content and pipes inside a cell do not break the row.
   const std::string html = "<table><tr><td><p>a</p><p>b|c</p></td><td>d<br>e</td></tr></table>";
-  EXPECT_EQ(normalise_text(only_document(parse(source_from_bytes("/x/t.html", html))).text),
+  EXPECT_EQ(text::normalise_text(only_document(parse(source_from_bytes("/x/t.html", html))).text),
             "| a b\\|c | d e |\n| --- | --- |");
 }
 
@@ -348,7 +348,7 @@ TEST(FormatPdf, ExtractsPagesWithStartsAndTitle) {
   EXPECT_EQ(document.text.substr(document.page_starts[0]).rfind("Second (page) text", 0), 0u) << document.text;
   EXPECT_EQ(document.text.substr(document.page_starts[1]).rfind("Third page", 0), 0u) << document.text;
 
-  normalise_document(document);
+  text::normalise_document(document);
   EXPECT_EQ(document.text.rfind("First page text\ncontinues here\n\nSecond", 0), 0u) << document.text;
   EXPECT_EQ(page_at(document, document.text.find("continues")), 1);
   EXPECT_EQ(page_at(document, document.text.find("Second")), 2);
@@ -362,7 +362,7 @@ TEST(FormatPdf, TitleFallsBackToStemAndEmptyPagesKeepNumbers) {
   ParsedFile parsed = parse(source_from_bytes("/x/scan-2024.pdf", make_pdf(spec)));
   Document& document = parsed.documents.at(0);
   EXPECT_EQ(document.title, "scan-2024");
-  normalise_document(document);
+  text::normalise_document(document);
   EXPECT_EQ(page_at(document, document.text.find("alpha")), 1);
   EXPECT_EQ(page_at(document, document.text.find("gamma")), 3);
 }

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "ragline/generation.hpp"
+#include "ragline/ask.hpp"
 #include "support/http_test_server.hpp"
 #include "support/test_support.hpp"
 

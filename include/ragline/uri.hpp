@@ -1,0 +1,12 @@
+#pragma once
+// The URIs documents are keyed by.
+
+#include <filesystem>
+#include <string>
+
+namespace ragline {
+
+// file:// URI for a local path (absolute, percent-encoded), the form documents are keyed by.
+std::string file_uri(const std::filesystem::path& path);
+
+}  // namespace ragline

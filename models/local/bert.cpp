@@ -1,0 +1,411 @@
+#include "models/local/bert.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+
+#include "core/check.hpp"
+#include "core/hash.hpp"
+#include "models/local/runtime.hpp"
+#include "models/local/safetensors.hpp"
+#include "models/local/wordpiece.hpp"
+
+namespace ragline::models::local {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr std::size_t kDefaultMaxTokens = 512;
+constexpr std::size_t kMaxBatchTokens = 8192;
+constexpr std::string_view kBgeQueryInstruction = "Represent this sentence for searching relevant passages: ";
+
+json read_json(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  RAGLINE_CHECK(in, not_found, "missing " << path.string());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  try {
+    return json::parse(buffer.str());
+  } catch (const json::exception& e) {
+    RAGLINE_THROW(format, path.string() << ": not valid JSON (" << e.what() << ")");
+  }
+}
+
+std::size_t positive_field(const json& config, const fs::path& path, const char* field) {
+  RAGLINE_CHECK(config.contains(field) && config[field].is_number_unsigned() && config[field].get<std::size_t>() > 0,
+                format, path.string() << ": field " << field << " must be a positive integer");
+  return config[field].get<std::size_t>();
+}
+
+// The family a model belongs to, from the words of its folder name and config's _name_or_path.
+std::string model_family(const std::string& folder_name, const json& config) {
+  std::string names = folder_name + " " + config.value("_name_or_path", std::string());
+  std::transform(names.begin(), names.end(), names.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : names + " ") {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      word.push_back(c);
+    } else if (!word.empty()) {
+      words.push_back(std::move(word));
+      word.clear();
+    }
+  }
+  for (const auto& w : words) {
+    if (w == "e5") return "e5";
+    if (w == "bge") return "bge";
+  }
+  return "";
+}
+
+}  // namespace
+
+struct BertEmbedder::Model {
+  struct Layer {
+    Matrix query_weight, query_bias, key_weight, key_bias, value_weight, value_bias;
+    Matrix attention_output_weight, attention_output_bias, attention_norm_weight, attention_norm_bias;
+    Matrix intermediate_weight, intermediate_bias, output_weight, output_bias, output_norm_weight, output_norm_bias;
+  };
+
+  std::string folder_name;
+  BertConfig config;
+  BertPooling pooling = BertPooling::mean;
+  std::size_t max_tokens = 0;
+  std::string query_prefix, passage_prefix;
+  std::size_t batch_size = 32;
+  std::string id;
+  std::unique_ptr<WordPieceTokenizer> tokenizer;
+  Matrix word_embeddings, position_embeddings, token_type_embeddings, embedding_norm_weight, embedding_norm_bias;
+  std::vector<Layer> layers;
+
+  // Pooled, normalised vectors of a batch of token sequences (each within max_tokens).
+  Matrix forward(const std::vector<const std::vector<int>*>& sequences) const;
+};
+
+Matrix BertEmbedder::Model::forward(const std::vector<const std::vector<int>*>& sequences) const {
+  const std::size_t batch = sequences.size();
+  std::size_t max_length = 0;
+  std::vector<std::size_t> lengths(batch);
+  for (std::size_t b = 0; b < batch; ++b) {
+    lengths[b] = sequences[b]->size();
+    max_length = std::max(max_length, lengths[b]);
+  }
+  const std::size_t hidden = config.hidden_size;
+  std::vector<int> ids(batch * max_length, tokenizer->pad_id());
+  for (std::size_t b = 0; b < batch; ++b)
+    std::copy(sequences[b]->begin(), sequences[b]->end(), ids.begin() + b * max_length);
+
+  Matrix x, q, k, v, context, projected, intermediate;
+  gather_rows(word_embeddings, ids, x);
+  for (std::size_t b = 0; b < batch; ++b) {
+    for (std::size_t t = 0; t < max_length; ++t) {
+      float* row = x.data() + (b * max_length + t) * hidden;
+      const float* position = position_embeddings.data() + t * hidden;
+      const float* token_type = token_type_embeddings.data();  // single-segment input: type 0
+      for (std::size_t c = 0; c < hidden; ++c) row[c] += position[c] + token_type[c];
+    }
+  }
+  layer_norm(x, embedding_norm_weight.values, embedding_norm_bias.values, config.layer_norm_eps);
+
+  for (const Layer& layer : layers) {
+    linear(x, layer.query_weight, layer.query_bias.values, q);
+    linear(x, layer.key_weight, layer.key_bias.values, k);
+    linear(x, layer.value_weight, layer.value_bias.values, v);
+    multi_head_attention(q, k, v, lengths, max_length, config.num_heads, context);
+    linear(context, layer.attention_output_weight, layer.attention_output_bias.values, projected);
+    add_in_place(projected, x);
+    layer_norm(projected, layer.attention_norm_weight.values, layer.attention_norm_bias.values, config.layer_norm_eps);
+    std::swap(x, projected);
+    linear(x, layer.intermediate_weight, layer.intermediate_bias.values, intermediate);
+    gelu_erf(intermediate);
+    linear(intermediate, layer.output_weight, layer.output_bias.values, projected);
+    add_in_place(projected, x);
+    layer_norm(projected, layer.output_norm_weight.values, layer.output_norm_bias.values, config.layer_norm_eps);
+    std::swap(x, projected);
+  }
+
+  Matrix pooled;
+  if (pooling == BertPooling::mean) {
+    masked_mean_pool(x, lengths, max_length, pooled);
+  } else {
+    pooled.resize(batch, hidden);
+    for (std::size_t b = 0; b < batch; ++b) {
+      std::copy_n(x.data() + b * max_length * hidden, hidden, pooled.data() + b * hidden);
+    }
+  }
+  l2_normalize_rows(pooled);
+  return pooled;
+}
+
+BertEmbedder::BertEmbedder(std::unique_ptr<Model> model) : model_(std::move(model)) {}
+BertEmbedder::~BertEmbedder() = default;
+
+std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const BertOptions& options) {
+  std::error_code error;
+  RAGLINE_CHECK(fs::is_directory(folder, error), not_found,
+                "bert model folder " << folder.string() << " does not exist (download a Hugging Face model folder)");
+  for (const char* required : {"config.json", "vocab.txt", "model.safetensors"}) {
+    RAGLINE_CHECK(fs::is_regular_file(folder / required, error), not_found,
+                  "bert model folder " << folder.string() << " lacks " << required
+                                       << (std::string_view(required) == "model.safetensors"
+                                               ? " (only the safetensors weight format is read, not pytorch_model.bin)"
+                                               : ""));
+  }
+  auto model = std::make_unique<Model>();
+  model->folder_name = fs::absolute(folder).lexically_normal().filename().string();
+  if (model->folder_name.empty())
+    model->folder_name = fs::absolute(folder).lexically_normal().parent_path().filename().string();
+
+  // config.json
+  const fs::path config_path = folder / "config.json";
+  const json config = read_json(config_path);
+  RAGLINE_CHECK(config.is_object(), format, config_path.string() << ": not a JSON object");
+  BertConfig& c = model->config;
+  c.hidden_size = positive_field(config, config_path, "hidden_size");
+  c.num_layers = positive_field(config, config_path, "num_hidden_layers");
+  c.num_heads = positive_field(config, config_path, "num_attention_heads");
+  c.intermediate_size = positive_field(config, config_path, "intermediate_size");
+  c.max_position_embeddings = positive_field(config, config_path, "max_position_embeddings");
+  c.type_vocab_size = positive_field(config, config_path, "type_vocab_size");
+  c.vocab_size = positive_field(config, config_path, "vocab_size");
+  if (config.contains("layer_norm_eps")) {
+    RAGLINE_CHECK(config["layer_norm_eps"].is_number(), format,
+                  config_path.string() << ": layer_norm_eps is not a number");
+    c.layer_norm_eps = config["layer_norm_eps"].get<float>();
+  }
+  RAGLINE_CHECK(c.hidden_size % c.num_heads == 0, format,
+                config_path.string() << ": hidden_size " << c.hidden_size
+                                     << " is not a multiple of num_attention_heads " << c.num_heads);
+  const std::string activation = config.value("hidden_act", std::string("gelu"));
+  RAGLINE_CHECK(
+      activation == "gelu", unsupported,
+      config_path.string() << ": hidden_act \"" << activation << "\" is not supported (only gelu, the exact erf form)");
+  const std::string position_type = config.value("position_embedding_type", std::string("absolute"));
+  RAGLINE_CHECK(position_type == "absolute", unsupported,
+                config_path.string() << ": position_embedding_type \"" << position_type << "\" is not supported");
+
+  // Tokenizer.
+  WordPieceOptions tokenizer_options;
+  const fs::path tokenizer_config_path = folder / "tokenizer_config.json";
+  if (fs::is_regular_file(tokenizer_config_path, error)) {
+    const json tokenizer_config = read_json(tokenizer_config_path);
+    if (tokenizer_config.contains("do_lower_case")) {
+      RAGLINE_CHECK(tokenizer_config["do_lower_case"].is_boolean(), format,
+                    tokenizer_config_path.string() << ": do_lower_case is not a boolean");
+      tokenizer_options.lower_case = tokenizer_config["do_lower_case"].get<bool>();
+    }
+    if (tokenizer_config.contains("strip_accents") && tokenizer_config["strip_accents"].is_boolean()) {
+      tokenizer_options.strip_accents = tokenizer_config["strip_accents"].get<bool>();
+    }
+    if (tokenizer_config.contains("tokenize_chinese_chars") &&
+        tokenizer_config["tokenize_chinese_chars"].is_boolean()) {
+      tokenizer_options.split_cjk = tokenizer_config["tokenize_chinese_chars"].get<bool>();
+    }
+  }
+  model->tokenizer =
+      std::make_unique<WordPieceTokenizer>(WordPieceTokenizer::load(folder / "vocab.txt", tokenizer_options));
+  RAGLINE_CHECK(model->tokenizer->vocab_size() <= c.vocab_size, format,
+                (folder / "vocab.txt").string() << " has " << model->tokenizer->vocab_size()
+                                                << " pieces, more than config.json's vocab_size " << c.vocab_size);
+
+  // Sentence-transformers modules and pooling.
+  fs::path pooling_path = folder / "1_Pooling" / "config.json";
+  const fs::path modules_path = folder / "modules.json";
+  if (fs::is_regular_file(modules_path, error)) {
+    const json modules = read_json(modules_path);
+    RAGLINE_CHECK(modules.is_array(), format, modules_path.string() << ": not a JSON array");
+    for (const auto& module : modules) {
+      const std::string type = module.is_object() ? module.value("type", std::string()) : std::string();
+      if (type.ends_with(".Transformer") || type.ends_with(".Normalize")) continue;
+      if (type.ends_with(".Pooling")) {
+        pooling_path = folder / module.value("path", std::string("1_Pooling")) / "config.json";
+        continue;
+      }
+      RAGLINE_THROW(unsupported, modules_path.string() << ": module \"" << type
+                                                       << "\" is not supported (only Transformer, Pooling, Normalize)");
+    }
+  }
+  if (fs::is_regular_file(pooling_path, error)) {
+    const json pooling = read_json(pooling_path);
+    const bool cls = pooling.value("pooling_mode_cls_token", false);
+    const bool mean = pooling.value("pooling_mode_mean_tokens", false);
+    for (const char* other : {"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                              "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
+      RAGLINE_CHECK(!pooling.value(other, false), unsupported,
+                    pooling_path.string() << ": " << other << " is not supported");
+    }
+    RAGLINE_CHECK(
+        cls != mean, unsupported,
+        pooling_path.string() << ": exactly one of pooling_mode_cls_token and pooling_mode_mean_tokens must be true");
+    model->pooling = cls ? BertPooling::cls : BertPooling::mean;
+  }
+
+  // Token limit.
+  std::size_t max_tokens = options.max_tokens;
+  const fs::path sentence_config_path = folder / "sentence_bert_config.json";
+  if (max_tokens == 0 && fs::is_regular_file(sentence_config_path, error)) {
+    const json sentence_config = read_json(sentence_config_path);
+    if (sentence_config.contains("max_seq_length") && sentence_config["max_seq_length"].is_number_unsigned()) {
+      max_tokens = sentence_config["max_seq_length"].get<std::size_t>();
+    }
+  }
+  if (max_tokens == 0) max_tokens = kDefaultMaxTokens;
+  model->max_tokens = std::max<std::size_t>(2, std::min(max_tokens, c.max_position_embeddings));
+
+  // Prefixes.
+  const std::string family = model_family(model->folder_name, config);
+  model->query_prefix = options.query_prefix.value_or(family == "e5"    ? "query: "
+                                                      : family == "bge" ? std::string(kBgeQueryInstruction)
+                                                                        : "");
+  model->passage_prefix = options.passage_prefix.value_or(family == "e5" ? "passage: " : "");
+  RAGLINE_CHECK(options.batch_size > 0, invalid_argument, "bert batch size must be positive");
+  model->batch_size = options.batch_size;
+  if (options.threads > 0) set_thread_count(options.threads);
+
+  // Weights.
+  const SafetensorsFile weights = SafetensorsFile::open(folder / "model.safetensors");
+  const std::string prefix = weights.find("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+  const auto tensor = [&](const std::string& name, std::size_t rows, std::size_t cols) {
+    std::string full = prefix + name;
+    // Old checkpoints name LayerNorm parameters gamma and beta.
+    if (!weights.find(full) && full.ends_with("LayerNorm.weight")) full = full.substr(0, full.size() - 6) + "gamma";
+    if (!weights.find(full) && full.ends_with("LayerNorm.bias")) full = full.substr(0, full.size() - 4) + "beta";
+    RAGLINE_CHECK(weights.find(full) != nullptr, format,
+                  weights.path().string() << ": no tensor \"" << prefix + name << "\"");
+    Matrix matrix = weights.read_matrix(full);
+    RAGLINE_CHECK(matrix.rows == rows && matrix.cols == cols, format,
+                  weights.path().string() << ": tensor \"" << full << "\" is " << matrix.rows << "×" << matrix.cols
+                                          << ", config.json implies " << rows << "×" << cols);
+    return matrix;
+  };
+  const std::size_t h = c.hidden_size;
+  model->word_embeddings = tensor("embeddings.word_embeddings.weight", c.vocab_size, h);
+  model->position_embeddings = tensor("embeddings.position_embeddings.weight", c.max_position_embeddings, h);
+  model->token_type_embeddings = tensor("embeddings.token_type_embeddings.weight", c.type_vocab_size, h);
+  model->embedding_norm_weight = tensor("embeddings.LayerNorm.weight", 1, h);
+  model->embedding_norm_bias = tensor("embeddings.LayerNorm.bias", 1, h);
+  for (std::size_t i = 0; i < c.num_layers; ++i) {
+    const std::string p = "encoder.layer." + std::to_string(i) + ".";
+    Model::Layer layer;
+    layer.query_weight = tensor(p + "attention.self.query.weight", h, h);
+    layer.query_bias = tensor(p + "attention.self.query.bias", 1, h);
+    layer.key_weight = tensor(p + "attention.self.key.weight", h, h);
+    layer.key_bias = tensor(p + "attention.self.key.bias", 1, h);
+    layer.value_weight = tensor(p + "attention.self.value.weight", h, h);
+    layer.value_bias = tensor(p + "attention.self.value.bias", 1, h);
+    layer.attention_output_weight = tensor(p + "attention.output.dense.weight", h, h);
+    layer.attention_output_bias = tensor(p + "attention.output.dense.bias", 1, h);
+    layer.attention_norm_weight = tensor(p + "attention.output.LayerNorm.weight", 1, h);
+    layer.attention_norm_bias = tensor(p + "attention.output.LayerNorm.bias", 1, h);
+    layer.intermediate_weight = tensor(p + "intermediate.dense.weight", c.intermediate_size, h);
+    layer.intermediate_bias = tensor(p + "intermediate.dense.bias", 1, c.intermediate_size);
+    layer.output_weight = tensor(p + "output.dense.weight", h, c.intermediate_size);
+    layer.output_bias = tensor(p + "output.dense.bias", 1, h);
+    layer.output_norm_weight = tensor(p + "output.LayerNorm.weight", 1, h);
+    layer.output_norm_bias = tensor(p + "output.LayerNorm.bias", 1, h);
+    model->layers.push_back(std::move(layer));
+  }
+
+  // Identity: what the weights are (header + size is cheap and changes with any re-export) and
+  // every setting that changes vectors.
+  std::ifstream vocab_in(folder / "vocab.txt", std::ios::binary);
+  std::stringstream vocab_bytes;
+  vocab_bytes << vocab_in.rdbuf();
+  json settings = {{"file_size", weights.file_size()},
+                   {"lower_case", tokenizer_options.lower_case},
+                   {"strip_accents", tokenizer_options.strip_accents.value_or(tokenizer_options.lower_case)},
+                   {"split_cjk", tokenizer_options.split_cjk},
+                   {"pooling", model->pooling == BertPooling::cls ? "cls" : "mean"},
+                   {"max_tokens", model->max_tokens},
+                   {"query_prefix", model->query_prefix},
+                   {"passage_prefix", model->passage_prefix}};
+  const std::string digest =
+      core::sha256_hex(weights.header() + '\0' + core::sha256(vocab_bytes.str()) + '\0' + settings.dump());
+  model->id = "bert/" + model->folder_name + "/" + std::to_string(h) + "/" + digest.substr(0, 12);
+  return std::unique_ptr<BertEmbedder>(new BertEmbedder(std::move(model)));
+}
+
+std::string BertEmbedder::id() const { return model_->id; }
+std::size_t BertEmbedder::dimension() const { return model_->config.hidden_size; }
+const BertConfig& BertEmbedder::config() const { return model_->config; }
+BertPooling BertEmbedder::pooling() const { return model_->pooling; }
+std::size_t BertEmbedder::max_tokens() const { return model_->max_tokens; }
+const std::string& BertEmbedder::query_prefix() const { return model_->query_prefix; }
+const std::string& BertEmbedder::passage_prefix() const { return model_->passage_prefix; }
+
+std::vector<int> BertEmbedder::token_ids(std::string_view text, EmbedPurpose purpose, bool* truncated) const {
+  const std::string& prefix = purpose == EmbedPurpose::query ? model_->query_prefix : model_->passage_prefix;
+  std::vector<int> pieces = model_->tokenizer->encode(prefix.empty() ? std::string(text) : prefix + std::string(text));
+  const std::size_t room = model_->max_tokens - 2;
+  if (truncated) *truncated = pieces.size() > room;
+  if (pieces.size() > room) pieces.resize(room);
+  std::vector<int> ids;
+  ids.reserve(pieces.size() + 2);
+  ids.push_back(model_->tokenizer->cls_id());
+  ids.insert(ids.end(), pieces.begin(), pieces.end());
+  ids.push_back(model_->tokenizer->sep_id());
+  return ids;
+}
+
+EmbeddingMatrix BertEmbedder::embed(std::span<const std::string> texts, EmbedPurpose purpose) {
+  EmbeddingMatrix result;
+  result.rows = texts.size();
+  result.dimension = dimension();
+  result.values.assign(texts.size() * result.dimension, 0.0f);
+  std::vector<std::vector<int>> sequences(texts.size());
+  std::size_t truncated_count = 0;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    bool truncated = false;
+    sequences[i] = token_ids(texts[i], purpose, &truncated);
+    truncated_count += truncated ? 1 : 0;
+  }
+  truncated_texts_ += truncated_count;
+  // Sorting by length keeps padding, which costs as much as real tokens in the projections, small.
+  std::vector<std::size_t> order(texts.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return sequences[a].size() < sequences[b].size(); });
+  for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
+    // A batch also stops at kMaxBatchTokens padded tokens, which bounds the activations (the
+    // intermediate layer holds batch × length × intermediate_size floats).
+    end = start + 1;
+    while (end < order.size() && end - start < model_->batch_size &&
+           (end - start + 1) * sequences[order[end]].size() <= kMaxBatchTokens) {
+      ++end;
+    }
+    std::vector<const std::vector<int>*> batch;
+    for (std::size_t i = start; i < end; ++i) batch.push_back(&sequences[order[i]]);
+    const Matrix pooled = model_->forward(batch);
+    for (std::size_t i = start; i < end; ++i) {
+      std::copy_n(pooled.data() + (i - start) * result.dimension, result.dimension,
+                  result.values.data() + order[i] * result.dimension);
+    }
+  }
+  return result;
+}
+
+std::unique_ptr<Embedder> make_bert_embedder(const EmbedderConfig& config) {
+  RAGLINE_CHECK(!config.model.empty(), invalid_argument,
+                "the bert embedder needs the model folder (EmbedderConfig::model, --embed-model PATH)");
+  BertOptions options;
+  const auto prefix = [](const std::string& value) -> std::optional<std::string> {
+    if (value.empty()) return std::nullopt;
+    if (value == "none") return std::string();
+    return value;
+  };
+  options.query_prefix = prefix(config.query_prefix);
+  options.passage_prefix = prefix(config.passage_prefix);
+  options.batch_size = std::max<std::size_t>(1, std::min<std::size_t>(config.batch_size, 64));
+  auto embedder = BertEmbedder::load(config.model, options);
+  RAGLINE_CHECK(config.dimension == 0 || static_cast<std::size_t>(config.dimension) == embedder->dimension(),
+                invalid_argument,
+                "the bert model in " << config.model << " gives " << embedder->dimension()
+                                     << "-dimensional vectors, not " << config.dimension);
+  return embedder;
+}
+
+}  // namespace ragline::models::local

@@ -1,0 +1,107 @@
+#pragma once
+// A small float32 transformer runtime for local embedding models (BERT, Universal Sentence
+// Encoder Lite): row-major matrices, matrix products through OpenBLAS cblas_sgemm, and the
+// element-wise and row-wise operations an encoder layer needs.
+//
+// Conventions
+// - Every tensor is a Matrix: rows × cols float32, row-major, owning its storage. A batch of
+//   sequences is one Matrix of (batch * max_length) rows × hidden columns: sequence b occupies
+//   rows [b * max_length, (b + 1) * max_length), of which the first lengths[b] are real tokens
+//   and the rest padding.
+// - Linear layers keep PyTorch's layout: weight is out_features × in_features, and
+//   linear(x, W, b) computes x · Wᵀ + b, so weights load without transposing.
+//
+// Thread safety
+// - Loaded weights are read-only after loading and may be shared by any number of threads.
+// - Every function here is reentrant: it touches only its arguments (outputs are written, inputs
+//   only read), so an embedder whose embed() keeps its activations in locals is thread-safe.
+// - The thread count (set_thread_count) is process-wide: it is OpenBLAS's own pool, which every
+//   cblas_sgemm in the process shares. OpenBLAS (pthread build, >= 0.3.7) serialises or runs
+//   concurrent callers safely.
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace ragline::models::local {
+
+struct Matrix {
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+  std::vector<float> values;  // rows * cols, row-major
+
+  Matrix() = default;
+  // Zero-filled.
+  Matrix(std::size_t row_count, std::size_t col_count)
+      : rows(row_count), cols(col_count), values(row_count * col_count) {}
+
+  // Reshapes to rows × cols, keeping the allocation when it is large enough; values are
+  // unspecified afterwards (callers overwrite them).
+  void resize(std::size_t row_count, std::size_t col_count) {
+    rows = row_count;
+    cols = col_count;
+    values.resize(row_count * col_count);
+  }
+  float* data() { return values.data(); }
+  const float* data() const { return values.data(); }
+  std::span<float> row(std::size_t i) { return {values.data() + i * cols, cols}; }
+  std::span<const float> row(std::size_t i) const { return {values.data() + i * cols, cols}; }
+  float& at(std::size_t r, std::size_t c) { return values[r * cols + c]; }
+  float at(std::size_t r, std::size_t c) const { return values[r * cols + c]; }
+};
+
+// Threads OpenBLAS may use for one product (process-wide; >= 1). 0 leaves OpenBLAS's default
+// (OPENBLAS_NUM_THREADS or the core count).
+void set_thread_count(int threads);
+int thread_count();
+
+// output = alpha · op(a) · op(b) + beta · output, op(x) = x or xᵀ. output is resized (and its
+// prior values used only when beta != 0, which then requires the right shape). Throws
+// Error(invalid_argument) on mismatched shapes.
+void matmul(const Matrix& a, bool transpose_a, const Matrix& b, bool transpose_b, Matrix& output, float alpha = 1.0f,
+            float beta = 0.0f);
+
+// output = input · weightᵀ + bias (bias may be empty: no bias). weight is out × in.
+void linear(const Matrix& input, const Matrix& weight, std::span<const float> bias, Matrix& output);
+
+// Adds bias (cols long) to every row.
+void add_bias(Matrix& x, std::span<const float> bias);
+// x += y (same shape): residual connections.
+void add_in_place(Matrix& x, const Matrix& y);
+
+// Per row: (x - mean) / sqrt(var + eps) * gamma + beta, var the biased variance (as PyTorch's
+// LayerNorm). gamma and beta are cols long.
+void layer_norm(Matrix& x, std::span<const float> gamma, std::span<const float> beta, float eps);
+
+// Softmax of each row in place (max-subtracted, so large logits do not overflow).
+void softmax_rows(Matrix& x);
+// Softmax over one span in place.
+void softmax(std::span<float> values);
+
+// Element-wise activations in place.
+void gelu_erf(Matrix& x);  // x · ½(1 + erf(x / √2)): BERT's exact GELU, not the tanh approximation
+void relu(Matrix& x);
+void tanh_in_place(Matrix& x);
+
+// Multi-head scaled dot-product attention over a padded batch (Vaswani et al. 2017):
+// for each sequence b and head h, softmax(Q_bh K_bhᵀ / √head_dim) V_bh, where head h owns
+// columns [h * head_dim, (h + 1) * head_dim) of q, k and v. Keys beyond lengths[b] are masked
+// out exactly (as an additive -inf mask would), so padding never changes a real token's output.
+// q, k, v: (batch * max_length) × hidden; lengths: batch entries, each <= max_length. output is
+// resized to the same shape; rows of padding positions are set to zero. A sequence of length 0
+// gives all-zero rows. Throws Error(invalid_argument) when hidden is not a multiple of heads.
+void multi_head_attention(const Matrix& q, const Matrix& k, const Matrix& v, std::span<const std::size_t> lengths,
+                          std::size_t max_length, std::size_t heads, Matrix& output);
+
+// output row b = mean of the real rows of sequence b (rows b * max_length .. + lengths[b]);
+// zero for a sequence of length 0. output: batch × hidden.
+void masked_mean_pool(const Matrix& x, std::span<const std::size_t> lengths, std::size_t max_length, Matrix& output);
+
+// output row i = table row ids[i] (embedding lookup). Throws Error(invalid_argument) for an id
+// outside the table.
+void gather_rows(const Matrix& table, std::span<const int> ids, Matrix& output);
+
+// Scales each row to unit L2 norm (zero rows stay zero).
+void l2_normalize_rows(Matrix& x);
+
+}  // namespace ragline::models::local
