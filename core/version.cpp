@@ -1,0 +1,7 @@
+#include "ragline/version.hpp"
+
+namespace ragline {
+
+const char* version() noexcept { return RAGLINE_VERSION_STRING; }
+
+}  // namespace ragline
