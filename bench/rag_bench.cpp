@@ -78,8 +78,7 @@ struct Options {
   // One retrieval of `depth` chunks in the configured mode.
   ragline::Query query(const std::string& text, std::size_t depth) const {
     ragline::Query q{text, depth, bm25};
-    q.mode = mode == "dense" ? ragline::SearchMode::dense
-                             : (mode == "hybrid" ? ragline::SearchMode::hybrid : ragline::SearchMode::bm25);
+    q.mode = ragline::parse_search_mode(mode);
     q.fusion = fusion;
     q.rerank = ragline::cli::rerankers_from(rerank);
     return q;
@@ -181,8 +180,10 @@ ragline::OpenOptions open_options_for(const Options& options) {
 int run_sweep(const Options& options);
 
 int run(const Options& options) {
-  if (options.mode != "bm25" && options.mode != "dense" && options.mode != "hybrid") {
-    std::cerr << "rag-bench: unknown --mode " << options.mode << " (bm25, dense, hybrid)\n";
+  try {
+    ragline::parse_search_mode(options.mode);
+  } catch (const ragline::Error& error) {
+    std::cerr << "rag-bench: --mode: " << error.what() << '\n';
     return kExitSetupError;
   }
   if (options.sweep) return run_sweep(options);

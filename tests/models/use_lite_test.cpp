@@ -242,8 +242,8 @@ TEST(UseLiteEmbedder, KnowledgeBaseIngestReportsTruncationAndSearchesDense) {
   EXPECT_NE(hits[0].document_uri.find("cats.txt"), std::string::npos) << hits[0].document_uri;
 }
 
-// rag-query embed --json prints one array of 512 floats per text, in order, equal to the
-// reference vectors.
+// rag-query embed --json prints {"vectors": [...]} with one array of 512 floats per text, in
+// order, equal to the reference vectors.
 TEST(UseLiteEmbedder, CliEmbedPrintsJsonVectors) {
   REQUIRE_USE_LITE_MODEL();
   const auto cases = expected_cases();
@@ -251,7 +251,7 @@ TEST(UseLiteEmbedder, CliEmbedPrintsJsonVectors) {
                                            " embed 'Hello world' hello --embedder use-lite --models-dir '" +
                                            models_dir().string() + "' --json");
   ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
-  const auto vectors = nlohmann::json::parse(result.stdout_text).get<std::vector<std::vector<float>>>();
+  const auto vectors = nlohmann::json::parse(result.stdout_text).at("vectors").get<std::vector<std::vector<float>>>();
   ASSERT_EQ(vectors.size(), 2u);
   EXPECT_EQ(vectors[0].size(), 512u);
   EXPECT_GE(cosine(vectors[0], cases[0].vector), 0.9999);

@@ -46,7 +46,7 @@ TEST(RagQuery, IngestSearchStatsDocsDelete) {
 
   result = run_command(rag_query("docs --kb " + kb + " --json"));
   ASSERT_EQ(result.exit_code, 0);
-  EXPECT_EQ(nlohmann::json::parse(result.stdout_text).size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(result.stdout_text).at("documents").size(), 2u);
 
   result = run_command(rag_query("delete " + quoted(dir / "docs" / "b.txt") + " --kb " + kb));
   EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
