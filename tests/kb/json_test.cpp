@@ -239,7 +239,8 @@ TEST(Json, EveryWriterOfARealKbCarriesTheVersion) {
   // Ingest, search, stats, documents, check, repair and a prompt of a real KB, each as JSON.
   TempDir dir;
   write_file(dir / "docs" / "gliders.md", "# Gliders\n\n## Launch\n\nA winch launch pulls the glider up on a cable.\n");
-  write_file(dir / "docs" / "gliders.md.metadata.json", R"({"metadataAttributes": {"year": 2024, "club": "north", "ratio": 0.5}})");
+  write_file(dir / "docs" / "gliders.md.metadata.json",
+             R"({"metadataAttributes": {"year": 2024, "club": "north", "ratio": 0.5}})");
   auto kb = KnowledgeBase::open(dir / "kb");
   const auto report = kb.ingest({dir / "docs"});
   const json ingest = json::parse(to_json(report));
@@ -375,6 +376,29 @@ TEST(Json, StoredSettingsWithAWrongTypeAreCorrupt) {
     EXPECT_EQ(error.kind(), ErrorKind::corrupt);
     EXPECT_NE(std::string(error.what()).find("chunker.max_tokens"), std::string::npos) << error.what();
   }
+}
+
+TEST(Json, TheExamplesOfDocsJsonMdAreAccepted) {
+  // The reader examples of docs/json.md parse as documented.
+  const Query query = query_from_json(R"({"ragline_json": 1, "text": "winch launch", "k": 5, "mode": "hybrid",
+ "fusion": {"method": "weighted", "alpha": 0.3},
+ "filter": {"andAll": [{"equals": {"key": "club", "value": "north"}},
+                       {"greaterThan": {"key": "year", "value": 2020}}]},
+ "rerank": [{"name": "mmr", "lambda": 0.5}, {"name": "reorder"}]})");
+  EXPECT_EQ(query.rerank.size(), 2u);
+  EXPECT_EQ(query.fusion.alpha, 0.3);
+  const OpenOptions open = open_options_from_json(R"({"ragline_json": 1, "create_if_missing": true,
+ "chunker": {"name": "sentence", "max_tokens": 200}, "analyzer": null,
+ "embedder": {"name": "openai", "model": "text-embedding-3-small", "base_url": "http://localhost:11434"},
+ "vector_index": {"type": "hnsw", "hnsw_m": 16}})");
+  EXPECT_EQ(open.vector_index->hnsw_m, 16);
+  const IngestOptions ingest = ingest_options_from_json(
+      R"({"ragline_json": 1, "include_globs": ["*.md"], "exclude_globs": ["drafts/*"], "prune": true,
+ "batch_documents": 128, "redaction": {"types": ["email"], "patterns": [{"name": "EMPID", "regex": "EMP-\\d{5}"}]}})");
+  EXPECT_EQ(ingest.redaction->patterns.at(0).regex, "EMP-\\d{5}");
+  const PromptOptions prompt = prompt_options_from_json(
+      R"({"ragline_json": 1, "context_window": 4096, "answer_reserve": 512, "expand": "sentences", "sentence_window": 2})");
+  EXPECT_EQ(prompt.sentence_window, 2);
 }
 
 TEST(Json, SearchModeParser) {
