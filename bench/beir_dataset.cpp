@@ -51,17 +51,6 @@ void for_each_line(const std::filesystem::path& path, const std::function<void(s
 
 namespace {
 
-nlohmann::json parse_record(const fs::path& path, std::size_t line_number, std::string_view line) {
-  nlohmann::json record;
-  try {
-    record = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw_at(path, line_number, std::string("invalid JSON: ") + error.what());
-  }
-  if (!record.is_object()) throw_at(path, line_number, "expected a JSON object");
-  return record;
-}
-
 std::string record_id(const fs::path& path, std::size_t line_number, const nlohmann::json& record) {
   const auto found = record.find("_id");
   if (found == record.end()) throw_at(path, line_number, "record has no \"_id\"");
@@ -164,6 +153,17 @@ int hex_value(char c) {
 }
 
 }  // namespace
+
+nlohmann::json parse_record(const fs::path& path, std::size_t line_number, std::string_view line) {
+  nlohmann::json record;
+  try {
+    record = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::parse_error& error) {
+    throw_at(path, line_number, std::string("invalid JSON: ") + error.what());
+  }
+  if (!record.is_object()) throw_at(path, line_number, "expected a JSON object");
+  return record;
+}
 
 std::size_t BeirDataset::judged_query_count() const {
   std::size_t count = 0;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -71,5 +72,9 @@ void for_each_line(const std::filesystem::path& path, const std::function<void(s
 
 // Throws Error(format) located as path:line.
 [[noreturn]] void throw_at(const std::filesystem::path& path, std::size_t line_number, const std::string& message);
+
+// One JSONL line as a JSON object; Error(format) at path:line when it is not valid JSON or not
+// an object.
+nlohmann::json parse_record(const std::filesystem::path& path, std::size_t line_number, std::string_view line);
 
 }  // namespace ragline::bench

@@ -166,13 +166,7 @@ void Fts5Baseline::ingest(const fs::path& corpus_path, std::string_view id_field
     const Statement insert(database_, "INSERT INTO t(rowid, title, text) VALUES (?1, ?2, ?3)");
     // Same leniency as the BEIR loader: a BOM, CRLF endings and blank lines are not records.
     for_each_line(corpus_path, [&](std::string_view view, std::size_t line_number) {
-      nlohmann::json record;
-      try {
-        record = nlohmann::json::parse(view);
-      } catch (const nlohmann::json::parse_error& error) {
-        throw_at(corpus_path, line_number, std::string("invalid JSON: ") + error.what());
-      }
-      if (!record.is_object()) throw_at(corpus_path, line_number, "expected a JSON object");
+      const nlohmann::json record = parse_record(corpus_path, line_number, view);
       document_ids_.push_back(record_id(corpus_path, line_number, record, id_field));
 
       sqlite3_stmt* statement = insert.get();

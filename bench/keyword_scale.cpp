@@ -49,9 +49,7 @@ using ragline::bench::Stream;
 using ragline::bench::Vocabulary;
 using ragline::bench::WorkFiles;
 
-// Same meaning as rag-bench's: a run whose figures cannot be trusted (1) is kept apart from one
-// that could not happen (2).
-constexpr int kExitSelfCheckFailed = 1;
+using ragline::bench::interleave;
 using ragline::bench::kExitSetupError;
 
 // The shape of a RAG request: ten full hits.
@@ -251,21 +249,6 @@ struct ClassResult {
   double ratio_p50() const { return baseline.p50_ms > 0 ? ragline.p50_ms / baseline.p50_ms : 0.0; }
 };
 
-// Runs `first(index)` and `second(index)` for every index, alternating which goes first, so drift
-// on a shared machine and what one leaves in the caches for the other fall on both sides alike.
-template <typename First, typename Second>
-void interleave(std::size_t count, First&& first, Second&& second) {
-  for (std::size_t index = 0; index < count; ++index) {
-    if (index % 2 == 0) {
-      first(index);
-      second(index);
-    } else {
-      second(index);
-      first(index);
-    }
-  }
-}
-
 // BM25 only: this benchmark compares keyword search with raw FTS5.
 ragline::Query keyword_query(const std::string& text) {
   ragline::Query query{text, kTopK};
@@ -359,9 +342,7 @@ int run(const Options& options) {
   const std::vector<QueryClass> classes = make_query_classes(vocabulary, options.queries, options.seed);
 
   ragline::OpenOptions open_options;
-  open_options.log = [verbose = options.verbose](ragline::LogLevel level, const std::string& message) {
-    if (verbose || level >= ragline::LogLevel::warning) std::cerr << "ragline: " << message << '\n';
-  };
+  open_options.log = ragline::bench::stderr_log(options.verbose);
   // optional so both are closed before the sizes on disk are taken: closing checkpoints and
   // removes the WAL files, which would otherwise count the indexed data twice. Fts5Baseline owns
   // a SQLite handle and does not move, hence emplace.
@@ -496,8 +477,7 @@ int run(const Options& options) {
     std::cout << report.dump() << '\n';
   }
   std::cout.flush();
-  for (const std::string& failure : failures) std::cerr << "rag-bench-scale: self-check failed: " << failure << '\n';
-  return failures.empty() ? 0 : kExitSelfCheckFailed;
+  return ragline::bench::self_check_status("rag-bench-scale", failures);
 }
 
 }  // namespace
@@ -514,9 +494,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--queries", options.queries, "timed queries per class")->capture_default_str();
   app.add_option("--warmup", options.warmup, "queries of each class run once, untimed, first")->capture_default_str();
-  app.add_option("--work", options.work, "directory for corpus.jsonl, kb/ and fts5.sqlite (default: a fresh temp dir)");
-  app.add_flag("--keep", options.keep, "keep the work files after the run");
-  app.add_flag("--json", options.json, "end standard output with one JSON object on its own line");
-  app.add_flag("-v,--verbose", options.verbose, "show the library's info and debug messages");
+  ragline::bench::add_work_options(app, options.work, options.keep);
+  ragline::bench::add_output_flags(app, options.json, options.verbose);
   return ragline::bench::parse_and_run(app, argc, argv, "rag-bench-scale", [&] { return run(options); });
 }

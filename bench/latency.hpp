@@ -38,4 +38,21 @@ class LatencyRecorder {
   std::vector<double> samples_ms_;
 };
 
+// Runs `first(index)` and `second(index)` for every index in [0, count), alternating which of the
+// two goes first: on a shared machine, drift (other jobs, clock changes) and whatever one leaves
+// in the CPU caches for the other then fall on both sides alike. For timing ragline beside a
+// baseline in the same run.
+template <typename First, typename Second>
+void interleave(std::size_t count, First&& first, Second&& second) {
+  for (std::size_t index = 0; index < count; ++index) {
+    if (index % 2 == 0) {
+      first(index);
+      second(index);
+    } else {
+      second(index);
+      first(index);
+    }
+  }
+}
+
 }  // namespace ragline::bench

@@ -26,6 +26,7 @@
 #include "bench/latency.hpp"
 #include "bench/metrics.hpp"
 #include "bench/report.hpp"
+#include "bench/scale_support.hpp"
 #include "tools/rerank_options.hpp"
 
 namespace {
@@ -38,10 +39,10 @@ using ragline::bench::BenchReport;
 using ragline::bench::Fts5Baseline;
 using ragline::bench::kLatencyTopK;
 
-// Exit codes: the run worked but its output cannot be trusted (1) is kept apart from a run that
-// could not happen at all (2), so CI can tell a quality regression from a broken set-up.
-constexpr int kExitSelfCheckFailed = 1;
+using ragline::bench::interleave;
+using ragline::bench::kExitSelfCheckFailed;
 using ragline::bench::kExitSetupError;
+using ragline::bench::seconds_since;
 
 // More queries than this fraction returning nothing means the index or the query analyser is
 // broken, not that BM25 is weak.
@@ -85,45 +86,12 @@ struct Options {
   }
 };
 
-std::uint64_t directory_bytes(const fs::path& directory) {
-  std::uint64_t total = 0;
-  std::error_code error;
-  for (fs::recursive_directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
-    std::error_code size_error;
-    if (it->is_regular_file(size_error)) {
-      const std::uintmax_t size = it->file_size(size_error);
-      if (!size_error) total += size;
-    }
-  }
-  return total;
-}
-
 std::string dataset_name(const fs::path& directory) {
   std::error_code error;
   fs::path canonical = fs::weakly_canonical(directory, error);
   if (error) canonical = directory;
   if (!canonical.has_filename()) canonical = canonical.parent_path();
   return canonical.filename().string();
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Runs `first(index)` and `second(index)` for every index, alternating which of the two goes
-// first: on a shared machine, drift (other jobs, clock changes) and whatever one leaves in the
-// CPU caches for the other then fall on both sides alike.
-template <typename First, typename Second>
-void interleave(std::size_t count, First&& first, Second&& second) {
-  for (std::size_t index = 0; index < count; ++index) {
-    if (index % 2 == 0) {
-      first(index);
-      second(index);
-    } else {
-      second(index);
-      first(index);
-    }
-  }
 }
 
 // Ingests corpus.jsonl into an empty KB; fills the ingest fields of the report.
@@ -147,9 +115,7 @@ void ingest_corpus(ragline::KnowledgeBase& kb, const BeirDataset& dataset, Bench
 
 ragline::OpenOptions open_options_for(const Options& options) {
   ragline::OpenOptions open_options;
-  open_options.log = [verbose = options.verbose](ragline::LogLevel level, const std::string& message) {
-    if (verbose || level >= ragline::LogLevel::warning) std::cerr << "ragline: " << message << '\n';
-  };
+  open_options.log = ragline::bench::stderr_log(options.verbose);
   if (options.chunker || options.max_tokens) {
     ragline::ChunkerConfig chunker;
     if (options.chunker) chunker.name = *options.chunker;
@@ -356,7 +322,7 @@ int run(const Options& options) {
     report.baseline->latency = baseline_latency.summary();
     report.baseline->latency_k10 = baseline_latency_k10.summary();
   }
-  report.kb_bytes = directory_bytes(options.kb);
+  report.kb_bytes = ragline::bench::path_bytes(options.kb);
 
   if (queries_short_of_k > 0) {
     std::cerr << "rag-bench: warning: " << queries_short_of_k << " queries used all " << options.chunk_depth
@@ -403,10 +369,7 @@ int run(const Options& options) {
   print_text_report(std::cout, report);
   if (options.json) std::cout << to_json_line(report) << '\n';
   std::cout.flush();
-  for (const std::string& failure : report.self_check_failures) {
-    std::cerr << "rag-bench: self-check failed: " << failure << '\n';
-  }
-  return report.self_check_failures.empty() ? 0 : kExitSelfCheckFailed;
+  return ragline::bench::self_check_status("rag-bench", report.self_check_failures);
 }
 
 // --sweep: one BM25 list and one dense list per query, fused offline under every setting of a
@@ -605,7 +568,7 @@ int main(int argc, char** argv) {
                "tune fusion offline: every method over a grid, from one pair of candidate lists per query");
   app.add_option("--sweep-json", options.sweep_json, "with --sweep: write every grid point as JSON to this file");
   app.add_option("--split", options.split, "qrels file to score against: qrels/<split>.tsv")->capture_default_str();
-  app.add_flag("--json", options.json, "end standard output with one JSON object on its own line");
+  ragline::bench::add_output_flags(app, options.json, options.verbose);
   app.add_option("-k", options.documents_per_query, "ranked documents kept per query")->capture_default_str();
   app.add_option("--chunk-depth", options.chunk_depth, "chunks retrieved per query before collapsing to documents")
       ->capture_default_str();
@@ -615,7 +578,6 @@ int main(int argc, char** argv) {
   app.add_option("--trec-run", options.trec_run, "also write the ranking as a TREC run file (for trec_eval)");
   app.add_flag("!--no-baseline", options.baseline,
                "skip the raw-FTS5 baseline (fts5-porter-bm25) measured in the same run");
-  app.add_flag("-v,--verbose", options.verbose, "show the library's info and debug messages");
   app.add_option("--chunker", options.chunker, "chunker of a KB the bench creates (default: the library's)");
   app.add_option("--max-tokens", options.max_tokens, "chunk size of a KB the bench creates");
   app.add_option("--language", options.language, "analyser language of a KB the bench creates");

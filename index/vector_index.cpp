@@ -6,47 +6,30 @@
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
-#include <faiss/impl/io.h>
-#include <faiss/index_io.h>
 #include <faiss/invlists/InvertedLists.h>
-#include <fcntl.h>
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <bit>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
-#include <limits>
 #include <mutex>
 #include <shared_mutex>
+#include <type_traits>
 #include <unordered_map>
 
 #include "core/check.hpp"
+#include "index/vector_file.hpp"
+#include "index/vector_index_types.hpp"
 
 namespace ragline::index {
 namespace {
 
 using Position = faiss::Index::idx_t;
 
-enum class State : std::uint32_t { flat = 0, hnsw = 1, ivf_untrained = 2, ivf_flat = 3, ivf_pq = 4 };
-
-constexpr char kMagic[8] = {'R', 'A', 'G', 'L', 'V', 'E', 'C', '1'};
-constexpr std::uint32_t kFormatVersion = 1;
-constexpr std::size_t kMaxEmbedderIdBytes = 4096;
-constexpr std::size_t kMaxTypeBytes = 64;
+using State = VectorIndexState;
+static_assert(std::is_same_v<Position, std::int64_t>, "VectorFile keeps positions as int64");
 // HNSW's beam grows as a filter or tombstones hide vectors, up to this (unless a query asks for more).
 constexpr int kMaxScaledEfSearch = 4096;
-
-// FAISS 1.7.3's HNSW::search sizes its candidate queue from the index's own efSearch and reads
-// SearchParametersHNSW::efSearch only in its stopping test: a beam above the member has no
-// effect, and a member far above the beam costs 2-3 times the search time (bench/README.md,
-// rag-bench-vectors). The member therefore stays at the configured beam, and a search that needs
-// another one sets it under an exclusive lock (searches at the configured beam share the lock).
-int member_ef_search(const VectorIndexConfig& config) { return config.ef_search; }
 constexpr std::size_t kMinIvfTrainingVectors = 1000;
 // FAISS's k-means wants 39 points per centroid and prints a warning to stderr below that.
 constexpr std::size_t kPointsPerCentroid = 39;
@@ -149,288 +132,6 @@ auto call_faiss(const char* what, Function&& function) {
   }
 }
 
-// --- file format --------------------------------------------------------------------------------
-
-// A 64-bit checksum in the style of xxHash64 (four multiply-rotate lanes over 32-byte blocks; not
-// the real XXH64 output). It detects corruption, so that FAISS never parses damaged bytes.
-class Checksum {
- public:
-  void update(const void* data, std::size_t size) {
-    const auto* bytes = static_cast<const unsigned char*>(data);
-    total_ += size;
-    if (buffered_ > 0) {
-      const std::size_t take = std::min(size, sizeof buffer_ - buffered_);
-      std::memcpy(buffer_ + buffered_, bytes, take);
-      buffered_ += take;
-      bytes += take;
-      size -= take;
-      if (buffered_ < sizeof buffer_) return;
-      consume_block(buffer_);
-      buffered_ = 0;
-    }
-    for (; size >= sizeof buffer_; bytes += sizeof buffer_, size -= sizeof buffer_) consume_block(bytes);
-    std::memcpy(buffer_, bytes, size);
-    buffered_ = size;
-  }
-
-  std::uint64_t digest() const {
-    std::uint64_t hash = std::rotl(lanes_[0], 1) + std::rotl(lanes_[1], 7) + std::rotl(lanes_[2], 12) +
-                         std::rotl(lanes_[3], 18) + total_;
-    for (std::size_t i = 0; i < buffered_; ++i) hash = std::rotl(hash ^ (buffer_[i] * kPrime5), 11) * kPrime1;
-    hash ^= hash >> 33;
-    hash *= kPrime2;
-    hash ^= hash >> 29;
-    hash *= kPrime3;
-    return hash ^ (hash >> 32);
-  }
-
- private:
-  static constexpr std::uint64_t kPrime1 = 0x9E3779B185EBCA87ULL;
-  static constexpr std::uint64_t kPrime2 = 0xC2B2AE3D27D4EB4FULL;
-  static constexpr std::uint64_t kPrime3 = 0x165667B19E3779F9ULL;
-  static constexpr std::uint64_t kPrime5 = 0x27D4EB2F165667C5ULL;
-
-  void consume_block(const unsigned char* block) {
-    for (std::size_t lane = 0; lane < 4; ++lane) {
-      std::uint64_t word;
-      std::memcpy(&word, block + lane * 8, 8);
-      lanes_[lane] = std::rotl(lanes_[lane] + word * kPrime2, 31) * kPrime1;
-    }
-  }
-
-  std::array<std::uint64_t, 4> lanes_{kPrime1 + kPrime2, kPrime2, 0, 0 - kPrime1};
-  unsigned char buffer_[32] = {};
-  std::size_t buffered_ = 0;
-  std::uint64_t total_ = 0;
-};
-
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
-struct CorruptFile {
-  std::string reason;
-};
-
-// Every byte written goes through the checksum; FAISS writes through this too.
-class ChecksummedWriter final : public faiss::IOWriter {
- public:
-  ChecksummedWriter(std::FILE* file, const std::filesystem::path& path) : file_(file), path_(path) {}
-
-  size_t operator()(const void* data, size_t size, size_t count) override {
-    // FAISS writes empty vectors (e.g. IVF-PQ's unused direct map) as data() == nullptr, count 0;
-    // fwrite's buffer is declared nonnull even then.
-    if (size == 0 || count == 0) return 0;
-    const std::size_t written = std::fwrite(data, size, count, file_);
-    checksum_.update(data, written * size);
-    bytes_ += written * size;
-    return written;
-  }
-
-  void write(const void* data, std::size_t size) {
-    if (size == 0) return;
-    RAGLINE_CHECK((*this)(data, size, 1) == 1, io, "cannot write " << path_ << ": " << std::strerror(errno));
-  }
-  template <typename T>
-  void write_value(const T& value) {
-    write(&value, sizeof value);
-  }
-  void write_string(const std::string& text) {
-    write_value(static_cast<std::uint32_t>(text.size()));
-    write(text.data(), text.size());
-  }
-
-  std::uint64_t bytes() const { return bytes_; }
-  std::uint64_t digest() const { return checksum_.digest(); }
-
- private:
-  std::FILE* file_;
-  const std::filesystem::path& path_;
-  Checksum checksum_;
-  std::uint64_t bytes_ = 0;
-};
-
-// Reads at most `limit` bytes, so a damaged size inside FAISS's data cannot read past the blob.
-class BoundedReader final : public faiss::IOReader {
- public:
-  BoundedReader(std::FILE* file, std::uint64_t limit) : file_(file), remaining_(limit) {}
-
-  size_t operator()(void* data, size_t size, size_t count) override {
-    if (size == 0 || count == 0) return 0;
-    const std::size_t wanted = static_cast<std::size_t>(std::min<std::uint64_t>(count, remaining_ / size));
-    const std::size_t got = std::fread(data, size, wanted, file_);
-    remaining_ -= got * size;
-    return got;
-  }
-
-  void read(void* data, std::size_t size) {
-    if (size == 0) return;
-    if ((*this)(data, size, 1) != 1) throw CorruptFile{"truncated"};
-  }
-  template <typename T>
-  T read_value() {
-    T value;
-    read(&value, sizeof value);
-    return value;
-  }
-  std::string read_string(std::size_t max_bytes, const char* field) {
-    const auto size = read_value<std::uint32_t>();
-    if (size > max_bytes) throw CorruptFile{std::string(field) + " is implausibly long"};
-    std::string text(size, '\0');
-    read(text.data(), size);
-    return text;
-  }
-
-  void skip(std::uint64_t bytes) {
-    if (bytes > remaining_ || fseeko(file_, static_cast<off_t>(bytes), SEEK_CUR) != 0) throw CorruptFile{"truncated"};
-    remaining_ -= bytes;
-  }
-
-  std::uint64_t remaining() const { return remaining_; }
-
- private:
-  std::FILE* file_;
-  std::uint64_t remaining_;
-};
-
-// FAISS's reader sizes each array from the file and allocates it before reading it, so a damaged
-// or crafted size makes it allocate up to 2^40 bytes, and FAISS 1.7 leaks what it allocated when
-// the read then fails (index_read.cpp holds raw pointers; found by fuzz/vector_index.cpp). For the
-// layouts ragline writes outside IVF, IndexFlatIP ("IxFI") and IndexHNSWFlat ("IHNf"), every
-// array size is checked against the bytes left before FAISS reads the blob. Only the checksum
-// guards the IVF layouts.
-void check_flat_blob(BoundedReader& blob) {
-  const auto dimension = blob.read_value<std::int32_t>();
-  const auto ntotal = blob.read_value<std::int64_t>();
-  blob.skip(2 * sizeof(std::int64_t) + 1);  // two unused fields, is_trained
-  const auto metric = blob.read_value<std::int32_t>();
-  if (metric > 1) blob.skip(sizeof(float));  // metric_arg
-  const auto floats = blob.read_value<std::uint64_t>();
-  if (dimension <= 0 || ntotal < 0 || floats > blob.remaining() / sizeof(float) ||
-      floats != static_cast<std::uint64_t>(ntotal) * static_cast<std::uint64_t>(dimension)) {
-    throw CorruptFile{"FAISS flat index sizes do not match its data"};
-  }
-  blob.skip(floats * sizeof(float));
-}
-
-void check_faiss_blob(BoundedReader& blob) {
-  std::array<char, 4> fourcc{};
-  blob.read(fourcc.data(), fourcc.size());
-  const std::string_view kind(fourcc.data(), fourcc.size());
-  if (kind == "IxFI") return check_flat_blob(blob);
-  if (kind != "IHNf") return;
-  blob.skip(sizeof(std::int32_t) + 3 * sizeof(std::int64_t) + 1 + sizeof(std::int32_t));  // as in check_flat_blob
-  // assign_probas (double), cum_nneighbor_per_level (int), levels (int), offsets (size_t), neighbors (int)
-  for (const std::size_t element : {sizeof(double), sizeof(int), sizeof(int), sizeof(std::size_t), sizeof(int)}) {
-    const auto count = blob.read_value<std::uint64_t>();
-    if (count > blob.remaining() / element) throw CorruptFile{"FAISS HNSW graph sizes exceed the file"};
-    blob.skip(count * element);
-  }
-  blob.skip(5 * sizeof(int));  // entry_point, max_level, efConstruction, efSearch, upper_beam
-  blob.read(fourcc.data(), fourcc.size());
-  if (std::string_view(fourcc.data(), fourcc.size()) != "IxFI") throw CorruptFile{"FAISS HNSW storage is not flat"};
-  check_flat_blob(blob);
-}
-
-// Layout (native little-endian): magic, format version, state, generation, dimension, embedder id,
-// VectorIndexConfig, positions, tombstones | labels (i64 per position) | tombstoned positions
-// (u64 each) | faiss::write_index blob | blob size (u64) | checksum of all preceding bytes (u64).
-struct FileHeader {
-  VectorIndexHeader header;
-  State state = State::flat;
-  std::uint64_t positions = 0;
-  std::uint64_t tombstones = 0;
-};
-
-FileHeader read_file_header(BoundedReader& reader) {
-  char magic[sizeof kMagic];
-  reader.read(magic, sizeof magic);
-  if (std::memcmp(magic, kMagic, sizeof kMagic) != 0) throw CorruptFile{"not a ragline vector index (bad magic)"};
-  const auto version = reader.read_value<std::uint32_t>();
-  if (version != kFormatVersion) {
-    throw CorruptFile{"format version " + std::to_string(version) + " is not " + std::to_string(kFormatVersion)};
-  }
-  FileHeader file;
-  const auto state = reader.read_value<std::uint32_t>();
-  if (state > static_cast<std::uint32_t>(State::ivf_pq)) throw CorruptFile{"unknown index state"};
-  file.state = static_cast<State>(state);
-  file.header.generation = reader.read_value<std::int64_t>();
-  file.header.dimension = reader.read_value<std::uint64_t>();
-  if (file.header.dimension == 0 || file.header.dimension > (1u << 16)) throw CorruptFile{"implausible dimension"};
-  file.header.embedder_id = reader.read_string(kMaxEmbedderIdBytes, "embedder id");
-  auto& config = file.header.config;
-  config.type = reader.read_string(kMaxTypeBytes, "index type");
-  for (int* field : {&config.hnsw_m, &config.ef_construction, &config.ef_search, &config.nlist, &config.nprobe,
-                     &config.pq_m, &config.pq_bits}) {
-    *field = reader.read_value<std::int32_t>();
-  }
-  file.positions = reader.read_value<std::uint64_t>();
-  file.tombstones = reader.read_value<std::uint64_t>();
-  if (file.tombstones > file.positions) throw CorruptFile{"more tombstones than vectors"};
-  return file;
-}
-
-std::uint64_t file_size(std::FILE* file) {
-  if (fseeko(file, 0, SEEK_END) != 0) throw CorruptFile{"cannot seek"};
-  const off_t size = ftello(file);
-  if (size < 0 || fseeko(file, 0, SEEK_SET) != 0) throw CorruptFile{"cannot seek"};
-  return static_cast<std::uint64_t>(size);
-}
-
-void verify_checksum(std::FILE* file, std::uint64_t size) {
-  // The trailer alone is two u64 (blob size, checksum); load() bounds its reader by size - 16.
-  if (size < 2 * sizeof(std::uint64_t)) throw CorruptFile{"truncated"};
-  Checksum checksum;
-  std::vector<unsigned char> buffer(1 << 20);
-  for (std::uint64_t left = size - sizeof(std::uint64_t); left > 0;) {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffer.size()));
-    if (std::fread(buffer.data(), 1, want, file) != want) throw CorruptFile{"truncated"};
-    checksum.update(buffer.data(), want);
-    left -= want;
-  }
-  std::uint64_t stored = 0;
-  if (std::fread(&stored, sizeof stored, 1, file) != 1) throw CorruptFile{"truncated"};
-#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-  // A fuzzer could almost never produce a matching checksum, and would then test nothing past it.
-  if (stored != checksum.digest()) throw CorruptFile{"checksum mismatch (damaged or truncated)"};
-#endif
-}
-
-void fsync_directory(const std::filesystem::path& directory) {
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  RAGLINE_CHECK(fd >= 0, io, "cannot open directory " << directory << ": " << std::strerror(errno));
-  const int result = ::fsync(fd);
-  const int saved_errno = errno;
-  ::close(fd);
-  RAGLINE_CHECK(result == 0, io, "cannot fsync directory " << directory << ": " << std::strerror(saved_errno));
-}
-
-void validate_config(std::size_t dimension, const VectorIndexConfig& config) {
-  RAGLINE_CHECK(dimension > 0, invalid_argument, "vector index dimension must be positive");
-  if (config.type == "flat") return;
-  if (config.type == "hnsw") {
-    RAGLINE_CHECK(config.hnsw_m >= 2 && config.hnsw_m <= 512, invalid_argument,
-                  "vector index hnsw_m must be in [2, 512], got " << config.hnsw_m);
-    RAGLINE_CHECK(config.ef_construction >= 1, invalid_argument,
-                  "vector index ef_construction must be positive, got " << config.ef_construction);
-    RAGLINE_CHECK(config.ef_search >= 1, invalid_argument,
-                  "vector index ef_search must be positive, got " << config.ef_search);
-    return;
-  }
-  RAGLINE_CHECK(config.type == "ivf", invalid_argument,
-                "vector index type \"" << config.type << "\" is not flat, hnsw or ivf");
-  RAGLINE_CHECK(config.nlist >= 0, invalid_argument, "vector index nlist must not be negative, got " << config.nlist);
-  RAGLINE_CHECK(config.nprobe >= 1, invalid_argument, "vector index nprobe must be positive, got " << config.nprobe);
-  RAGLINE_CHECK(config.pq_m >= 0, invalid_argument, "vector index pq_m must not be negative, got " << config.pq_m);
-  if (config.pq_m > 0) {
-    RAGLINE_CHECK(dimension % static_cast<std::size_t>(config.pq_m) == 0, invalid_argument,
-                  "vector index pq_m " << config.pq_m << " does not divide the dimension " << dimension);
-    RAGLINE_CHECK(config.pq_bits >= 1 && config.pq_bits <= 16, invalid_argument,
-                  "vector index pq_bits must be in [1, 16], got " << config.pq_bits);
-  }
-}
-
 }  // namespace
 
 // --- the index ------------------------------------------------------------------------------------
@@ -449,18 +150,12 @@ struct VectorIndex::Impl {
   std::unordered_map<std::int64_t, Position> positions;  // live chunk id -> position
 
   Impl(std::size_t dimension_, const VectorIndexConfig& config_) : dimension(dimension_), config(config_) {
-    validate_config(dimension, config);
-    if (config.type == "hnsw") {
-      auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(dimension), config.hnsw_m,
-                                                         faiss::METRIC_INNER_PRODUCT);
-      hnsw->hnsw.efConstruction = config.ef_construction;
-      hnsw->hnsw.efSearch = member_ef_search(config);
-      index = std::move(hnsw);
-      state = State::hnsw;
-    } else {
-      index = std::make_unique<faiss::IndexFlatIP>(static_cast<faiss::Index::idx_t>(dimension));
-      state = config.type == "ivf" ? State::ivf_untrained : State::flat;
-    }
+    RAGLINE_CHECK(dimension > 0, invalid_argument, "vector index dimension must be positive");
+    const VectorIndexType& type = vector_index_type(config.type);
+    type.validate(config, dimension);
+    auto empty = type.create(dimension, config);
+    index = std::move(empty.index);
+    state = empty.state;
   }
 
   std::size_t live() const { return labels.size() - tombstone_count; }
@@ -548,10 +243,7 @@ struct VectorIndex::Impl {
   }
 
   void compact_hnsw() {
-    auto rebuilt =
-        std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(dimension), config.hnsw_m, faiss::METRIC_INNER_PRODUCT);
-    rebuilt->hnsw.efConstruction = config.ef_construction;
-    rebuilt->hnsw.efSearch = member_ef_search(config);
+    std::unique_ptr<faiss::Index> rebuilt = vector_index_type(config.type).create(dimension, config).index;
     const float* rows = flat_rows()->get_xb();
     // Added in batches so that FAISS's parallel insertion has work, without copying every row at once.
     constexpr std::size_t kBatch = 16384;
@@ -783,121 +475,11 @@ struct VectorIndex::Impl {
     return bytes;
   }
 
-  // FAISS's reader takes sizes and ids as they come: a graph or an inverted list pointing past
-  // the vectors would make a search read out of bounds (found by fuzz/vector_index.cpp). These
-  // checks are linear in the index size, small next to reading it.
-  static bool flat_codes_sound(const faiss::IndexFlat& flat) {
-    return flat.codes.size() == static_cast<std::size_t>(flat.ntotal) * flat.code_size;
-  }
-
-  static bool pq_sound(const faiss::IndexIVFPQ& ivf_pq) {
-    const auto& pq = ivf_pq.pq;
-    return pq.M > 0 && pq.nbits > 0 && pq.nbits <= 16 && pq.d == static_cast<std::size_t>(ivf_pq.d) &&
-           pq.dsub * pq.M == pq.d && pq.ksub == (std::size_t{1} << pq.nbits) &&
-           pq.centroids.size() == pq.M * pq.ksub * pq.dsub && pq.code_size == ivf_pq.code_size &&
-           pq.code_size == (pq.M * pq.nbits + 7) / 8;
-  }
-
-  static bool hnsw_graph_sound(const faiss::HNSW& graph, faiss::Index::idx_t ntotal) {
-    const auto count = static_cast<std::size_t>(ntotal);
-    const auto& cumulative = graph.cum_nneighbor_per_level;
-    if (cumulative.empty() || cumulative[0] != 0 || graph.levels.size() != count || graph.offsets.size() != count + 1 ||
-        graph.offsets[0] != 0) {
-      return false;
-    }
-    for (std::size_t level = 1; level < cumulative.size(); ++level) {
-      if (cumulative[level] < cumulative[level - 1]) return false;
-    }
-    for (std::size_t node = 0; node < count; ++node) {
-      const int levels = graph.levels[node];
-      if (levels < 1 || static_cast<std::size_t>(levels) >= cumulative.size() ||
-          graph.offsets[node + 1] != graph.offsets[node] + static_cast<std::size_t>(cumulative[levels])) {
-        return false;
-      }
-    }
-    if (graph.neighbors.size() != graph.offsets[count]) return false;
-    for (const auto neighbor : graph.neighbors) {
-      if (neighbor < -1 || neighbor >= ntotal) return false;
-    }
-    if (count == 0) return graph.entry_point == -1;
-    return graph.entry_point >= 0 && graph.entry_point < ntotal &&
-           graph.max_level == graph.levels[static_cast<std::size_t>(graph.entry_point)] - 1;
-  }
-
-  // Every vector in exactly one list, under an id that is its position, codes of the right size,
-  // and (IVF-Flat) a direct map that finds each position where it is.
-  bool ivf_lists_sound(const faiss::IndexIVF& ivf_index) const {
-    const auto* lists = dynamic_cast<const faiss::ArrayInvertedLists*>(ivf_index.invlists);
-    const auto* quantizer = dynamic_cast<const faiss::IndexFlat*>(ivf_index.quantizer);
-    if (lists == nullptr || quantizer == nullptr || quantizer->d != ivf_index.d || !flat_codes_sound(*quantizer) ||
-        static_cast<std::size_t>(quantizer->ntotal) != ivf_index.nlist || lists->nlist != ivf_index.nlist ||
-        lists->code_size != ivf_index.code_size || lists->ids.size() != lists->nlist ||
-        lists->codes.size() != lists->nlist) {
-      return false;
-    }
-    const auto count = static_cast<std::size_t>(ivf_index.ntotal);
-    std::vector<char> seen(count, 0);
-    for (std::size_t list = 0; list < lists->nlist; ++list) {
-      if (lists->codes[list].size() != lists->ids[list].size() * lists->code_size) return false;
-      for (const auto id : lists->ids[list]) {
-        if (id < 0 || static_cast<std::size_t>(id) >= count || seen[static_cast<std::size_t>(id)]) return false;
-        seen[static_cast<std::size_t>(id)] = 1;
-      }
-    }
-    if (std::find(seen.begin(), seen.end(), 0) != seen.end()) return false;
-    if (ivf_index.direct_map.type != faiss::DirectMap::Array) return true;
-    const auto& map = ivf_index.direct_map.array;
-    if (map.size() != count) return false;
-    for (std::size_t position = 0; position < count; ++position) {
-      const auto entry = static_cast<std::uint64_t>(map[position]);
-      const auto list = faiss::lo_listno(entry);
-      const auto offset = faiss::lo_offset(entry);
-      if (list >= lists->nlist || offset >= lists->ids[list].size() ||
-          lists->ids[list][offset] != static_cast<faiss::Index::idx_t>(position)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  // Checks that what read_index returned is what the header says, so a search never meets a
-  // structure it does not expect.
+  // Takes the FAISS structure of a loaded vectors.faiss (read_vector_file checked it against the
+  // header); the HNSW beam starts at the configured one.
   void adopt(std::unique_ptr<faiss::Index> loaded, State loaded_state) {
-    if (loaded->d != static_cast<faiss::Index::idx_t>(dimension)) throw CorruptFile{"FAISS index dimension differs"};
-    if (loaded->metric_type != faiss::METRIC_INNER_PRODUCT) throw CorruptFile{"FAISS index metric is not IP"};
-    if (loaded->ntotal != static_cast<faiss::Index::idx_t>(labels.size())) {
-      throw CorruptFile{"FAISS index holds " + std::to_string(loaded->ntotal) + " vectors, the header " +
-                        std::to_string(labels.size())};
-    }
-    bool expected = false;
-    switch (loaded_state) {
-      case State::flat:
-      case State::ivf_untrained:
-        if (auto* flat = dynamic_cast<faiss::IndexFlatIP*>(loaded.get())) expected = flat_codes_sound(*flat);
-        break;
-      case State::hnsw:
-        if (auto* hnsw = dynamic_cast<faiss::IndexHNSWFlat*>(loaded.get())) {
-          hnsw->hnsw.efSearch = member_ef_search(config);
-          const auto* storage = dynamic_cast<faiss::IndexFlat*>(hnsw->storage);
-          expected = storage != nullptr && storage->ntotal == loaded->ntotal && storage->d == loaded->d &&
-                     flat_codes_sound(*storage) && hnsw_graph_sound(hnsw->hnsw, loaded->ntotal);
-        }
-        break;
-      case State::ivf_flat:
-      case State::ivf_pq:
-        if (auto* ivf_index = dynamic_cast<faiss::IndexIVF*>(loaded.get())) {
-          const bool pq = dynamic_cast<faiss::IndexIVFPQ*>(loaded.get()) != nullptr;
-          const bool flat = dynamic_cast<faiss::IndexIVFFlat*>(loaded.get()) != nullptr;
-          expected = ivf_index->is_trained && (loaded_state == State::ivf_pq ? pq : flat) &&
-                     dynamic_cast<faiss::ArrayInvertedLists*>(ivf_index->invlists) != nullptr &&
-                     (loaded_state == State::ivf_pq || ivf_index->direct_map.type == faiss::DirectMap::Array) &&
-                     ivf_lists_sound(*ivf_index) && (!pq || pq_sound(static_cast<faiss::IndexIVFPQ&>(*ivf_index)));
-        }
-        break;
-    }
-    if (!expected) throw CorruptFile{"FAISS index type does not match the header"};
-    if (config.type != (loaded_state == State::flat ? "flat" : loaded_state == State::hnsw ? "hnsw" : "ivf")) {
-      throw CorruptFile{"index state does not match the configured type"};
+    if (loaded_state == State::hnsw) {
+      static_cast<faiss::IndexHNSW&>(*loaded).hnsw.efSearch = member_ef_search(config);
     }
     index = std::move(loaded);
     state = loaded_state;
@@ -959,134 +541,26 @@ std::size_t VectorIndex::memory_bytes() const { return impl_->memory_bytes(); }
 
 void VectorIndex::save(const std::filesystem::path& path, std::int64_t generation,
                        const std::string& embedder_id) const {
-  RAGLINE_CHECK(embedder_id.size() <= kMaxEmbedderIdBytes, invalid_argument,
-                "embedder id is longer than " << kMaxEmbedderIdBytes << " bytes");
   const Impl& impl = *impl_;
-  auto temporary = path;
-  temporary += ".tmp-" + std::to_string(::getpid());
-  FilePtr file(std::fopen(temporary.c_str(), "wb"));
-  RAGLINE_CHECK(file != nullptr, io, "cannot create " << temporary << ": " << std::strerror(errno));
-  try {
-    ChecksummedWriter writer(file.get(), temporary);
-    writer.write(kMagic, sizeof kMagic);
-    writer.write_value(kFormatVersion);
-    writer.write_value(static_cast<std::uint32_t>(impl.state));
-    writer.write_value(generation);
-    writer.write_value(static_cast<std::uint64_t>(impl.dimension));
-    writer.write_string(embedder_id);
-    const auto& config = impl.config;
-    writer.write_string(config.type);
-    for (int field : {config.hnsw_m, config.ef_construction, config.ef_search, config.nlist, config.nprobe, config.pq_m,
-                      config.pq_bits}) {
-      writer.write_value(static_cast<std::int32_t>(field));
-    }
-    writer.write_value(static_cast<std::uint64_t>(impl.labels.size()));
-    writer.write_value(static_cast<std::uint64_t>(impl.tombstone_count));
-    writer.write(impl.labels.data(), impl.labels.size() * sizeof(std::int64_t));
-    for (std::size_t position = 0; position < impl.labels.size(); ++position) {
-      if (impl.tombstoned[position]) writer.write_value(static_cast<std::uint64_t>(position));
-    }
-    const std::uint64_t blob_start = writer.bytes();
-    try {
-      faiss::write_index(impl.index.get(), &writer);
-    } catch (const faiss::FaissException& error) {
-      RAGLINE_THROW(io, "cannot write " << temporary << ": " << std::strerror(errno) << " (" << error.what() << ")");
-    }
-    writer.write_value(writer.bytes() - blob_start);
-    const std::uint64_t checksum = writer.digest();
-    writer.write_value(checksum);
-    RAGLINE_CHECK(std::fflush(file.get()) == 0 && ::fsync(::fileno(file.get())) == 0, io,
-                  "cannot write " << temporary << ": " << std::strerror(errno));
-    RAGLINE_CHECK(std::fclose(file.release()) == 0, io, "cannot write " << temporary << ": " << std::strerror(errno));
-    std::error_code error;
-    std::filesystem::rename(temporary, path, error);
-    RAGLINE_CHECK(!error, io, "cannot rename " << temporary << " to " << path << ": " << error.message());
-  } catch (...) {
-    file.reset();
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw;
-  }
-  fsync_directory(path.has_parent_path() ? path.parent_path() : std::filesystem::path("."));
+  write_vector_file(path, VectorIndexHeader{generation, embedder_id, impl.dimension, impl.config}, impl.state,
+                    impl.labels, impl.tombstoned, impl.tombstone_count, *impl.index);
 }
 
 std::optional<std::pair<VectorIndex, VectorIndexHeader>> VectorIndex::load(const std::filesystem::path& path) {
-  FilePtr file(std::fopen(path.c_str(), "rb"));
-  if (file == nullptr) {
-    if (errno == ENOENT) return std::nullopt;
-    RAGLINE_THROW(io, "cannot open vector index " << path << ": " << std::strerror(errno));
-  }
-  try {
-    const std::uint64_t size = file_size(file.get());
-    verify_checksum(file.get(), size);
-    if (fseeko(file.get(), 0, SEEK_SET) != 0) throw CorruptFile{"cannot seek"};
-    BoundedReader reader(file.get(), size - 2 * sizeof(std::uint64_t));
-    FileHeader header = read_file_header(reader);
-    if (header.positions > reader.remaining() / sizeof(std::int64_t) ||
-        header.tombstones > (reader.remaining() - header.positions * sizeof(std::int64_t)) / sizeof(std::uint64_t)) {
-      throw CorruptFile{"truncated"};
-    }
-
-    std::optional<VectorIndex> vector_index;
-    try {
-      vector_index.emplace(header.header.dimension, header.header.config);
-    } catch (const Error& error) {
-      throw CorruptFile{std::string("invalid settings: ") + error.what()};
-    }
-    Impl& impl = *vector_index->impl_;
-    impl.labels.resize(header.positions);
-    reader.read(impl.labels.data(), impl.labels.size() * sizeof(std::int64_t));
-    impl.tombstoned.assign(header.positions, 0);
-    for (std::uint64_t i = 0; i < header.tombstones; ++i) {
-      const auto position = reader.read_value<std::uint64_t>();
-      if (position >= header.positions || impl.tombstoned[position]) throw CorruptFile{"bad tombstone list"};
-      impl.tombstoned[position] = 1;
-    }
-    impl.tombstone_count = header.tombstones;
-    impl.positions.reserve(header.positions - header.tombstones);
-    for (std::size_t position = 0; position < impl.labels.size(); ++position) {
-      if (impl.tombstoned[position]) continue;
-      if (impl.labels[position] < 0 ||
-          !impl.positions.try_emplace(impl.labels[position], static_cast<Position>(position)).second) {
-        throw CorruptFile{"bad or duplicate chunk id " + std::to_string(impl.labels[position])};
-      }
-    }
-
-    const std::uint64_t blob_bytes = reader.remaining();
-    const off_t blob_start = ftello(file.get());
-    {
-      BoundedReader blob(file.get(), blob_bytes);
-      check_faiss_blob(blob);
-    }
-    if (blob_start < 0 || fseeko(file.get(), blob_start, SEEK_SET) != 0) throw CorruptFile{"cannot seek"};
-    std::unique_ptr<faiss::Index> loaded;
-    try {
-      loaded.reset(faiss::read_index(&reader));
-    } catch (const std::exception& error) {  // FaissException, and bad_alloc on absurd sizes
-      throw CorruptFile{std::string("FAISS could not read the index: ") + error.what()};
-    }
-    if (reader.remaining() != 0) throw CorruptFile{"trailing bytes after the FAISS index"};
-    std::uint64_t stored_blob_bytes = 0;
-    if (std::fread(&stored_blob_bytes, sizeof stored_blob_bytes, 1, file.get()) != 1 ||
-        stored_blob_bytes != blob_bytes) {
-      throw CorruptFile{"FAISS index size does not match the trailer"};
-    }
-    impl.adopt(std::move(loaded), header.state);
-    return std::make_pair(std::move(*vector_index), std::move(header.header));
-  } catch (const CorruptFile& corrupt) {
-    RAGLINE_THROW(corrupt, "vector index " << path << " is unreadable: " << corrupt.reason);
-  }
+  auto file = read_vector_file(path);
+  if (!file) return std::nullopt;
+  VectorIndex vector_index(file->header.dimension, file->header.config);
+  Impl& impl = *vector_index.impl_;
+  impl.labels = std::move(file->labels);
+  impl.tombstoned = std::move(file->tombstoned);
+  impl.tombstone_count = file->tombstone_count;
+  impl.positions = std::move(file->positions);
+  impl.adopt(std::move(file->index), file->state);
+  return std::make_pair(std::move(vector_index), std::move(file->header));
 }
 
 std::optional<VectorIndexHeader> VectorIndex::read_header(const std::filesystem::path& path) {
-  FilePtr file(std::fopen(path.c_str(), "rb"));
-  if (file == nullptr) return std::nullopt;
-  try {
-    BoundedReader reader(file.get(), std::numeric_limits<std::uint64_t>::max());
-    return read_file_header(reader).header;
-  } catch (const CorruptFile&) {
-    return std::nullopt;
-  }
+  return read_vector_file_header(path);
 }
 
 std::vector<VectorHit> exact_top_k(std::span<const float> query, std::size_t k, std::span<const std::int64_t> ids,
