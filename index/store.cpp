@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "core/check.hpp"
+#include "core/config_json.hpp"
 #include "index/fts5_extension.hpp"
 #include "text/text_analyzer.hpp"
 
@@ -113,72 +114,6 @@ std::string keyword_table_sql(const AnalyzerConfig& analyzer) {
          analyzer.language + (analyzer.stemming ? " 1" : " 0") + (analyzer.stopwords ? " 1" : " 0") + "')";
 }
 
-nlohmann::json chunker_json(const ChunkerConfig& config) {
-  return {{"name", config.name},
-          {"max_tokens", config.max_tokens},
-          {"overlap_tokens", config.overlap_tokens},
-          {"parent_tokens", config.parent_tokens},
-          {"child_tokens", config.child_tokens}};
-}
-
-ChunkerConfig chunker_from_json(const nlohmann::json& json) {
-  ChunkerConfig config;
-  config.name = json.at("name").get<std::string>();
-  config.max_tokens = json.at("max_tokens").get<int>();
-  config.overlap_tokens = json.at("overlap_tokens").get<int>();
-  config.parent_tokens = json.at("parent_tokens").get<int>();
-  config.child_tokens = json.at("child_tokens").get<int>();
-  return config;
-}
-
-nlohmann::json analyzer_json(const AnalyzerConfig& config) {
-  return {{"language", config.language}, {"stemming", config.stemming}, {"stopwords", config.stopwords}};
-}
-
-AnalyzerConfig analyzer_from_json(const nlohmann::json& json) {
-  AnalyzerConfig config;
-  config.language = json.at("language").get<std::string>();
-  config.stemming = json.at("stemming").get<bool>();
-  config.stopwords = json.at("stopwords").get<bool>();
-  return config;
-}
-
-nlohmann::json embedder_json(const EmbedderConfig& config) {
-  return {{"name", config.name},
-          {"dimension", config.dimension},
-          {"model", config.model},
-          {"base_url", config.base_url},
-          {"api_key_env", config.api_key_env},
-          {"region", config.region},
-          {"batch_size", config.batch_size},
-          {"batch_bytes", config.batch_bytes},
-          {"max_in_flight", config.max_in_flight},
-          {"timeout_seconds", config.timeout_seconds},
-          {"max_retries", config.max_retries},
-          {"models_dir", config.models_dir},
-          {"query_prefix", config.query_prefix},
-          {"passage_prefix", config.passage_prefix}};
-}
-
-EmbedderConfig embedder_from_json(const nlohmann::json& json) {
-  EmbedderConfig config;
-  config.name = json.at("name").get<std::string>();
-  config.dimension = json.value("dimension", 0);
-  config.model = json.value("model", std::string());
-  config.base_url = json.value("base_url", std::string());
-  config.api_key_env = json.value("api_key_env", config.api_key_env);
-  config.region = json.value("region", std::string());
-  config.batch_size = json.value("batch_size", config.batch_size);
-  config.batch_bytes = json.value("batch_bytes", config.batch_bytes);
-  config.max_in_flight = json.value("max_in_flight", config.max_in_flight);
-  config.timeout_seconds = json.value("timeout_seconds", config.timeout_seconds);
-  config.max_retries = json.value("max_retries", config.max_retries);
-  config.models_dir = json.value("models_dir", std::string());
-  config.query_prefix = json.value("query_prefix", std::string());
-  config.passage_prefix = json.value("passage_prefix", std::string());
-  return config;
-}
-
 // What decides the vectors an embedder produces; the rest (endpoint, batching, timeouts) may
 // change between runs.
 nlohmann::json embedder_identity(const EmbedderConfig& config) {
@@ -187,25 +122,6 @@ nlohmann::json embedder_identity(const EmbedderConfig& config) {
   if (!config.query_prefix.empty()) identity["query_prefix"] = config.query_prefix;
   if (!config.passage_prefix.empty()) identity["passage_prefix"] = config.passage_prefix;
   return identity;
-}
-
-nlohmann::json vector_index_json(const VectorIndexConfig& config) {
-  return {{"type", config.type},           {"hnsw_m", config.hnsw_m},  {"ef_construction", config.ef_construction},
-          {"ef_search", config.ef_search}, {"nlist", config.nlist},    {"nprobe", config.nprobe},
-          {"pq_m", config.pq_m},           {"pq_bits", config.pq_bits}};
-}
-
-VectorIndexConfig vector_index_from_json(const nlohmann::json& json) {
-  VectorIndexConfig config;
-  config.type = json.at("type").get<std::string>();
-  config.hnsw_m = json.value("hnsw_m", config.hnsw_m);
-  config.ef_construction = json.value("ef_construction", config.ef_construction);
-  config.ef_search = json.value("ef_search", config.ef_search);
-  config.nlist = json.value("nlist", config.nlist);
-  config.nprobe = json.value("nprobe", config.nprobe);
-  config.pq_m = json.value("pq_m", config.pq_m);
-  config.pq_bits = json.value("pq_bits", config.pq_bits);
-  return config;
 }
 
 void validate_vector_index(const VectorIndexConfig& config) {
@@ -232,8 +148,8 @@ void validate_embedder(const EmbedderConfig& config) {
   RAGLINE_CHECK(config.max_retries >= 0, invalid_argument, "embedder max_retries must not be negative");
 }
 
-std::string describe(const ChunkerConfig& config) { return chunker_json(config).dump(); }
-std::string describe(const AnalyzerConfig& config) { return analyzer_json(config).dump(); }
+std::string describe(const ChunkerConfig& config) { return nlohmann::json(config).dump(); }
+std::string describe(const AnalyzerConfig& config) { return nlohmann::json(config).dump(); }
 
 void bind_metadata_value(Statement& statement, int type_index, int value_index, const MetadataValue& value) {
   std::visit(
@@ -324,9 +240,9 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
     database_.exec(kSchemaV1);
     database_.exec(keyword_table_sql(analyzer_config));
     auto put = database_.prepare("INSERT INTO settings(key, value) VALUES(?1, ?2)");
-    put.bind(1, "chunker").bind(2, chunker_json(chunker_config).dump()).run();
+    put.bind(1, "chunker").bind(2, nlohmann::json(chunker_config).dump()).run();
     put.reset();
-    put.bind(1, "analyzer").bind(2, analyzer_json(analyzer_config).dump()).run();
+    put.bind(1, "analyzer").bind(2, nlohmann::json(analyzer_config).dump()).run();
     put.reset();
     put.bind(1, "generation").bind(2, "0").run();
     database_.exec("PRAGMA user_version = 1");
@@ -341,13 +257,13 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
     validate_vector_index(vector_index_config);
     database_.exec(kSchemaV2);
     auto put = database_.prepare("INSERT INTO settings(key, value) VALUES(?1, ?2)");
-    put.bind(1, "embedder").bind(2, embedder_json(embedder_config).dump()).run();
+    put.bind(1, "embedder").bind(2, nlohmann::json(embedder_config).dump()).run();
     put.reset();
     put.bind(1, "embedder_id").bind(2, "").run();
     put.reset();
     put.bind(1, "vector_dimension").bind(2, "0").run();
     put.reset();
-    put.bind(1, "vector_index").bind(2, vector_index_json(vector_index_config).dump()).run();
+    put.bind(1, "vector_index").bind(2, nlohmann::json(vector_index_config).dump()).run();
     put.reset();
     put.bind(1, "removals_pruned_through").bind(2, "0").run();
     database_.exec("PRAGMA user_version = 2");
@@ -395,12 +311,18 @@ void Store::load_settings() {
     const auto key = statement.column_text(0);
     try {
       const auto value = nlohmann::json::parse(statement.column_text(1));
-      if (key == "chunker") chunker_ = chunker_from_json(value);
-      if (key == "analyzer") analyzer_ = analyzer_from_json(value);
-      if (key == "embedder") embedder_ = embedder_from_json(value);
-      if (key == "vector_index") vector_index_ = vector_index_from_json(value);
+      // Fields a newer version added are ignored, so its KBs still open here.
+      constexpr auto unknown = core::UnknownFields::ignore;
+      if (key == "chunker") chunker_ = core::config_from_json<ChunkerConfig>(value, key, unknown);
+      if (key == "analyzer") analyzer_ = core::config_from_json<AnalyzerConfig>(value, key, unknown);
+      if (key == "embedder") embedder_ = core::config_from_json<EmbedderConfig>(value, key, unknown);
+      if (key == "vector_index") vector_index_ = core::config_from_json<VectorIndexConfig>(value, key, unknown);
       ++found;
     } catch (const nlohmann::json::exception& error) {
+      RAGLINE_THROW(corrupt, "KB setting \"" << key << "\" in " << database_.path().string()
+                                             << " is unreadable: " << error.what());
+    } catch (const Error& error) {
+      if (error.kind() != ErrorKind::format) throw;
       RAGLINE_THROW(corrupt, "KB setting \"" << key << "\" in " << database_.path().string()
                                              << " is unreadable: " << error.what());
     }
@@ -770,7 +692,7 @@ std::int64_t Store::removals_pruned_through() {
 
 void Store::set_vector_index_config(const VectorIndexConfig& config) {
   validate_vector_index(config);
-  put_setting(statements_, "vector_index", vector_index_json(config).dump());
+  put_setting(statements_, "vector_index", nlohmann::json(config).dump());
   vector_index_ = config;
 }
 

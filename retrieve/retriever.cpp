@@ -67,25 +67,6 @@ std::string describe(const FusionConfig& config) {
   return text.str();
 }
 
-std::string_view to_string(SearchMode mode) {
-  switch (mode) {
-    case SearchMode::bm25:
-      return "bm25";
-    case SearchMode::dense:
-      return "dense";
-    case SearchMode::hybrid:
-      return "hybrid";
-  }
-  return "hybrid";
-}
-
-SearchMode parse_search_mode(std::string_view name) {
-  if (name == "bm25") return SearchMode::bm25;
-  if (name == "dense") return SearchMode::dense;
-  if (name == "hybrid") return SearchMode::hybrid;
-  RAGLINE_THROW(invalid_argument, "unknown search mode \"" << name << "\" (known: bm25, dense, hybrid)");
-}
-
 Retriever::Retriever(index::Store& store, index::KeywordIndex& keywords, index::SyncedVectorIndex& vectors,
                      std::unique_ptr<models::Embedder> embedder, LogCallback log)
     : store_(store), keywords_(keywords), vectors_(vectors), embedder_(std::move(embedder)), log_(std::move(log)) {}

@@ -78,8 +78,4 @@ FusionConfig resolve_fusion(const FusionConfig& config, const EmbedderConfig& em
 // "rrf k=5 bm25_weight=1 dense_weight=0.02 candidates=100", for explanations.
 std::string describe(const FusionConfig& config);
 
-std::string_view to_string(SearchMode mode);
-// Throws Error(invalid_argument) for an unknown name.
-SearchMode parse_search_mode(std::string_view name);
-
 }  // namespace ragline::retrieve

@@ -29,6 +29,12 @@ RAGLINE_API std::string to_json(const Prompt& prompt);
 RAGLINE_API std::string to_json(const std::vector<DocumentInfo>& documents);  // {"ragline_json", "documents"}
 RAGLINE_API std::string to_json(const Query& query);
 RAGLINE_API std::string to_json(const OpenOptions& options);  // the settings; the log callback is not JSON
+// {"ragline_json", "query", "hits", "explanation"}: the result with the query text it answers.
+RAGLINE_API std::string to_json(const SearchResult& result, std::string_view query_text);
+RAGLINE_API std::string to_json(const IngestOptions& options);  // the progress callback is not JSON
+RAGLINE_API std::string to_json(const PromptOptions& options);  // the token counter is not JSON
+// {"ragline_json", "vectors": [[...], ...]}: embed_texts()' vectors, one per text, in order.
+RAGLINE_API std::string embeddings_to_json(const std::vector<std::vector<float>>& vectors);
 
 // {"text": "...", "k": 3, "mode": "hybrid", "filter": {...}, "fusion": {...}, "rerank": [...], ...}
 RAGLINE_API Query query_from_json(std::string_view json);
