@@ -50,13 +50,41 @@ void set_last_error(std::string_view kind, std::string_view message) noexcept {
   }
 }
 
+// The ErrorKind's identifier, as ragline.h documents it (to_string(ErrorKind) is for people:
+// "format error").
+std::string_view kind_name(ErrorKind kind) noexcept {
+  switch (kind) {
+    case ErrorKind::invalid_argument:
+      return "invalid_argument";
+    case ErrorKind::not_found:
+      return "not_found";
+    case ErrorKind::io:
+      return "io";
+    case ErrorKind::database:
+      return "database";
+    case ErrorKind::corrupt:
+      return "corrupt";
+    case ErrorKind::format:
+      return "format";
+    case ErrorKind::busy:
+      return "busy";
+    case ErrorKind::unsupported:
+      return "unsupported";
+    case ErrorKind::internal:
+      return "internal";
+    case ErrorKind::network:
+      return "network";
+  }
+  return "internal";
+}
+
 // Runs `body`, returning its result, or `failed` with the thread's last error set.
 template <typename Body, typename Result = std::invoke_result_t<Body>>
 Result guarded(Body&& body, Result failed) noexcept {
   try {
     return body();
   } catch (const Error& error) {
-    set_last_error(ragline::to_string(error.kind()), error.what());
+    set_last_error(kind_name(error.kind()), error.what());
   } catch (const std::bad_alloc&) {
     set_last_error("out_of_memory", "out of memory");
   } catch (const std::exception& error) {
