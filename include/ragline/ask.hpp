@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "ragline/export.hpp"
 #include "ragline/generation.hpp"
 #include "ragline/knowledge_base.hpp"
 #include "ragline/prompt.hpp"
@@ -42,7 +43,8 @@ using WarningHandler = std::function<void(const std::string&)>;
 // history, calls the model streaming into on_token, then stores the answer with the citations
 // it used and marks the question answered. Any failure marks the question failed with the
 // error, then rethrows: the question is never lost. `sessions` may be null without a session.
-AskResult ask(const KnowledgeBase& kb, ChatModel& model, SessionStore* sessions, const std::string& question,
-              const AskOptions& options, const TokenHandler& on_token, const WarningHandler& on_warning = {});
+RAGLINE_API AskResult ask(const KnowledgeBase& kb, ChatModel& model, SessionStore* sessions,
+                          const std::string& question, const AskOptions& options, const TokenHandler& on_token,
+                          const WarningHandler& on_warning = {});
 
 }  // namespace ragline

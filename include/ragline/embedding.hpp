@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "ragline/export.hpp"
 #include "ragline/types.hpp"
 
 namespace ragline {
@@ -13,7 +14,7 @@ namespace ragline {
 // (some models embed queries differently). Throws Error(invalid_argument) for an unknown
 // embedder, Error(not_found) for a local model that has not been fetched, Error(network) for a
 // model service that failed.
-std::vector<std::vector<float>> embed_texts(const EmbedderConfig& config, const std::vector<std::string>& texts,
-                                            bool as_query = false);
+RAGLINE_API std::vector<std::vector<float>> embed_texts(const EmbedderConfig& config,
+                                                        const std::vector<std::string>& texts, bool as_query = false);
 
 }  // namespace ragline

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "ragline/export.hpp"
+
 namespace ragline {
 
 enum class ErrorKind {
@@ -22,9 +24,9 @@ enum class ErrorKind {
   network,           // a model service failed after its retries (the message names endpoint and status)
 };
 
-std::string_view to_string(ErrorKind kind) noexcept;
+RAGLINE_API std::string_view to_string(ErrorKind kind) noexcept;
 
-class Error : public std::runtime_error {
+class RAGLINE_API Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, const std::string& message);
   ErrorKind kind() const noexcept { return kind_; }

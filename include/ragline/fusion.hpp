@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "ragline/export.hpp"
 #include "ragline/types.hpp"
 
 namespace ragline {
@@ -26,7 +27,7 @@ struct FusedId {
 
 // Fuses two lists (each best first) by config.method; throws Error(invalid_argument) for a bad
 // config. The result is sorted by fused score, ties by smaller id.
-std::vector<FusedId> fuse_rankings(const FusionConfig& config, std::span<const RankedId> bm25,
-                                   std::span<const RankedId> dense);
+RAGLINE_API std::vector<FusedId> fuse_rankings(const FusionConfig& config, std::span<const RankedId> bm25,
+                                               std::span<const RankedId> dense);
 
 }  // namespace ragline

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ragline/export.hpp"
 #include "ragline/prompt.hpp"
 #include "ragline/types.hpp"
 
@@ -42,7 +43,7 @@ struct LlmConfig {
 using TokenHandler = std::function<void(std::string_view)>;
 
 // A chat model. Stateless: every call carries the whole conversation.
-class ChatModel {
+class RAGLINE_API ChatModel {
  public:
   virtual ~ChatModel() = default;
   // The answer to `messages` (a system message first when there are instructions, then user and
@@ -56,7 +57,7 @@ class ChatModel {
 };
 
 // By provider name; throws Error(invalid_argument) for an unknown provider or a missing model.
-std::unique_ptr<ChatModel> make_chat_model(const LlmConfig& config);
+RAGLINE_API std::unique_ptr<ChatModel> make_chat_model(const LlmConfig& config);
 
 // One stored message of a conversation.
 struct SessionMessage {
@@ -74,7 +75,7 @@ struct SessionMessage {
 
 // Conversation memory: a SQLite database of its own (WAL, schema version in user_version),
 // by default <kb>/sessions.sqlite. Sessions are created on first append.
-class SessionStore {
+class RAGLINE_API SessionStore {
  public:
   static constexpr int kSchemaVersion = 1;
   // Opens or creates the database. Throws Error (database, io; unsupported for a newer schema).
@@ -102,20 +103,21 @@ class SessionStore {
 
 // The chat history a model sees: answered questions and their answers, oldest first (pending
 // and failed questions are left out; the PromptBuilder trims the rest to its budget).
-std::vector<ChatMessage> conversation_history(const std::vector<SessionMessage>& messages);
+RAGLINE_API std::vector<ChatMessage> conversation_history(const std::vector<SessionMessage>& messages);
 
 // A follow-up question rewritten as a standalone search query by the model, from the most
 // recent history (one short non-streamed call with fixed instructions). Throws what the
 // model throws; an empty answer comes back as `question`.
-std::string rewrite_query(ChatModel& model, const std::vector<ChatMessage>& history, const std::string& question);
+RAGLINE_API std::string rewrite_query(ChatModel& model, const std::vector<ChatMessage>& history,
+                                      const std::string& question);
 
 // The citation numbers an answer uses: [n], [n, m] and [n][m] markers, in order of first use,
 // each once; only numbers within 1..max_number.
-std::vector<int> cited_numbers(std::string_view answer, int max_number);
+RAGLINE_API std::vector<int> cited_numbers(std::string_view answer, int max_number);
 
 // A token counter asking a llama.cpp server (POST <url>/tokenize {"content": text} ->
 // {"tokens": [...]}); results are cached (up to 4,096 texts). Throws Error(network) from the
 // counter when the service fails.
-TokenCounter make_llama_token_counter(const std::string& base_url, double timeout_seconds = 30);
+RAGLINE_API TokenCounter make_llama_token_counter(const std::string& base_url, double timeout_seconds = 30);
 
 }  // namespace ragline

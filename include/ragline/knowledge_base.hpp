@@ -18,13 +18,14 @@
 
 #include "ragline/check.hpp"
 #include "ragline/error.hpp"
+#include "ragline/export.hpp"
 #include "ragline/prompt.hpp"
 #include "ragline/types.hpp"
 #include "ragline/uri.hpp"
 
 namespace ragline {
 
-class KnowledgeBase {
+class RAGLINE_API KnowledgeBase {
  public:
   // Opens the KB in `dir`, creating the directory and an empty KB if allowed. Throws Error.
   static KnowledgeBase open(const std::filesystem::path& dir, const OpenOptions& options = {});

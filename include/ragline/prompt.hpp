@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ragline/export.hpp"
+
 namespace ragline {
 
 struct ChatMessage {
@@ -26,7 +28,7 @@ using TokenCounter = std::function<std::size_t(std::string_view)>;
 
 // The built-in estimate used when PromptOptions::count_tokens is empty: an upper bound of a
 // byte-level BPE tokenizer's count for typical text (retrieve/README.md gives the measured ratio).
-std::size_t estimate_tokens(std::string_view utf8);
+RAGLINE_API std::size_t estimate_tokens(std::string_view utf8);
 
 // Tokens added per chat message for the role and the message framing (OpenAI documents about
 // 3-4 for its chat models); the budget reserves this on top of the counted contents.
@@ -57,7 +59,7 @@ struct Citation {
   std::size_t byte_start = 0, byte_end = 0;  // span of the cited text in the document's normalised text
 };
 
-struct Prompt {
+struct RAGLINE_API Prompt {
   std::string system;  // instructions
   // The filled template (question, context, sources) for chat formats, where the history goes
   // as prior messages and {{history}} renders empty.
