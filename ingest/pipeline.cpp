@@ -1,7 +1,6 @@
 #include "ingest/pipeline.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
