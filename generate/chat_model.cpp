@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <list>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -42,10 +43,61 @@ std::string environment_value(const std::string& name) {
 
 }  // namespace generate
 
+namespace {
+
+// The chat model registry: the single place a provider name is resolved.
+struct ChatModelRegistry {
+  std::mutex mutex;
+  std::map<std::string, ChatModelFactory> factories = {
+      {"openai", generate::make_openai_chat_model},
+      {"bedrock", generate::make_bedrock_chat_model},
+  };
+};
+
+ChatModelRegistry& chat_model_registry() {
+  static ChatModelRegistry registry;
+  return registry;
+}
+
+}  // namespace
+
 std::unique_ptr<ChatModel> make_chat_model(const LlmConfig& config) {
-  if (config.provider == "openai") return generate::make_openai_chat_model(config);
-  if (config.provider == "bedrock") return generate::make_bedrock_chat_model(config);
-  RAGLINE_THROW(invalid_argument, "unknown llm provider \"" << config.provider << "\" (known: openai, bedrock)");
+  ChatModelFactory factory;
+  {
+    auto& registry = chat_model_registry();
+    std::lock_guard lock(registry.mutex);
+    if (auto found = registry.factories.find(config.provider); found != registry.factories.end()) {
+      factory = found->second;
+    }
+  }
+  if (!factory) {
+    std::string known;
+    for (const auto& name : registered_chat_models()) known += (known.empty() ? "" : ", ") + name;
+    RAGLINE_THROW(invalid_argument, "unknown llm provider \""
+                                        << config.provider << "\" (known: " << known
+                                        << "; an application adds names with register_chat_model)");
+  }
+  auto model = factory(config);
+  RAGLINE_CHECK(model != nullptr, invalid_argument,
+                "the factory of llm provider \"" << config.provider << "\" made none");
+  return model;
+}
+
+void register_chat_model(const std::string& provider, ChatModelFactory factory) {
+  RAGLINE_CHECK(!provider.empty(), invalid_argument, "register_chat_model: the provider name is empty");
+  RAGLINE_CHECK(factory != nullptr, invalid_argument,
+                "register_chat_model(\"" << provider << "\"): the factory is empty");
+  auto& registry = chat_model_registry();
+  std::lock_guard lock(registry.mutex);
+  registry.factories[provider] = std::move(factory);
+}
+
+std::vector<std::string> registered_chat_models() {
+  auto& registry = chat_model_registry();
+  std::lock_guard lock(registry.mutex);
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : registry.factories) names.push_back(name);
+  return names;
 }
 
 namespace {

@@ -17,6 +17,9 @@ class Chunker {
   // Chunks in reading order with ordinals 0..n-1; every chunk's text is the exact byte range
   // [byte_start, byte_end) of document.text. Empty documents give no chunks.
   virtual std::vector<Chunk> chunk(const Document& document) const = 0;
+  // Whether searches rank the searchable child chunks and return their parents (hierarchical):
+  // the retriever then returns each parent once, scored by its best child.
+  virtual bool returns_parents() const { return false; }
 };
 
 // fixed | sentence | markdown | hierarchical | none. Throws Error(invalid_argument) for an

@@ -14,6 +14,8 @@ class HierarchicalChunker final : public Chunker {
   HierarchicalChunker(int parent_tokens, int child_tokens)
       : parent_tokens_(parent_tokens), child_tokens_(child_tokens) {}
 
+  bool returns_parents() const override { return true; }
+
   std::vector<Chunk> chunk(const Document& document) const override {
     const DocumentTokens tokens(document.text);
     const auto sentences = sentence_units(document.text, tokens, ByteRange{0, document.text.size()});

@@ -66,6 +66,9 @@ class FormatParser {
 // The parser for a path by its extension (case-insensitive), or nullptr when unsupported.
 // .txt .text .md .markdown .html .htm .pdf .jsonl .ndjson .json
 const FormatParser* parser_for(const std::filesystem::path& path);
+// Whether the parser for `path` streams its records (JSON Lines: .jsonl, .ndjson), so that the
+// file's size bounds memory only through each record (IngestOptions::max_file_bytes).
+bool parser_streams_records(const std::filesystem::path& path);
 const FormatParser* parser_by_name(std::string_view name);
 
 // Reads <path>.metadata.json (Amazon Bedrock Knowledge Bases form: {"metadataAttributes": {...}}

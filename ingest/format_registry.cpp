@@ -41,6 +41,11 @@ const FormatParser* parser_for(const std::filesystem::path& path) {
   return nullptr;
 }
 
+bool parser_streams_records(const std::filesystem::path& path) {
+  const std::string extension = lower_ascii(path.extension().string());
+  return parser_for(path) == &formats::json_parser() && extension != ".json";
+}
+
 const FormatParser* parser_by_name(std::string_view name) {
   for (const FormatParser* parser : {&formats::text_parser(), &formats::markdown_parser(), &formats::html_parser(),
                                      &formats::pdf_parser(), &formats::json_parser()}) {

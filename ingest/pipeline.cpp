@@ -1,7 +1,6 @@
 #include "ingest/pipeline.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
@@ -21,6 +20,7 @@
 #include "ingest/chunker.hpp"
 #include "ingest/file_walker.hpp"
 #include "ingest/format.hpp"
+#include "models/caching_embedder.hpp"
 #include "models/embedder.hpp"
 #include "ragline/uri.hpp"
 #include "text/normalize.hpp"
@@ -34,13 +34,6 @@ using Clock = std::chrono::steady_clock;
 
 // JSON Lines files are read whole but parsed a record at a time; this bounds the one copy.
 constexpr std::uint64_t kMaxStreamedFileBytes = 8ull << 30;
-
-bool streams_records(const fs::path& path) {
-  std::string extension = path.extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return extension == ".jsonl" || extension == ".ndjson";
-}
 
 struct StoreFailure {};
 
@@ -68,100 +61,85 @@ struct PreparedDocument {
   // One row per searchable chunk, in chunk order; empty when the KB has no embedder or
   // embedding failed (the next ingest completes such chunks).
   std::vector<float> vectors;
-  // SHA-256 (raw bytes) of each searchable chunk's text whose vector the model computed in this
-  // run, with its row index, for the embedding cache.
-  std::vector<std::pair<std::string, std::size_t>> new_cache_entries;
   std::map<std::string, std::size_t> redactions;  // matches replaced, by type
 };
 
-// SHA-256 of a chunk's text as the embedding cache's key (raw 32 bytes). Query vectors are
-// cached under a distinct key (retrieve/retriever.cpp): some models embed queries differently.
-std::string text_key(std::string_view text) { return core::sha256(text); }
+// A vector the model computed in this run, for the KB's embedding cache.
+struct CacheEntry {
+  std::string embedder_id;
+  std::string key;  // models::embedding_cache_key
+  std::vector<float> vector;
+};
 
-// Embeds texts through the KB's embedding cache: cached vectors are reused, the rest computed
-// in batches. Runs on the preparing thread with its read-only connection.
+// The KB's embedding cache as ingest sees it: read through the preparing thread's read-only
+// connection; vectors computed meanwhile wait here until the writer stores them in the
+// transaction of the batch they belong to (so the cache never holds a vector of a text the KB
+// did not commit, nor misses one it did).
+class IngestEmbeddingCache final : public models::EmbeddingCacheStore {
+ public:
+  explicit IngestEmbeddingCache(index::Database& database)
+      : lookup_(database.prepare("SELECT vector FROM embedding_cache WHERE embedder_id = ?1 AND text_hash = ?2")) {}
+
+  std::vector<float> find(const std::string& embedder_id, const std::string& key) override {
+    std::vector<float> vector;
+    lookup_.bind(1, embedder_id).bind_blob(2, key.data(), key.size());
+    if (lookup_.step()) {
+      const auto bytes = static_cast<std::size_t>(sqlite3_column_bytes(lookup_.get(), 0));
+      const auto* data = static_cast<const float*>(sqlite3_column_blob(lookup_.get(), 0));
+      vector.assign(data, data + bytes / sizeof(float));
+    }
+    lookup_.reset();
+    return vector;
+  }
+
+  void keep(const std::string& embedder_id, const std::string& key, std::span<const float> vector) override {
+    new_entries_.push_back({embedder_id, key, std::vector<float>(vector.begin(), vector.end())});
+  }
+
+  std::vector<CacheEntry> take_new_entries() { return std::exchange(new_entries_, {}); }
+
+ private:
+  index::Statement lookup_;
+  std::vector<CacheEntry> new_entries_;
+};
+
+// The KB's embedder through its ingest cache, with the counts the report needs.
 class CachedEmbedding {
  public:
-  // `claimed_id` is the embedder id the KB's vectors have (empty for a KB without vectors): a
-  // model service's id names its dimension, which the embedder learns only from its first answer.
-  CachedEmbedding(models::Embedder& embedder, index::Database& database, std::string claimed_id)
-      : embedder_(embedder),
-        lookup_(database.prepare("SELECT vector FROM embedding_cache WHERE embedder_id = ?1 AND text_hash = ?2")),
-        claimed_id_(std::move(claimed_id)) {}
+  // `claimed_id` is the embedder id the KB's vectors have (empty for a KB without vectors yet).
+  CachedEmbedding(models::Embedder& embedder, index::Database& database, const std::string& claimed_id)
+      : cache_(database), embedder_(embedder, cache_) {
+    embedder_.expect_id(claimed_id);
+  }
 
   struct Result {
     models::EmbeddingMatrix matrix;
-    std::vector<std::pair<std::string, std::size_t>> computed;  // cache key, row
+    std::vector<CacheEntry> computed;  // to store in the batch's transaction
     std::size_t from_cache = 0;
     std::size_t truncated = 0;  // computed texts the embedder cut to its input window
   };
 
   Result embed(const std::vector<std::string>& texts) {
     Result result;
-    std::vector<std::string> keys(texts.size());
-    std::vector<std::vector<float>> cached(texts.size());
-    std::vector<std::size_t> missing;
-    const std::string cache_id = embedder_id();
-    if (embedder_.cacheable()) {
-      for (std::size_t i = 0; i < texts.size(); ++i) {
-        keys[i] = text_key(texts[i]);
-        lookup_.bind(1, cache_id).bind_blob(2, keys[i].data(), keys[i].size());
-        if (lookup_.step()) {
-          const auto bytes = static_cast<std::size_t>(sqlite3_column_bytes(lookup_.get(), 0));
-          const auto* data = static_cast<const float*>(sqlite3_column_blob(lookup_.get(), 0));
-          cached[i].assign(data, data + bytes / sizeof(float));
-        }
-        lookup_.reset();
-        if (cached[i].empty()) missing.push_back(i);
-      }
-    } else {
-      for (std::size_t i = 0; i < texts.size(); ++i) missing.push_back(i);
-    }
-    std::vector<std::string> to_embed;
-    to_embed.reserve(missing.size());
-    for (auto i : missing) to_embed.push_back(texts[i]);
-    models::EmbeddingMatrix computed;
+    const std::size_t hits_before = embedder_.cache_hits();
     const std::size_t truncated_before = embedder_.texts_truncated();
-    if (!to_embed.empty()) computed = embedder_.embed(to_embed, models::EmbedPurpose::document);
-    // A service that answers with another dimension than the KB's vectors (another model behind
-    // the same name, or a broken answer) fails this embedding; the chunks wait for a later run.
-    RAGLINE_CHECK(to_embed.empty() || claimed_id_.empty() || embedder_.id() == claimed_id_, network,
-                  "the embedding service answered as " << embedder_.id() << " but the KB's vectors are " << claimed_id_
-                                                       << " (another model or dimension?)");
+    try {
+      result.matrix = embedder_.embed(texts, models::EmbedPurpose::document);
+    } catch (...) {
+      cache_.take_new_entries();
+      throw;
+    }
+    result.computed = cache_.take_new_entries();
+    result.from_cache = embedder_.cache_hits() - hits_before;
     result.truncated = embedder_.texts_truncated() - truncated_before;
-    std::size_t dimension = computed.rows > 0 ? computed.dimension : 0;
-    for (const auto& vector : cached) {
-      if (!vector.empty()) dimension = vector.size();
-    }
-    RAGLINE_CHECK(computed.rows == to_embed.size(), internal,
-                  "embedder returned " << computed.rows << " vectors for " << to_embed.size() << " texts");
-    result.matrix.rows = texts.size();
-    result.matrix.dimension = dimension;
-    result.matrix.values.assign(texts.size() * dimension, 0.0f);
-    for (std::size_t i = 0; i < texts.size(); ++i) {
-      if (!cached[i].empty()) {
-        RAGLINE_CHECK(cached[i].size() == dimension, corrupt, "embedding cache holds vectors of mixed dimensions");
-        std::copy(cached[i].begin(), cached[i].end(), result.matrix.row(i).begin());
-        ++result.from_cache;
-      }
-    }
-    for (std::size_t j = 0; j < missing.size(); ++j) {
-      const auto source = computed.row(j);
-      RAGLINE_CHECK(source.size() == dimension, internal, "embedder returned vectors of mixed dimensions");
-      std::copy(source.begin(), source.end(), result.matrix.row(missing[j]).begin());
-      if (embedder_.cacheable()) result.computed.emplace_back(keys[missing[j]], missing[j]);
-    }
     return result;
   }
 
-  std::string embedder_id() const {
-    return embedder_.dimension() > 0 || claimed_id_.empty() ? embedder_.id() : claimed_id_;
-  }
+  std::string embedder_id() const { return embedder_.id(); }
 
  private:
-  models::Embedder& embedder_;
-  index::Statement lookup_;
-  std::string claimed_id_;
+  IngestEmbeddingCache cache_;
+  models::CachingEmbedder embedder_;
 };
 
 // `max_bytes` (0: none) is checked again here: the file may have grown since it was listed.
@@ -202,6 +180,7 @@ struct Batch {
   IngestProgress progress;
   std::size_t dimension = 0;  // of the documents' vectors
   std::string embedder_id;    // of the documents' vectors
+  std::vector<CacheEntry> cache_entries;
   std::size_t chunks_embedded = 0;
   std::size_t embeddings_from_cache = 0;
   std::size_t chunks_truncated = 0;
@@ -306,8 +285,8 @@ class Preparer {
   const std::set<std::string>& failed_sources() const { return failed_sources_; }
 
  private:
-  void fail(std::string location, std::string reason) {
-    batch_.failures.push_back({std::move(location), std::move(reason)});
+  void fail(std::string location, std::string reason, IngestFailureKind kind = IngestFailureKind::input) {
+    batch_.failures.push_back({std::move(location), std::move(reason), kind});
   }
 
   // Hands the current batch (documents, failures, progress) to the writer.
@@ -339,7 +318,6 @@ class Preparer {
       auto result = embedding_->embed(texts);
       const std::size_t dimension = result.matrix.dimension;
       std::size_t row = 0;
-      std::size_t next_computed = 0;
       for (auto& prepared : batch_.documents) {
         const std::size_t first_row = row;
         for (const auto& chunk : prepared.chunks) {
@@ -347,11 +325,8 @@ class Preparer {
         }
         prepared.vectors.assign(result.matrix.values.begin() + static_cast<std::ptrdiff_t>(first_row * dimension),
                                 result.matrix.values.begin() + static_cast<std::ptrdiff_t>(row * dimension));
-        while (next_computed < result.computed.size() && result.computed[next_computed].second < row) {
-          auto& [key, computed_row] = result.computed[next_computed++];
-          prepared.new_cache_entries.emplace_back(std::move(key), computed_row - first_row);
-        }
       }
+      batch_.cache_entries = std::move(result.computed);
       batch_.dimension = dimension;
       batch_.embedder_id = embedding_->embedder_id();
       batch_.embeddings_from_cache += result.from_cache;
@@ -362,7 +337,8 @@ class Preparer {
       embedding_failed_ = true;
       for (auto& prepared : batch_.documents) prepared.vectors.clear();
       fail("embedder " + embedding_->embedder_id(),
-           std::string(error.what()) + " (the documents are stored without vectors; the next ingest embeds them)");
+           std::string(error.what()) + " (the documents are stored without vectors; the next ingest embeds them)",
+           IngestFailureKind::embedder);
     }
     batch_.embed_seconds += std::chrono::duration<double>(Clock::now() - started).count();
   }
@@ -376,7 +352,8 @@ class Preparer {
       // A file that becomes one document costs several times its size while it is normalised
       // and chunked; JSON Lines streams its records, costing about its own size, so it keeps the
       // old ceiling and max_file_bytes bounds each record instead (prepare()).
-      const std::uint64_t max_bytes = streams_records(file.path) ? kMaxStreamedFileBytes : options_.max_file_bytes;
+      const std::uint64_t max_bytes =
+          parser_streams_records(file.path) ? kMaxStreamedFileBytes : options_.max_file_bytes;
       RAGLINE_CHECK(
           max_bytes == 0 || file.size <= max_bytes, format,
           "file too large: " << file.size << " bytes, max_file_bytes is " << max_bytes << " (--max-file-bytes)");
@@ -506,14 +483,13 @@ class Preparer {
 // failures through the caller's callbacks, then prunes.
 class Ingest {
  public:
-  Ingest(index::Store& store, const IngestOptions& options, const LogCallback& log)
-      : store_(store), options_(options), log_(log) {
+  Ingest(index::Store& store, models::Embedder* embedder, const IngestOptions& options, const LogCallback& log)
+      : store_(store), options_(options), log_(log), embedder_(embedder) {
     RAGLINE_CHECK(options.batch_documents > 0, invalid_argument, "batch_documents must be at least 1");
   }
 
   IngestReport run(const std::vector<fs::path>& paths) {
     const auto started = Clock::now();
-    if (store_.embedder().name != "none") embedder_ = models::make_embedder(store_.embedder(), store_.analyzer());
     resolve_redaction();
     complete_missing_vectors();
     WalkResult walk = walk_inputs(paths, options_.include_globs, options_.exclude_globs);
@@ -522,8 +498,8 @@ class Ingest {
     // Two batches in flight let parsing and chunking of the next batch overlap the write of
     // this one, on two cores, while bounding memory.
     BatchQueue queue(2);
-    Preparer preparer(store_.database().path(), store_.chunker(), options_, embedder_.get(), store_.embedder_id(),
-                      queue, redactor_ ? &*redactor_ : nullptr, redactor_ ? redaction_json_ : std::string());
+    Preparer preparer(store_.database().path(), store_.chunker(), options_, embedder_, store_.embedder_id(), queue,
+                      redactor_ ? &*redactor_ : nullptr, redactor_ ? redaction_json_ : std::string());
     std::exception_ptr preparer_failure;
     std::thread preparing([&] {
       try {
@@ -555,9 +531,9 @@ class Ingest {
   }
 
  private:
-  void fail(std::string location, std::string reason) {
+  void fail(std::string location, std::string reason, IngestFailureKind kind = IngestFailureKind::input) {
     if (log_) log_(LogLevel::warning, location + ": " + reason);
-    report_.failures.push_back({std::move(location), std::move(reason)});
+    report_.failures.push_back({std::move(location), std::move(reason), kind});
   }
 
   // The redaction of this run: the one asked for, else the one the KB recorded. One asked for is
@@ -593,7 +569,7 @@ class Ingest {
   // vectors: what the next ingest completes.
   void report_pending_vectors() {
     const bool embedder_failed = std::any_of(report_.failures.begin(), report_.failures.end(), [](const auto& failure) {
-      return failure.location.rfind("embedder ", 0) == 0;
+      return failure.kind == IngestFailureKind::embedder;
     });
     if (!embedder_failed) return;
     auto statement = store_.database().prepare(
@@ -610,8 +586,10 @@ class Ingest {
     }
     if (documents == 0) return;
     if (documents > kNamed) named += " and " + std::to_string(documents - kNamed) + " more";
-    fail("pending embeddings", std::to_string(chunks) + " chunks of " + std::to_string(documents) +
-                                   " documents still need vectors (" + named + "); the next ingest embeds them");
+    fail("pending embeddings",
+         std::to_string(chunks) + " chunks of " + std::to_string(documents) + " documents still need vectors (" +
+             named + "); the next ingest embeds them",
+         IngestFailureKind::pending_vectors);
   }
 
   // Chunks stored without vectors (an earlier embedding failure, a KB from before vectors) are
@@ -637,8 +615,9 @@ class Ingest {
       } catch (const Error& error) {
         if (is_store_error(error)) throw;
         fail("embedder " + embedding.embedder_id(),
-             std::string(error.what()) + " (chunks without vectors stay so until a later ingest)");
-        embedder_.reset();  // the same service would fail again for the new documents
+             std::string(error.what()) + " (chunks without vectors stay so until a later ingest)",
+             IngestFailureKind::embedder);
+        embedder_ = nullptr;  // the same service would fail again for the new documents
         return;
       }
       report_.embed_seconds += std::chrono::duration<double>(Clock::now() - embed_started).count();
@@ -646,7 +625,7 @@ class Ingest {
       store_.claim_embedder(embedding.embedder_id(), result.matrix.dimension);
       const std::int64_t generation = store_.generation() + 1;
       store_.put_vectors(ids, result.matrix.values, generation);
-      write_cache_entries(embedding.embedder_id(), result.computed, result.matrix);
+      write_cache_entries(result.computed);
       store_.bump_generation();
       transaction.commit();
       report_.chunks_embedded += texts.size() - result.from_cache;
@@ -655,18 +634,11 @@ class Ingest {
     }
   }
 
-  void write_cache_entries(const std::string& embedder_id,
-                           const std::vector<std::pair<std::string, std::size_t>>& entries,
-                           const models::EmbeddingMatrix& matrix) {
-    if (entries.empty()) return;
-    std::vector<std::string> keys;
-    std::vector<float> values;
-    for (const auto& [key, row] : entries) {
-      keys.push_back(key);
-      const auto vector = matrix.row(row);
-      values.insert(values.end(), vector.begin(), vector.end());
+  // Inside the transaction that stores the vectors themselves.
+  void write_cache_entries(const std::vector<CacheEntry>& entries) {
+    for (const auto& entry : entries) {
+      store_.put_cached_embeddings(entry.embedder_id, {entry.key}, entry.vector, entry.vector.size());
     }
-    store_.put_cached_embeddings(embedder_id, keys, values, matrix.dimension);
   }
 
   void write(Batch& batch) {
@@ -689,11 +661,8 @@ class Ingest {
           if (prepared.chunks[i].searchable) searchable_ids.push_back(chunk_ids[i]);
         }
         store_.put_vectors(searchable_ids, prepared.vectors, generation);
-        if (!prepared.new_cache_entries.empty()) {
-          models::EmbeddingMatrix rows{searchable_ids.size(), batch.dimension, prepared.vectors};
-          write_cache_entries(batch.embedder_id, prepared.new_cache_entries, rows);
-        }
       }
+      if (claimed) write_cache_entries(batch.cache_entries);
       store_.bump_generation();
       transaction.commit();
       report_.chunks_embedded += batch.chunks_embedded;
@@ -706,7 +675,7 @@ class Ingest {
         report_.chunks_written += prepared.chunks.size();
       }
     }
-    for (auto& failure : batch.failures) fail(std::move(failure.location), std::move(failure.reason));
+    for (auto& failure : batch.failures) fail(std::move(failure.location), std::move(failure.reason), failure.kind);
     if (options_.progress) options_.progress(batch.progress);
   }
 
@@ -734,7 +703,7 @@ class Ingest {
   index::Store& store_;
   const IngestOptions& options_;
   const LogCallback& log_;
-  std::unique_ptr<models::Embedder> embedder_;
+  models::Embedder* embedder_;  // null: the KB has none, or it failed in this run
   std::optional<text::Redactor> redactor_;
   std::string redaction_json_;
   IngestReport report_;
@@ -753,9 +722,17 @@ std::string content_hash(const Document& document, std::string_view redaction) {
   return hash.hex_digest();
 }
 
+IngestReport run_ingest(index::Store& store, models::Embedder* embedder,
+                        const std::vector<std::filesystem::path>& paths, const IngestOptions& options,
+                        const LogCallback& log) {
+  return Ingest(store, embedder, options, log).run(paths);
+}
+
 IngestReport run_ingest(index::Store& store, const std::vector<std::filesystem::path>& paths,
                         const IngestOptions& options, const LogCallback& log) {
-  return Ingest(store, options, log).run(paths);
+  std::unique_ptr<models::Embedder> embedder;
+  if (store.embedder().name != "none") embedder = models::make_embedder(store.embedder(), store.analyzer());
+  return run_ingest(store, embedder.get(), paths, options, log);
 }
 
 }  // namespace ragline::ingest

@@ -9,10 +9,17 @@
 #include <vector>
 
 #include "index/store.hpp"
+#include "models/embedder.hpp"
 #include "ragline/types.hpp"
 
 namespace ragline::ingest {
 
+// Ingests with `embedder` (the KB's; null for a KB without vectors). It is called on the
+// preparing thread only, and must outlive the call.
+IngestReport run_ingest(index::Store& store, models::Embedder* embedder,
+                        const std::vector<std::filesystem::path>& paths, const IngestOptions& options,
+                        const LogCallback& log);
+// The same with the embedder the store's recorded config names, from the registry.
 IngestReport run_ingest(index::Store& store, const std::vector<std::filesystem::path>& paths,
                         const IngestOptions& options, const LogCallback& log);
 

@@ -19,16 +19,76 @@
 
 namespace ragline {
 
+namespace {
+
+// Stands in for an application's embedder that a KB was created with and that this open did not
+// supply (OpenOptions::embedder_instance, or a factory under the KB's recorded name): the KB
+// opens and answers keyword queries; whatever needs a new vector fails, saying what to pass.
+class MissingEmbedder final : public models::Embedder {
+ public:
+  MissingEmbedder(std::string message, std::string id, std::size_t dimension)
+      : message_(std::move(message)), id_(std::move(id)), dimension_(dimension) {}
+
+  std::string id() const override { return id_; }
+  std::size_t dimension() const override { return dimension_; }
+  models::EmbeddingMatrix embed(std::span<const std::string>, models::EmbedPurpose) override {
+    throw Error(ErrorKind::invalid_argument, message_);
+  }
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string message_;
+  std::string id_;
+  std::size_t dimension_;
+};
+
+// The KB's embedder: the application's object when given, else the one the recorded name finds
+// in the registry; null for a KB without vectors.
+std::shared_ptr<models::Embedder> kb_embedder(index::Store& store, const std::shared_ptr<Embedder>& instance) {
+  const EmbedderConfig& recorded = store.embedder();
+  const std::string dir = store.directory().string();
+  const std::string stored_id = store.embedder_id();
+  if (instance) {
+    RAGLINE_CHECK(recorded.name != "none", invalid_argument,
+                  "KB " << dir << " was created without an embedder (\"none\") and keeps no vectors: it cannot take "
+                        << "OpenOptions::embedder_instance (" << instance->id() << "); use a new KB directory");
+    RAGLINE_CHECK(stored_id.empty() || instance->dimension() == 0 || instance->id() == stored_id, invalid_argument,
+                  "KB " << dir << " holds vectors of embedder " << stored_id << "; OpenOptions::embedder_instance is "
+                        << instance->id() << ". Vectors of different models never mix: use a new KB directory.");
+    return instance;
+  }
+  if (recorded.name == "none") return nullptr;
+  if (models::is_registered_embedder(recorded.name)) return models::make_embedder(recorded, store.analyzer());
+  std::string message = "KB " + dir + " was created with an application's embedder (recorded name \"" + recorded.name +
+                        "\"" + (stored_id.empty() ? std::string() : ", vectors of " + stored_id) +
+                        ") that this open did not supply: pass it as OpenOptions::embedder_instance";
+  if (recorded.name != "application") {
+    message += ", or register it with register_embedder(\"" + recorded.name + "\", factory) before opening";
+  }
+  return std::make_shared<MissingEmbedder>(std::move(message), stored_id.empty() ? recorded.name : stored_id,
+                                           store.vector_dimension());
+}
+
+}  // namespace
+
 struct KnowledgeBase::Impl {
-  Impl(std::filesystem::path dir, index::Store opened_store, LogCallback log_callback)
+  Impl(std::filesystem::path dir, index::Store opened_store, std::shared_ptr<models::Embedder> kb_embedder,
+       LogCallback log_callback)
       : directory(std::move(dir)),
         store(std::move(opened_store)),
         keywords(store.database(), store.analyzer()),
         vectors(directory / "vectors.faiss"),
         log(std::move(log_callback)),
-        retriever(store, keywords, vectors,
-                  store.embedder().name == "none" ? nullptr : models::make_embedder(store.embedder(), store.analyzer()),
-                  log) {}
+        embedder(std::move(kb_embedder)),
+        retriever(store, keywords, vectors, embedder, log) {}
+
+  // Writers that would embed refuse to start without the KB's embedder (its error says what to
+  // pass); queries fail only when they need a vector.
+  void require_embedder() const {
+    if (const auto* missing = dynamic_cast<const MissingEmbedder*>(embedder.get())) {
+      throw Error(ErrorKind::invalid_argument, missing->message());
+    }
+  }
 
   // Brings vectors.faiss up to date with kb.sqlite after a change (or on first use, when the
   // file is missing or stale). A failure to write the file loses nothing: it is derived, and
@@ -77,6 +137,7 @@ struct KnowledgeBase::Impl {
   index::KeywordIndex keywords;
   index::SyncedVectorIndex vectors;
   LogCallback log;
+  std::shared_ptr<models::Embedder> embedder;  // null for a KB without vectors
   retrieve::Retriever retriever;
   std::string redaction_json;
   std::optional<text::Redactor> redaction;
@@ -119,14 +180,28 @@ KnowledgeBase KnowledgeBase::open(const std::filesystem::path& dir, const OpenOp
   }
   // Bad settings are refused before anything is created on disk; the store validates the rest.
   ingest::make_chunker(options.chunker.value_or(ChunkerConfig{}));
+  std::optional<EmbedderConfig> embedder = options.embedder;
+  if (options.embedder_instance) {
+    RAGLINE_CHECK(!embedder || embedder->name != "none", invalid_argument,
+                  "OpenOptions::embedder_instance was given with the embedder name \"none\" (no vectors)");
+    // A new KB records the application's name for it, else "application" (ragline/embedder.hpp).
+    if (!embedder && !std::filesystem::exists(dir / "kb.sqlite", error)) {
+      embedder.emplace();
+      embedder->name = "application";
+    }
+  } else if (embedder) {
+    models::check_embedder_name(embedder->name);
+  }
   auto store = index::Store::open(dir, options.create_if_missing,
-                                  {options.chunker, options.analyzer, options.embedder, options.vector_index});
-  return KnowledgeBase(std::make_unique<Impl>(dir, std::move(store), options.log));
+                                  {options.chunker, options.analyzer, embedder, options.vector_index});
+  auto kb_embedder_object = kb_embedder(store, options.embedder_instance);
+  return KnowledgeBase(std::make_unique<Impl>(dir, std::move(store), std::move(kb_embedder_object), options.log));
 }
 
 IngestReport KnowledgeBase::ingest(const std::vector<std::filesystem::path>& paths, const IngestOptions& options) {
   return naming_kb(impl_->directory, [&] {
-    auto report = ingest::run_ingest(impl_->store, paths, options, impl_->log);
+    impl_->require_embedder();
+    auto report = ingest::run_ingest(impl_->store, impl_->embedder.get(), paths, options, impl_->log);
     impl_->sync_vector_file();
     return report;
   });
@@ -145,22 +220,14 @@ SearchResult KnowledgeBase::search(const Query& query) const {
     rerank::RerankRequest request;
     request.query = redacted_query.text;
     request.k = query.k;
-    if (impl_->store.embedder().name != "none") {
+    if (impl_->embedder) {
       request.query_vector = [this, &redacted_query] { return impl_->retriever.embed_query(redacted_query.text); };
       request.hit_vectors = [this](std::span<const Hit> hits) { return impl_->retriever.hit_vectors(hits); };
     }
     result.hits = rerank::run_rerank_chain(query.rerank, request, std::move(result.hits), result.explanation);
   }
-  impl_->retriever.save_query_vectors();
-  // The first dense query after opening a KB whose vectors.faiss was missing or stale leaves
-  // the file up to date for the next process.
-  if (impl_->vectors.index() && impl_->vectors.file_is_stale()) {
-    try {
-      impl_->vectors.save(impl_->store);
-    } catch (const Error& error) {
-      if (impl_->log) impl_->log(LogLevel::warning, std::string("vectors.faiss not written: ") + error.what());
-    }
-  }
+  // A read writes nothing: a stale vectors.faiss is caught up in memory, and saved by the next
+  // writer (ingest, remove_document, reindex, repair).
   return result;
 }
 
@@ -186,8 +253,8 @@ RepairReport KnowledgeBase::repair() {
     auto& store = impl_->store;
     RepairReport report;
     report.actions = index::repair_store(store);
-    if (store.embedder().name != "none") {
-      const auto embedded = ingest::run_ingest(store, {}, IngestOptions{}, impl_->log);
+    if (impl_->embedder) {
+      const auto embedded = ingest::run_ingest(store, impl_->embedder.get(), {}, IngestOptions{}, impl_->log);
       if (embedded.chunks_embedded + embedded.embeddings_from_cache > 0) {
         report.actions.push_back("embedded " +
                                  std::to_string(embedded.chunks_embedded + embedded.embeddings_from_cache) +

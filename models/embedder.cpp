@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <string_view>
 
@@ -74,6 +75,17 @@ class LexicalEmbedder final : public Embedder, public TermWeightedEmbedder {
   std::string id() const override { return "lexical-v1/" + std::to_string(dimension_) + "/" + language_; }
   std::size_t dimension() const override { return dimension_; }
   bool cacheable() const override { return false; }
+
+  // scripts/fusion-sweep.sh: its dense side is weaker than BM25 and says much the same, so RRF
+  // with a small dense weight keeps BM25's top ranks and lets the vectors reorder the tail.
+  FusionConfig fusion_defaults() const override {
+    FusionConfig fusion;
+    fusion.method = "rrf";
+    fusion.rrf_k = 5;
+    fusion.bm25_weight = 1.0;
+    fusion.dense_weight = 0.01;
+    return fusion;
+  }
 
   EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose) override {
     EmbeddingMatrix matrix;
@@ -213,21 +225,102 @@ void normalize_rows(EmbeddingMatrix& matrix) {
   for (std::size_t i = 0; i < matrix.rows; ++i) normalize_vector(matrix.row(i));
 }
 
+namespace {
+
+std::unique_ptr<Embedder> make_lexical_embedder(const EmbedderConfig& config, const AnalyzerConfig& analyzer) {
+  const std::size_t dimension =
+      config.dimension > 0 ? static_cast<std::size_t>(config.dimension) : kLexicalDefaultDimension;
+  RAGLINE_CHECK(dimension >= 16 && dimension <= 65536, invalid_argument,
+                "lexical embedder dimension " << dimension << " is outside 16..65536");
+  return std::make_unique<LexicalEmbedder>(dimension, analyzer);
+}
+
+// The names KBs may have recorded for the built-in embedders: an application may not replace them.
+bool is_built_in(const std::string& name) {
+  return name == "lexical" || name == "openai" || name == "bedrock" || name == "bert" || name == "use-lite";
+}
+
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, EmbedderFactory> factories = {
+      {"lexical", make_lexical_embedder},
+      {"openai", [](const EmbedderConfig& config, const AnalyzerConfig&) { return make_openai_embedder(config); }},
+      {"bedrock", [](const EmbedderConfig& config, const AnalyzerConfig&) { return make_bedrock_embedder(config); }},
+      {"bert", [](const EmbedderConfig& config, const AnalyzerConfig&) { return local::make_bert_embedder(config); }},
+      {"use-lite", [](const EmbedderConfig& config, const AnalyzerConfig&) { return make_use_lite_embedder(config); }},
+  };
+};
+
+Registry& registry() {
+  static Registry instance;
+  return instance;
+}
+
+std::string known_names() {
+  std::string names;
+  for (const auto& name : registered_embedders()) names += name + ", ";
+  return names + "none";
+}
+
+}  // namespace
+
+FusionConfig model_fusion_defaults() {
+  FusionConfig fusion;
+  fusion.method = "weighted";
+  fusion.normalization = "minmax";
+  fusion.alpha = 0.3;
+  return fusion;
+}
+
 std::unique_ptr<Embedder> make_embedder(const EmbedderConfig& config, const AnalyzerConfig& analyzer) {
   RAGLINE_CHECK(config.dimension >= 0, invalid_argument, "embedder dimension must not be negative");
-  if (config.name == "lexical") {
-    const std::size_t dimension =
-        config.dimension > 0 ? static_cast<std::size_t>(config.dimension) : kLexicalDefaultDimension;
-    RAGLINE_CHECK(dimension >= 16 && dimension <= 65536, invalid_argument,
-                  "lexical embedder dimension " << dimension << " is outside 16..65536");
-    return std::make_unique<LexicalEmbedder>(dimension, analyzer);
+  check_embedder_name(config.name);
+  RAGLINE_CHECK(config.name != "none", invalid_argument, "the embedder \"none\" makes no vectors");
+  EmbedderFactory factory;
+  {
+    std::lock_guard lock(registry().mutex);
+    factory = registry().factories.at(config.name);
   }
-  if (config.name == "openai") return make_openai_embedder(config);
-  if (config.name == "bedrock") return make_bedrock_embedder(config);
-  if (config.name == "bert") return local::make_bert_embedder(config);
-  if (config.name == "use-lite") return make_use_lite_embedder(config);
-  RAGLINE_THROW(invalid_argument,
-                "unknown embedder \"" << config.name << "\" (known: lexical, openai, bedrock, bert, use-lite, none)");
+  auto embedder = factory(config, analyzer);
+  RAGLINE_CHECK(embedder != nullptr, invalid_argument, "the factory of embedder \"" << config.name << "\" made none");
+  return embedder;
+}
+
+bool is_registered_embedder(const std::string& name) {
+  std::lock_guard lock(registry().mutex);
+  return registry().factories.count(name) > 0;
+}
+
+void check_embedder_name(const std::string& name) {
+  if (name == "none" || is_registered_embedder(name)) return;
+  RAGLINE_THROW(invalid_argument, "unknown embedder \"" << name << "\" (known: " << known_names()
+                                                        << "; an application adds names with register_embedder)");
 }
 
 }  // namespace ragline::models
+
+namespace ragline {
+
+Embedder::~Embedder() = default;
+
+FusionConfig Embedder::fusion_defaults() const { return models::model_fusion_defaults(); }
+
+void register_embedder(const std::string& name, EmbedderFactory factory) {
+  RAGLINE_CHECK(!name.empty(), invalid_argument, "register_embedder: the name is empty");
+  RAGLINE_CHECK(name != "none" && name != "application" && !models::is_built_in(name), invalid_argument,
+                "register_embedder: \"" << name << "\" is reserved (built in, or recorded by KBs with that meaning)");
+  RAGLINE_CHECK(factory != nullptr, invalid_argument, "register_embedder(\"" << name << "\"): the factory is empty");
+  auto& registry = models::registry();
+  std::lock_guard lock(registry.mutex);
+  registry.factories[name] = std::move(factory);
+}
+
+std::vector<std::string> registered_embedders() {
+  auto& registry = models::registry();
+  std::lock_guard lock(registry.mutex);
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : registry.factories) names.push_back(name);
+  return names;
+}
+
+}  // namespace ragline

@@ -1,7 +1,8 @@
 #pragma once
-// Embedder: turns texts into fixed-size float vectors. Implementations are looked up by name
-// (EmbedderConfig::name): lexical (built in, offline), openai and bedrock (HTTP model services),
-// use-lite (a local neural model, models/local/).
+// The embedder registry, the single place an EmbedderConfig::name is resolved: the built-in
+// lexical embedder (here), openai and bedrock (HTTP model services), use-lite and bert (local
+// models, models/local/), and whatever an application registers (register_embedder). The
+// Embedder interface itself is public: ragline/embedder.hpp.
 // Models are stateless: every call carries all the text it needs.
 
 #include <cstddef>
@@ -13,40 +14,14 @@
 #include <string_view>
 #include <vector>
 
+#include "ragline/embedder.hpp"
 #include "ragline/types.hpp"
 
 namespace ragline::models {
 
-// Row-major vectors: row i holds dimension floats for text i.
-struct EmbeddingMatrix {
-  std::size_t rows = 0;
-  std::size_t dimension = 0;
-  std::vector<float> values;
-
-  std::span<const float> row(std::size_t i) const { return {values.data() + i * dimension, dimension}; }
-  std::span<float> row(std::size_t i) { return {values.data() + i * dimension, dimension}; }
-};
-
-// Documents and queries may be embedded differently (Cohere's input_type, e5 prefixes).
-enum class EmbedPurpose { document, query };
-
-class Embedder {
- public:
-  virtual ~Embedder() = default;
-  // Identifies the model and everything that changes its vectors, e.g. "lexical-v1/768",
-  // "openai/text-embedding-3-small/1536". Vectors from different ids are never mixed.
-  virtual std::string id() const = 0;
-  virtual std::size_t dimension() const = 0;
-  // One row per text, in order. Throws Error (kind network for service failures, naming the
-  // endpoint and status, never a credential).
-  virtual EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose purpose) = 0;
-  // Whether vectors are worth keeping in the KB's embedding cache: true for model services,
-  // false where computing a vector is cheaper than looking it up.
-  virtual bool cacheable() const { return true; }
-  // Texts this embedder has cut to its input window since it was made (models with a fixed
-  // window, e.g. use-lite's 128 pieces); 0 for embedders that never cut. Thread-safe.
-  virtual std::size_t texts_truncated() const { return 0; }
-};
+using ragline::Embedder;
+using ragline::EmbeddingMatrix;
+using ragline::EmbedPurpose;
 
 // An embedder whose query vectors can weight each query term, e.g. by its rarity in the KB (the
 // lexical embedder: documents are embedded without corpus statistics, queries with them).
@@ -58,9 +33,19 @@ class TermWeightedEmbedder {
                                          const std::function<float(std::string_view term)>& weight) = 0;
 };
 
-// Throws Error(invalid_argument) for an unknown name or bad options ("none" is not an embedder).
-// The lexical embedder drops the stopwords of the KB's analyser language.
+// The embedder config.name names, through the registry. Throws Error(invalid_argument) for an
+// unknown name (listing the registered ones; "none" is not an embedder) or bad options. The
+// lexical embedder drops the stopwords of the KB's analyser language.
 std::unique_ptr<Embedder> make_embedder(const EmbedderConfig& config, const AnalyzerConfig& analyzer = {});
+// Whether make_embedder knows `name`.
+bool is_registered_embedder(const std::string& name);
+// Throws Error(invalid_argument) "unknown embedder ..." listing the registered names (and "none")
+// unless `name` is registered or "none".
+void check_embedder_name(const std::string& name);
+
+// What "auto" fusion means for an embedder that does not say (Embedder::fusion_defaults) and for
+// a KB without one: weighted minmax fusion, alpha 0.3, 100 candidates per side.
+FusionConfig model_fusion_defaults();
 
 // The HTTP embedders (models/embedder_openai.cpp, models/embedder_bedrock.cpp).
 std::unique_ptr<Embedder> make_openai_embedder(const EmbedderConfig& config);

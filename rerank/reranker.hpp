@@ -1,7 +1,8 @@
 #pragma once
 // Rerankers: stages applied to the fused hits of a query, in order (Query::rerank). Each stage
 // takes the first `candidates` hits it is given, reorders them and passes on at most `top_n`.
-// Implementations are looked up by name (make_reranker); the built-in ones are
+// The interface is public (ragline/reranker.hpp); implementations are looked up by name
+// (make_reranker; applications add theirs with register_reranker). The built-in ones are
 //  - mmr:     maximal marginal relevance over the chunk vectors (Carbonell & Goldstein 1998);
 //  - http:    a cross-encoder rerank service (Cohere v2, Jina, text-embeddings-inference,
 //             llama.cpp server request and response shapes);
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "ragline/reranker.hpp"
 #include "ragline/types.hpp"
 
 namespace ragline::rerank {
@@ -25,35 +27,14 @@ namespace ragline::rerank {
 // A first stage without `candidates` takes this many hits from the retriever (or k if larger).
 inline constexpr std::size_t kDefaultRerankCandidates = 50;
 
-// What a reranker may consult besides the hits.
-struct RerankRequest {
-  std::string query;   // the query text
-  std::size_t k = 10;  // the query's k: the output size of a stage whose top_n is 0
-  // The query's vector (the KB's embedder). Null when the KB has none.
-  std::function<std::vector<float>()> query_vector;
-  // One vector per hit, in order; an empty vector for a hit that has none. Null when the KB has
-  // no vectors.
-  std::function<std::vector<std::vector<float>>(std::span<const Hit>)> hit_vectors;
-};
+using ragline::Reranker;
+using ragline::RerankerFactory;
+using ragline::RerankRequest;
 
-class Reranker {
- public:
-  virtual ~Reranker() = default;
-  // The stage and its settings, e.g. "mmr lambda=0.5", for explanations.
-  virtual std::string describe() const = 0;
-  // Returns `candidates` reordered, best first, at most output_size() of them, with
-  // Hit::rerank_score set where the stage scores hits. Retrieval scores and ranks are kept.
-  virtual std::vector<Hit> rerank(const RerankRequest& request, std::vector<Hit> candidates) const = 0;
-};
-
-using RerankerFactory = std::function<std::unique_ptr<Reranker>(const RerankerConfig&)>;
-
-// The reranker `config.name` names. Throws Error(invalid_argument) for an unknown name (listing
-// the known ones) or a bad setting (naming the field).
+// The reranker `config.name` names, through the registry (the single place a reranker name is
+// resolved). Throws Error(invalid_argument) for an unknown name (listing the registered ones) or
+// a bad setting (naming the field).
 std::unique_ptr<Reranker> make_reranker(const RerankerConfig& config);
-// Adds (or replaces) a reranker name. Not thread-safe against concurrent make_reranker calls.
-void register_reranker(const std::string& name, RerankerFactory factory);
-std::vector<std::string> reranker_names();
 
 // The built-in rerankers.
 std::unique_ptr<Reranker> make_mmr_reranker(const RerankerConfig& config);

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 #include "core/check.hpp"
@@ -13,42 +14,48 @@ namespace {
 // At most this many hits go into a chain (the retriever's own limit on k).
 constexpr std::size_t kMaxRerankCandidates = 10000;
 
-std::map<std::string, RerankerFactory>& registry() {
-  static std::map<std::string, RerankerFactory> factories = {
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, RerankerFactory> factories = {
       {"mmr", make_mmr_reranker},
       {"reorder", make_reorder_reranker},
       {"http", make_http_reranker},
       {"bedrock", make_bedrock_reranker},
   };
-  return factories;
+};
+
+Registry& registry() {
+  static Registry instance;
+  return instance;
 }
 
 std::string known_names() {
   std::string names;
-  for (const auto& [name, factory] : registry()) names += (names.empty() ? "" : ", ") + name;
+  for (const auto& name : registered_rerankers()) names += (names.empty() ? "" : ", ") + name;
   return names;
 }
 
 }  // namespace
 
 std::unique_ptr<Reranker> make_reranker(const RerankerConfig& config) {
-  const auto found = registry().find(config.name);
-  RAGLINE_CHECK(found != registry().end(), invalid_argument,
-                "unknown reranker \"" << config.name << "\" (known: " << known_names() << ")");
+  RerankerFactory factory;
+  {
+    std::lock_guard lock(registry().mutex);
+    if (const auto found = registry().factories.find(config.name); found != registry().factories.end()) {
+      factory = found->second;
+    }
+  }
+  RAGLINE_CHECK(factory != nullptr, invalid_argument,
+                "unknown reranker \"" << config.name << "\" (known: " << known_names()
+                                      << "; an application adds names with register_reranker)");
   RAGLINE_CHECK(
       config.candidates <= kMaxRerankCandidates, invalid_argument,
       "reranker " << config.name << ": candidates is " << config.candidates << "; at most " << kMaxRerankCandidates);
   RAGLINE_CHECK(!config.min_score || std::isfinite(*config.min_score), invalid_argument,
                 "reranker " << config.name << ": min_score is not a finite number");
-  return found->second(config);
-}
-
-void register_reranker(const std::string& name, RerankerFactory factory) { registry()[name] = std::move(factory); }
-
-std::vector<std::string> reranker_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, factory] : registry()) names.push_back(name);
-  return names;
+  auto reranker = factory(config);
+  RAGLINE_CHECK(reranker != nullptr, invalid_argument, "the factory of reranker \"" << config.name << "\" made none");
+  return reranker;
 }
 
 std::size_t rerank_input_size(const std::vector<RerankerConfig>& stages, std::size_t k) {
@@ -81,3 +88,25 @@ std::size_t output_size(const RerankerConfig& config, const RerankRequest& reque
 }
 
 }  // namespace ragline::rerank
+
+namespace ragline {
+
+Reranker::~Reranker() = default;
+
+void register_reranker(const std::string& name, RerankerFactory factory) {
+  RAGLINE_CHECK(!name.empty(), invalid_argument, "register_reranker: the name is empty");
+  RAGLINE_CHECK(factory != nullptr, invalid_argument, "register_reranker(\"" << name << "\"): the factory is empty");
+  auto& registry = rerank::registry();
+  std::lock_guard lock(registry.mutex);
+  registry.factories[name] = std::move(factory);
+}
+
+std::vector<std::string> registered_rerankers() {
+  auto& registry = rerank::registry();
+  std::lock_guard lock(registry.mutex);
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : registry.factories) names.push_back(name);
+  return names;
+}
+
+}  // namespace ragline

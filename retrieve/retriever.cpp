@@ -8,7 +8,7 @@
 #include <unordered_set>
 
 #include "core/check.hpp"
-#include "core/hash.hpp"
+#include "ingest/chunker.hpp"
 #include "retrieve/filter.hpp"
 #include "retrieve/fusion.hpp"
 
@@ -30,26 +30,13 @@ using RankedList = std::vector<ScoredId>;
 
 }  // namespace
 
-FusionConfig resolve_fusion(const FusionConfig& config, const EmbedderConfig& embedder) {
+FusionConfig resolve_fusion(const FusionConfig& config, const models::Embedder* embedder) {
   if (config.method != "auto") return config;
-  FusionConfig resolved = config;
-  if (embedder.name == "lexical") {
-    resolved.method = "rrf";
-    resolved.rrf_k = 5;
-    resolved.bm25_weight = 1.0;
-    resolved.dense_weight = 0.01;
-  } else if (embedder.name == "use-lite") {
-    // scripts/fusion-sweep.sh --embedder use-lite: the best mean nDCG@10 of the settings that
-    // lose to BM25 on no set; it needs the long candidate lists (100 per side lost on one set).
-    resolved.method = "weighted";
-    resolved.normalization = "minmax";
-    resolved.alpha = 0.2;
-    if (config.candidates == FusionConfig{}.candidates) resolved.candidates = 1000;
-  } else {
-    resolved.method = "weighted";
-    resolved.normalization = "minmax";
-    resolved.alpha = 0.3;
-  }
+  FusionConfig resolved = embedder ? embedder->fusion_defaults() : models::model_fusion_defaults();
+  RAGLINE_CHECK(resolved.method != "auto", invalid_argument,
+                "embedder " << embedder->id() << ": fusion_defaults() must name a method, not \"auto\"");
+  // Candidates the query chose stay; left at the default, the embedder's count applies.
+  if (config.candidates != FusionConfig{}.candidates) resolved.candidates = config.candidates;
   return resolved;
 }
 
@@ -67,77 +54,49 @@ std::string describe(const FusionConfig& config) {
   return text.str();
 }
 
+std::vector<float> StoredEmbeddingReader::find(const std::string& embedder_id, const std::string& key) {
+  if (embedder_id.empty()) return {};
+  auto found = store_.cached_embeddings(embedder_id, {key});
+  if (found.empty()) return {};
+  return std::move(found.begin()->second);
+}
+
 Retriever::Retriever(index::Store& store, index::KeywordIndex& keywords, index::SyncedVectorIndex& vectors,
-                     std::unique_ptr<models::Embedder> embedder, LogCallback log)
-    : store_(store), keywords_(keywords), vectors_(vectors), embedder_(std::move(embedder)), log_(std::move(log)) {}
+                     std::shared_ptr<models::Embedder> embedder, LogCallback log)
+    : store_(store),
+      keywords_(keywords),
+      vectors_(vectors),
+      embedder_(std::move(embedder)),
+      term_weighted_(dynamic_cast<models::TermWeightedEmbedder*>(embedder_.get())),
+      returns_parents_(ingest::make_chunker(store_.chunker())->returns_parents()),
+      log_(std::move(log)),
+      stored_embeddings_(store_),
+      // Term-weighted vectors depend on this KB's statistics and are never in kb.sqlite.
+      query_vectors_(kQueryCacheEntries, term_weighted_ ? nullptr : &stored_embeddings_) {
+  if (embedder_ && !term_weighted_) query_embedder_.emplace(*embedder_, query_vectors_);
+}
 
 std::vector<float> Retriever::embed_query(const std::string& text) {
   RAGLINE_CHECK(embedder_ != nullptr, unsupported,
                 "KB " << store_.directory().string() << " has no embedder (created with \"none\"): use mode bm25");
-  // Term weights come from the KB's statistics, so cached query vectors last one generation.
-  if (const std::int64_t generation = store_.generation(); generation != query_cache_generation_) {
-    query_cache_.clear();
-    query_cache_index_.clear();
-    query_cache_generation_ = generation;
-  }
-  if (auto found = query_cache_index_.find(text); found != query_cache_index_.end()) {
-    query_cache_.splice(query_cache_.begin(), query_cache_, found->second);
-    return found->second->second;
-  }
-  std::vector<float> vector;
-  if (auto* weighted = dynamic_cast<models::TermWeightedEmbedder*>(embedder_.get()); weighted) {
-    vector = weighted->embed_query(text, [&](std::string_view term) { return term_idf(term); });
-  } else {
-    // Model vectors are also kept in the KB's embedding cache, so a query asked again in another
-    // process does not call the model either. Queries have keys of their own: some models embed
-    // a query differently from the same text as a document.
-    const std::string embedder_id = embedder_->cacheable() ? store_.embedder_id() : std::string();
-    const std::string key = core::sha256("query\n" + text);
-    if (!embedder_id.empty()) {
-      auto cached = store_.cached_embeddings(embedder_id, {key});
-      if (auto found = cached.find(key); found != cached.end()) vector = std::move(found->second);
+  if (term_weighted_) {
+    // Term weights come from the KB's statistics, so these vectors last one generation.
+    if (const std::int64_t generation = store_.generation(); generation != query_vectors_generation_) {
+      query_vectors_.clear();
+      query_vectors_generation_ = generation;
     }
-    if (vector.empty()) {
-      const std::string one[] = {text};
-      auto matrix = embedder_->embed(one, models::EmbedPurpose::query);
-      RAGLINE_CHECK(matrix.rows == 1, internal, "embedder returned " << matrix.rows << " vectors for one query");
-      vector.assign(matrix.values.begin(), matrix.values.end());
-      if (!embedder_id.empty() && pending_cache_writes_.size() < kQueryCacheEntries) {
-        pending_cache_writes_.emplace_back(key, vector);
-      }
-    }
+    const std::string id = embedder_->id();
+    const std::string key = models::embedding_cache_key(text, models::EmbedPurpose::query);
+    if (auto cached = query_vectors_.find(id, key); !cached.empty()) return cached;
+    auto vector = term_weighted_->embed_query(text, [&](std::string_view term) { return term_idf(term); });
+    query_vectors_.keep(id, key, vector);
+    return vector;
   }
-  query_cache_.emplace_front(text, vector);
-  query_cache_index_[text] = query_cache_.begin();
-  if (query_cache_.size() > kQueryCacheEntries) {
-    query_cache_index_.erase(query_cache_.back().first);
-    query_cache_.pop_back();
-  }
-  return vector;
-}
-
-void Retriever::save_query_vectors() {
-  if (pending_cache_writes_.empty()) return;
-  // Best effort, never waiting: while an ingest holds the write lock the vectors stay pending
-  // for the next query (the cache saves model calls; it is not needed for correctness).
-  sqlite3* database = store_.database().get();
-  sqlite3_busy_timeout(database, 0);
-  try {
-    index::WriteTransaction transaction(store_.database());
-    const std::string embedder_id = store_.embedder_id();
-    for (const auto& [key, vector] : pending_cache_writes_) {
-      if (vector.size() != store_.vector_dimension()) continue;
-      store_.put_cached_embeddings(embedder_id, {key}, vector, vector.size());
-    }
-    transaction.commit();
-    pending_cache_writes_.clear();
-  } catch (const Error& error) {
-    if (error.kind() != ErrorKind::busy && log_) {
-      log_(LogLevel::warning, std::string("query vectors not cached: ") + error.what());
-    }
-    if (error.kind() != ErrorKind::busy) pending_cache_writes_.clear();
-  }
-  sqlite3_busy_timeout(database, index::kBusyTimeoutMs);
+  query_embedder_->expect_id(store_.embedder_id());
+  const std::string one[] = {text};
+  const auto matrix = query_embedder_->embed(one, models::EmbedPurpose::query);
+  RAGLINE_CHECK(matrix.rows == 1, internal, "embedder returned " << matrix.rows << " vectors for one query");
+  return std::move(matrix.values);
 }
 
 std::vector<std::vector<float>> Retriever::hit_vectors(std::span<const Hit> hits) {
@@ -193,143 +152,156 @@ float Retriever::term_idf(std::string_view term) {
   return static_cast<float>(std::log(1.0 + (total - n + 0.5) / (n + 0.5)));
 }
 
-SearchResult Retriever::search(const Query& query) {
-  SearchResult result;
-  SearchExplanation& explanation = result.explanation;
+Retriever::Plan Retriever::plan(const Query& query, SearchExplanation& explanation) const {
   RAGLINE_CHECK(query.k <= kMaxResults, invalid_argument, "k is " << query.k << "; at most " << kMaxResults);
-  const FusionConfig fusion = resolve_fusion(query.fusion, store_.embedder());
+  Plan plan;
+  plan.fusion = resolve_fusion(query.fusion, embedder_.get());
   if (query.mode == SearchMode::hybrid) {
-    validate(fusion);
-    RAGLINE_CHECK(fusion.candidates <= kMaxResults, invalid_argument,
-                  "fusion candidates is " << fusion.candidates << "; at most " << kMaxResults);
+    validate(plan.fusion);
+    RAGLINE_CHECK(plan.fusion.candidates <= kMaxResults, invalid_argument,
+                  "fusion candidates is " << plan.fusion.candidates << "; at most " << kMaxResults);
   }
-  SearchMode mode = query.mode;
-  if (mode != SearchMode::bm25 && store_.embedder().name == "none") {
+  plan.mode = query.mode;
+  if (plan.mode != SearchMode::bm25 && !embedder_) {
     RAGLINE_CHECK(
-        mode == SearchMode::hybrid, unsupported,
+        plan.mode == SearchMode::hybrid, unsupported,
         "KB " << store_.directory().string() << " was created without an embedder: dense search is unavailable");
-    mode = SearchMode::bm25;
+    plan.mode = SearchMode::bm25;
   }
-  explanation.mode = mode;
-  if (mode == SearchMode::hybrid) explanation.fusion = describe(fusion);
-  if (query.k == 0) return result;
+  explanation.mode = plan.mode;
+  if (plan.mode == SearchMode::hybrid) explanation.fusion = describe(plan.fusion);
+  plan.returns_parents = returns_parents_;
+  plan.depth = plan.mode == SearchMode::hybrid ? std::max(plan.fusion.candidates, query.k) : query.k;
+  if (plan.returns_parents) plan.depth = std::max(plan.depth, query.k * 4);
+  return plan;
+}
 
-  // The query is embedded before the read snapshot opens: a model service may take a while, and
-  // an open snapshot keeps the WAL from being checkpointed past it.
-  std::vector<float> query_vector;
-  if (mode != SearchMode::bm25) {
+std::optional<index::ChunkIdSet> Retriever::filter_chunks(const Query& query, SearchExplanation& explanation) {
+  if (query.filter.empty()) return std::nullopt;
+  const auto started = Clock::now();
+  const Filter filter = Filter::parse(query.filter);
+  auto allowed = matching_chunks(store_.database(), filter);
+  explanation.filtered = true;
+  explanation.filter_matches = allowed.size();
+  explanation.filter_ms = elapsed_ms(started);
+  return allowed;
+}
+
+// The dense side of one query: the in-memory vector index brought up to the snapshot, and the
+// rule that scores a small filtered set exactly instead of through the ANN index.
+class Retriever::DenseSide {
+ public:
+  DenseSide(Retriever& retriever, const Query& query, std::vector<float> query_vector, const index::ChunkIdSet* allowed,
+            SearchExplanation& explanation)
+      : retriever_(retriever),
+        query_(query),
+        query_vector_(std::move(query_vector)),
+        allowed_(allowed),
+        explanation_(explanation) {
     const auto started = Clock::now();
-    query_vector = embed_query(query.text);
-    explanation.embed_ms = elapsed_ms(started);
-  }
-
-  index::ReadTransaction snapshot(store_.database());
-
-  std::optional<index::ChunkIdSet> allowed;
-  if (!query.filter.empty()) {
-    auto started = Clock::now();
-    const Filter filter = Filter::parse(query.filter);
-    allowed = matching_chunks(store_.database(), filter);
-    explanation.filtered = true;
-    explanation.filter_matches = allowed->size();
-    explanation.filter_ms = elapsed_ms(started);
-    if (allowed->empty()) return result;
-  }
-  const index::ChunkIdSet* allowed_set = allowed ? &*allowed : nullptr;
-
-  const index::VectorIndex* vector_index = nullptr;
-  if (mode != SearchMode::bm25) {
-    const auto started = Clock::now();
-    vectors_.refresh(store_, log_);
-    vector_index = vectors_.index();
-    explanation.dense_ms += elapsed_ms(started);
-  }
-
-  std::size_t exact_threshold = query.exact_search_threshold;
-  if (exact_threshold == 0) {
-    exact_threshold = kDefaultExactSearchThreshold;
-    const auto& config = store_.vector_index_config();
-    const bool vectors_in_memory = !(config.type == "ivf" && config.pq_m > 0);
-    if (vector_index && vectors_in_memory && vector_index->dimension() > 0) {
-      exact_threshold = std::max(exact_threshold, kExactSearchFloats / vector_index->dimension());
+    retriever_.vectors_.refresh(retriever_.store_, retriever_.log_);
+    vector_index_ = retriever_.vectors_.index();
+    explanation_.dense_ms += elapsed_ms(started);
+    exact_threshold_ = query.exact_search_threshold;
+    if (exact_threshold_ == 0) {
+      exact_threshold_ = kDefaultExactSearchThreshold;
+      const auto& config = retriever_.store_.vector_index_config();
+      const bool vectors_in_memory = !(config.type == "ivf" && config.pq_m > 0);
+      if (vector_index_ && vectors_in_memory && vector_index_->dimension() > 0) {
+        exact_threshold_ = std::max(exact_threshold_, kExactSearchFloats / vector_index_->dimension());
+      }
     }
   }
-  const auto dense_search = [&](std::size_t depth) {
+
+  // The `depth` nearest allowed chunks, best first.
+  RankedList search(std::size_t depth) {
     RankedList list;
-    if (!vector_index || vector_index->size() == 0) return list;
-    if (query_vector.size() != vector_index->dimension()) {
-      RAGLINE_THROW(invalid_argument, "query vector has dimension " << query_vector.size() << "; the KB's vectors have "
-                                                                    << vector_index->dimension());
+    if (!vector_index_ || vector_index_->size() == 0) return list;
+    if (query_vector_.size() != vector_index_->dimension()) {
+      RAGLINE_THROW(invalid_argument, "query vector has dimension " << query_vector_.size()
+                                                                    << "; the KB's vectors have "
+                                                                    << vector_index_->dimension());
     }
     std::vector<index::VectorHit> hits;
-    const auto exact = [&] {
-      explanation.dense_path = "exact";
-      const auto ids = allowed->ids();
-      if (auto in_memory = vector_index->search_exact(query_vector, depth, ids)) return std::move(*in_memory);
-      const auto stored = store_.vectors_of(ids);
-      return index::exact_top_k(query_vector, depth, stored.ids, stored.values);
-    };
-    if (allowed && allowed->size() <= exact_threshold) {
-      hits = exact();
+    if (allowed_ && allowed_->size() <= exact_threshold_) {
+      hits = exact(depth);
     } else {
-      explanation.dense_path = "index:" + vector_index->description();
+      explanation_.dense_path = "index:" + vector_index_->description();
       index::VectorSearchOptions options;
-      options.ef_search = query.ef_search;
-      options.nprobe = query.nprobe;
-      hits = vector_index->search(query_vector, depth, allowed_set, options);
+      options.ef_search = query_.ef_search;
+      options.nprobe = query_.nprobe;
+      hits = vector_index_->search(query_vector_, depth, allowed_, options);
       // An ANN structure can miss allowed vectors under a filter; k matching chunks must still
       // give k hits, so a short answer is redone exactly.
-      if (allowed && hits.size() < std::min(depth, allowed->size())) hits = exact();
+      if (allowed_ && hits.size() < std::min(depth, allowed_->size())) hits = exact(depth);
     }
     list.reserve(hits.size());
     for (const auto& hit : hits) list.push_back({hit.chunk_id, static_cast<double>(hit.score)});
     return list;
-  };
+  }
 
-  const bool hierarchical = store_.chunker().name == "hierarchical";
-  std::size_t depth = mode == SearchMode::hybrid ? std::max(fusion.candidates, query.k) : query.k;
-  if (hierarchical) depth = std::max(depth, query.k * 4);
+ private:
+  std::vector<index::VectorHit> exact(std::size_t depth) {
+    explanation_.dense_path = "exact";
+    const auto ids = allowed_->ids();
+    if (auto in_memory = vector_index_->search_exact(query_vector_, depth, ids)) return std::move(*in_memory);
+    const auto stored = retriever_.store_.vectors_of(ids);
+    return index::exact_top_k(query_vector_, depth, stored.ids, stored.values);
+  }
 
-  std::vector<FusedHit> ranked;
-  std::vector<std::int64_t> ids;
-  std::unordered_map<std::int64_t, const FusedHit*> by_id;
+  Retriever& retriever_;
+  const Query& query_;
+  std::vector<float> query_vector_;
+  const index::ChunkIdSet* allowed_;
+  SearchExplanation& explanation_;
+  const index::VectorIndex* vector_index_ = nullptr;
+  std::size_t exact_threshold_ = 0;
+};
+
+Retriever::Ranking Retriever::rank_candidates(const Query& query, const Plan& plan, const index::ChunkIdSet* allowed,
+                                              DenseSide* dense, SearchExplanation& explanation) {
+  Ranking ranking;
+  std::size_t depth = plan.depth;
   for (;;) {
     RankedList bm25_list;
     RankedList dense_list;
-    if (mode != SearchMode::dense) {
+    if (plan.mode != SearchMode::dense) {
       const auto started = Clock::now();
-      for (const auto& hit : keywords_.search(query.text, depth, query.bm25, allowed_set)) {
+      for (const auto& hit : keywords_.search(query.text, depth, query.bm25, allowed)) {
         bm25_list.push_back({hit.chunk_id, hit.score});
       }
       explanation.bm25_ms += elapsed_ms(started);
     }
-    if (mode != SearchMode::bm25) {
+    if (plan.mode != SearchMode::bm25) {
       const auto started = Clock::now();
-      dense_list = dense_search(depth);
+      dense_list = dense->search(depth);
       explanation.dense_ms += elapsed_ms(started);
     }
     explanation.bm25_candidates = bm25_list.size();
     explanation.dense_candidates = dense_list.size();
 
     const auto fusion_started = Clock::now();
+    auto& ranked = ranking.ranked;
     ranked.clear();
-    if (mode == SearchMode::hybrid) {
-      ranked = fuse(fusion, bm25_list, dense_list);
+    if (plan.mode == SearchMode::hybrid) {
+      ranked = fuse(plan.fusion, bm25_list, dense_list);
     } else {
-      const RankedList& list = mode == SearchMode::bm25 ? bm25_list : dense_list;
+      const RankedList& list = plan.mode == SearchMode::bm25 ? bm25_list : dense_list;
       for (std::size_t i = 0; i < list.size(); ++i) {
         FusedHit hit;
         hit.id = list[i].id;
         hit.score = list[i].score;
-        (mode == SearchMode::bm25 ? hit.bm25 : hit.dense) = SourceScore{i + 1, list[i].score};
+        (plan.mode == SearchMode::bm25 ? hit.bm25 : hit.dense) = SourceScore{i + 1, list[i].score};
         ranked.push_back(hit);
       }
     }
     explanation.fusion_ms += elapsed_ms(fusion_started);
 
+    auto& ids = ranking.ids;
+    auto& by_id = ranking.by_id;
     ids.clear();
     by_id.clear();
-    if (hierarchical) {
+    if (plan.returns_parents) {
       // Children are searched and each parent is returned once, scored by its best child.
       // Children of one parent can crowd the top, so the search deepens until k parents are
       // found or the candidates run out.
@@ -346,18 +318,21 @@ SearchResult Retriever::search(const Query& query) {
       }
     }
     const bool exhausted = bm25_list.size() < depth && dense_list.size() < depth;
-    if (!hierarchical || ids.size() >= query.k || exhausted || depth >= kMaxResults) break;
+    if (!plan.returns_parents || ids.size() >= query.k || exhausted || depth >= kMaxResults) break;
     depth = std::min(depth * 4, kMaxResults);
   }
+  return ranking;
+}
 
-  const auto hydrate_started = Clock::now();
-  auto chunks = store_.chunks_by_id(ids);
+std::vector<Hit> Retriever::hydrate(const Ranking& ranking) {
+  auto chunks = store_.chunks_by_id(ranking.ids);
   std::vector<std::int64_t> document_ids;
   for (const auto& chunk : chunks) document_ids.push_back(chunk.document_id);
   auto metadata = store_.metadata_of(document_ids);
-  result.hits.reserve(chunks.size());
+  std::vector<Hit> hits;
+  hits.reserve(chunks.size());
   for (auto& chunk : chunks) {
-    const FusedHit& ranking = *by_id.at(chunk.id);
+    const FusedHit& scores = *ranking.by_id.at(chunk.id);
     Hit hit;
     hit.chunk_id = chunk.id;
     hit.document_uri = std::move(chunk.document_uri);
@@ -368,11 +343,40 @@ SearchResult Retriever::search(const Query& query) {
     hit.byte_end = chunk.byte_end;
     hit.page = chunk.page;
     hit.metadata = metadata[chunk.document_id];
-    hit.score = ranking.score;
-    hit.bm25 = ranking.bm25;
-    hit.dense = ranking.dense;
-    result.hits.push_back(std::move(hit));
+    hit.score = scores.score;
+    hit.bm25 = scores.bm25;
+    hit.dense = scores.dense;
+    hits.push_back(std::move(hit));
   }
+  return hits;
+}
+
+SearchResult Retriever::search(const Query& query) {
+  SearchResult result;
+  SearchExplanation& explanation = result.explanation;
+  const Plan plan = this->plan(query, explanation);
+  if (query.k == 0) return result;
+
+  // The query is embedded before the read snapshot opens: a model service may take a while, and
+  // an open snapshot keeps the WAL from being checkpointed past it.
+  std::vector<float> query_vector;
+  if (plan.mode != SearchMode::bm25) {
+    const auto started = Clock::now();
+    query_vector = embed_query(query.text);
+    explanation.embed_ms = elapsed_ms(started);
+  }
+
+  index::ReadTransaction snapshot(store_.database());
+  const auto allowed = filter_chunks(query, explanation);
+  if (allowed && allowed->empty()) return result;
+  const index::ChunkIdSet* allowed_set = allowed ? &*allowed : nullptr;
+
+  std::optional<DenseSide> dense;
+  if (plan.mode != SearchMode::bm25) dense.emplace(*this, query, std::move(query_vector), allowed_set, explanation);
+  const Ranking ranking = rank_candidates(query, plan, allowed_set, dense ? &*dense : nullptr, explanation);
+
+  const auto hydrate_started = Clock::now();
+  result.hits = hydrate(ranking);
   explanation.hydrate_ms = elapsed_ms(hydrate_started);
   return result;
 }

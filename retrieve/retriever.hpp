@@ -5,7 +5,6 @@
 //
 // Not thread-safe: one Retriever per KnowledgeBase object, used from one thread at a time.
 
-#include <list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -13,11 +12,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "index/chunk_id_set.hpp"
 #include "index/keyword_index.hpp"
 #include "index/store.hpp"
 #include "index/vector_sync.hpp"
+#include "models/caching_embedder.hpp"
 #include "models/embedder.hpp"
 #include "ragline/types.hpp"
+#include "retrieve/fusion.hpp"
 
 namespace ragline::retrieve {
 
@@ -31,30 +33,68 @@ namespace ragline::retrieve {
 inline constexpr std::size_t kDefaultExactSearchThreshold = 4096;
 inline constexpr std::size_t kExactSearchFloats = std::size_t{1} << 26;
 
+// The KB's embedding cache (kb.sqlite) as a read-only store for query vectors: a search reads
+// it and never writes (KnowledgeBase::search() const writes nothing to disk).
+class StoredEmbeddingReader final : public models::EmbeddingCacheStore {
+ public:
+  explicit StoredEmbeddingReader(index::Store& store) : store_(store) {}
+  std::vector<float> find(const std::string& embedder_id, const std::string& key) override;
+  // Does nothing: new query vectors stay in the retriever's memory.
+  void keep(const std::string&, const std::string&, std::span<const float>) override {}
+
+ private:
+  index::Store& store_;
+};
+
 class Retriever {
  public:
   // `embedder` may be null for a KB without vectors (the embedder "none"): only bm25 queries
   // are answered then, and hybrid ones fall back to bm25 (the explanation says so).
   Retriever(index::Store& store, index::KeywordIndex& keywords, index::SyncedVectorIndex& vectors,
-            std::unique_ptr<models::Embedder> embedder, LogCallback log);
+            std::shared_ptr<models::Embedder> embedder, LogCallback log);
+  Retriever(const Retriever&) = delete;  // its caching embedder refers to its own members
+  Retriever& operator=(const Retriever&) = delete;
 
+  // Reads only: nothing is written to kb.sqlite or vectors.faiss (the in-memory vector index
+  // catches up with kb.sqlite; writers save the file).
   SearchResult search(const Query& query);
 
-  // The query's vector (through a small in-memory cache: a repeated query is not embedded twice).
-  // An embedder that can weight query terms (the lexical one) gets each term's inverse document
-  // frequency in this KB: documents are embedded without corpus statistics, and the query side
-  // supplies them, as BM25 does.
+  // The query's vector. Model vectors come through a CachingEmbedder that reads the KB's
+  // embedding cache and keeps new query vectors in memory (256, least recently used out), so a
+  // repeated query is not embedded twice. An embedder that can weight query terms (the lexical
+  // one) gets each term's inverse document frequency in this KB: documents are embedded without
+  // corpus statistics, and the query side supplies them, as BM25 does; its vectors are kept in
+  // memory for one KB generation.
   std::vector<float> embed_query(const std::string& text);
-
-  // Writes model query vectors computed by earlier searches into the KB's embedding cache. Call
-  // outside any transaction; skipped (kept for later) while another writer holds the KB.
-  void save_query_vectors();
 
   // One vector per hit, for rerankers: the chunk's stored vector, or its text embedded as a
   // document when it has none (hierarchical parents). Throws Error(unsupported) without an embedder.
   std::vector<std::vector<float>> hit_vectors(std::span<const Hit> hits);
 
  private:
+  // What a query asks for, resolved against this KB: the search mode after a fallback, the
+  // fusion "auto" stands for, how deep each side searches first.
+  struct Plan {
+    SearchMode mode = SearchMode::hybrid;
+    FusionConfig fusion;
+    bool returns_parents = false;  // hierarchical chunks: children ranked, parents returned
+    std::size_t depth = 0;         // candidates per side of the first round
+  };
+  // The candidate ranking a query ends with: ids to return (best first) and each one's scores.
+  struct Ranking {
+    std::vector<FusedHit> ranked;
+    std::vector<std::int64_t> ids;
+    std::unordered_map<std::int64_t, const FusedHit*> by_id;
+  };
+  class DenseSide;
+
+  Plan plan(const Query& query, SearchExplanation& explanation) const;
+  std::optional<index::ChunkIdSet> filter_chunks(const Query& query, SearchExplanation& explanation);
+  // BM25 and dense candidates, fused; deepened while hierarchical parents are too few for k.
+  // `dense` is null in bm25 mode.
+  Ranking rank_candidates(const Query& query, const Plan& plan, const index::ChunkIdSet* allowed, DenseSide* dense,
+                          SearchExplanation& explanation);
+  std::vector<Hit> hydrate(const Ranking& ranking);
   // Inverse document frequency of an analysed term among searchable chunks (Lucene's form).
   float term_idf(std::string_view term);
 
@@ -64,17 +104,19 @@ class Retriever {
   std::int64_t searchable_generation_ = -1;
   std::int64_t searchable_chunks_ = 0;
   index::SyncedVectorIndex& vectors_;
-  std::unique_ptr<models::Embedder> embedder_;
+  std::shared_ptr<models::Embedder> embedder_;
+  models::TermWeightedEmbedder* term_weighted_ = nullptr;  // embedder_ when it weights query terms
+  bool returns_parents_ = false;
   LogCallback log_;
-  // Most recently used query vectors, newest first.
-  std::list<std::pair<std::string, std::vector<float>>> query_cache_;
-  std::unordered_map<std::string, decltype(query_cache_)::iterator> query_cache_index_;
-  std::int64_t query_cache_generation_ = -1;
-  std::vector<std::pair<std::string, std::vector<float>>> pending_cache_writes_;
+  StoredEmbeddingReader stored_embeddings_;
+  models::LruEmbeddingCache query_vectors_;
+  std::optional<models::CachingEmbedder> query_embedder_;  // embedder_ through query_vectors_
+  std::int64_t query_vectors_generation_ = -1;             // term-weighted vectors: of this generation
 };
 
-// The fusion an "auto" config stands for with this embedder (types.hpp); others unchanged.
-FusionConfig resolve_fusion(const FusionConfig& config, const EmbedderConfig& embedder);
+// The fusion an "auto" config stands for with this embedder (Embedder::fusion_defaults; without
+// one, models::model_fusion_defaults()); other configs unchanged.
+FusionConfig resolve_fusion(const FusionConfig& config, const models::Embedder* embedder);
 // "rrf k=5 bm25_weight=1 dense_weight=0.02 candidates=100", for explanations.
 std::string describe(const FusionConfig& config);
 

@@ -9,8 +9,8 @@
 
 namespace ragline {
 
-// One vector per text, in order, from the embedder `config` names (the registry of
-// KnowledgeBase's embedders: lexical, openai, bedrock, use-lite). Query vectors when `as_query`
+// One vector per text, in order, from the embedder `config` names (the registry KnowledgeBase
+// uses: ragline/embedder.hpp, registered_embedders()). Query vectors when `as_query`
 // (some models embed queries differently). Throws Error(invalid_argument) for an unknown
 // embedder, Error(not_found) for a local model that has not been fetched, Error(network) for a
 // model service that failed.

@@ -23,7 +23,7 @@
 namespace ragline {
 
 struct LlmConfig {
-  std::string provider = "openai";  // openai | bedrock
+  std::string provider = "openai";  // openai | bedrock | a name given to register_chat_model
   std::string model;                // required: e.g. gpt-4o-mini, anthropic.claude-3-haiku-20240307-v1:0
   // openai: with or without /v1 (default https://api.openai.com); bedrock: replaces
   // https://bedrock-runtime.<region>.amazonaws.com (tests, VPC endpoints, proxies).
@@ -56,8 +56,18 @@ class RAGLINE_API ChatModel {
   virtual std::string id() const = 0;
 };
 
-// By provider name; throws Error(invalid_argument) for an unknown provider or a missing model.
+// Makes a chat model from its config; throws Error(invalid_argument) naming a bad field.
+using ChatModelFactory = std::function<std::unique_ptr<ChatModel>(const LlmConfig& config)>;
+
+// By provider name (LlmConfig::provider), through the chat model registry; throws
+// Error(invalid_argument) for an unknown provider (listing the registered ones) or a missing model.
 RAGLINE_API std::unique_ptr<ChatModel> make_chat_model(const LlmConfig& config);
+// Adds a provider name (ask() and make_chat_model then find it), or replaces the factory
+// registered under it (built-in ones included). Throws Error(invalid_argument) for an empty name
+// or factory. Thread-safe.
+RAGLINE_API void register_chat_model(const std::string& provider, ChatModelFactory factory);
+// Every provider name (built in: openai, bedrock; and registered ones), sorted.
+RAGLINE_API std::vector<std::string> registered_chat_models();
 
 // One stored message of a conversation.
 struct SessionMessage {

@@ -40,6 +40,8 @@ class RAGLINE_API KnowledgeBase {
 
   // Ranked chunks for a free-text query: BM25 (chunk text, title and heading path), dense
   // (cosine similarity of chunk vectors) or both fused, by query.mode, after query.filter.
+  // A read: it writes nothing to the KB directory (query vectors are cached in memory; a stale
+  // vectors.faiss is caught up in memory and saved by the next writer).
   SearchResult search(const Query& query) const;
   // search(query).hits.
   std::vector<Hit> retrieve(const Query& query) const;

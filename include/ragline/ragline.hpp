@@ -3,6 +3,7 @@
 
 #include "ragline/ask.hpp"
 #include "ragline/check.hpp"
+#include "ragline/embedder.hpp"
 #include "ragline/embedding.hpp"
 #include "ragline/error.hpp"
 #include "ragline/fusion.hpp"
@@ -10,6 +11,7 @@
 #include "ragline/json.hpp"
 #include "ragline/knowledge_base.hpp"
 #include "ragline/prompt.hpp"
+#include "ragline/reranker.hpp"
 #include "ragline/types.hpp"
 #include "ragline/uri.hpp"
 #include "ragline/version.hpp"

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -13,6 +14,8 @@
 #include <vector>
 
 namespace ragline {
+
+class Embedder;  // ragline/embedder.hpp
 
 // A metadata value attached to a document and inherited by its chunks. Numbers are doubles
 // (as in JSON); lists hold strings only, as in Amazon Bedrock Knowledge Bases metadata.
@@ -47,9 +50,11 @@ struct AnalyzerConfig {
 // Which model turns text into vectors. Fixed when a KB is created: every chunk vector in a KB
 // comes from one embedder with one dimension (a different one is refused, naming both).
 struct EmbedderConfig {
-  // lexical (built in, offline: hashed words and character n-grams; lexical, not semantic)
-  // | openai (any OpenAI-compatible /v1/embeddings endpoint) | bedrock (Amazon Bedrock
-  // InvokeModel: Titan Text Embeddings v2, Cohere Embed) | none (keyword search only).
+  // A name registered with the embedder registry (ragline/embedder.hpp; registered_embedders()
+  // lists them): built in are lexical (offline: hashed words and character n-grams; lexical, not
+  // semantic), openai (any OpenAI-compatible /v1/embeddings endpoint), bedrock (Amazon Bedrock
+  // InvokeModel: Titan Text Embeddings v2, Cohere Embed), use-lite (local sentence encoder) and
+  // bert (a local BERT-family model folder); "none": no vectors, keyword search only.
   std::string name = "lexical";
   int dimension = 0;     // 0: the embedder's default (lexical 768; openai: the model's own; titan 1024)
   std::string model;     // openai: model name; bedrock: model id (default amazon.titan-embed-text-v2:0)
@@ -100,6 +105,10 @@ struct OpenOptions {
   std::optional<ChunkerConfig> chunker;
   std::optional<AnalyzerConfig> analyzer;
   std::optional<EmbedderConfig> embedder;
+  // An embedder object of the application's, used instead of looking `embedder->name` up in the
+  // registry (ragline/embedder.hpp says what the KB records and what a reopen without it does).
+  // The KB records its id() with the first vectors and refuses an object with another id.
+  std::shared_ptr<Embedder> embedder_instance;
   // The vector index type is derived data: a different one than the KB has rebuilds vectors.faiss.
   std::optional<VectorIndexConfig> vector_index;
   LogCallback log;
@@ -160,10 +169,18 @@ struct IngestOptions {
   std::optional<RedactionConfig> redaction;
 };
 
-// One input that could not be ingested: a whole file, or one record of a JSONL file.
+// What an IngestFailure is about.
+enum class IngestFailureKind {
+  input,            // one input: a whole file, or one record of a JSONL file (location: path or path:line)
+  embedder,         // the embedder failed (location: "embedder <id>"); documents were stored without vectors
+  pending_vectors,  // after an embedder failure: the chunks still waiting for vectors (the next ingest embeds them)
+};
+
+// One thing an ingest could not do; the others went ahead.
 struct IngestFailure {
-  std::string location;  // path, or path:line for a record
+  std::string location;  // path, or path:line for a record; see IngestFailureKind
   std::string reason;
+  IngestFailureKind kind = IngestFailureKind::input;
 };
 
 struct IngestReport {
@@ -201,8 +218,9 @@ enum class SearchMode { bm25, dense, hybrid };
 
 // How the BM25 and dense candidate lists become one ranking (retrieve/README.md).
 //
-// The default, "auto", comes from scripts/fusion-sweep.sh (`rag-bench --sweep` over Cranfield,
-// MED and CISI together, bench/README.md) and depends on how strong the dense side is:
+// The default, "auto", is what the KB's embedder says (Embedder::fusion_defaults,
+// ragline/embedder.hpp). The built-in ones come from scripts/fusion-sweep.sh (`rag-bench --sweep`
+// over Cranfield, MED and CISI together, bench/README.md) and depend on how strong the dense side is:
 //  - the built-in lexical embedder: rrf with rrf_k 5 and dense_weight 0.01. Its dense side is
 //    weaker than BM25 and says much the same, so BM25 keeps the top ranks (nDCG@10 equals BM25's
 //    on all three sets) while the dense list reorders the tail and adds chunks BM25 cannot match
@@ -233,7 +251,7 @@ struct RerankerConfig {
   // cross-encoder rerank service) | bedrock (Amazon Bedrock Rerank, SigV4) | reorder (long-context
   // reordering: strongest hits at both ends, weakest in the middle).
   std::string name;
-  double lambda = 0.7;            // mmr: weight of relevance against redundancy, 0 to 1
+  double lambda = 0.7;  // mmr: weight of relevance against redundancy, 0 to 1
   // mmr: what "relevance" is. score: the hit's retrieval score, min-max normalised over the
   // candidates (keeps the fused ranking's judgement; bench/README.md); cosine: query-chunk cosine
   // of the KB's vectors (the textbook form, as good as the dense side alone).

@@ -84,10 +84,19 @@ TEST(ModelEmbedderKb, CachesEmbeddingsAcrossReingestAndQueries) {
     kb.retrieve(dense_query("zebra buzz zzz", 1));
     EXPECT_EQ(service.texts_embedded, 5);  // the in-memory cache
   }
-  // Another KnowledgeBase (as another process would) finds the query vector in kb.sqlite.
+  // Another KnowledgeBase (as another process would) embeds the query again: a search writes
+  // nothing to disk, so query vectors live in one KnowledgeBase's memory.
   auto reopened = KnowledgeBase::open(dir / "kb", options);
   EXPECT_EQ(reopened.retrieve(dense_query("zebra buzz zzz", 1)).size(), 1u);
-  EXPECT_EQ(service.texts_embedded, 5);
+  EXPECT_EQ(service.texts_embedded, 6);
+  reopened.retrieve(dense_query("zebra buzz zzz", 1));
+  EXPECT_EQ(service.texts_embedded, 6);
+  // Document vectors are in kb.sqlite's cache: back to its first text, a.md embeds nothing.
+  write_file(dir / "docs" / "a.md", "# Alpha\n\nzzz zebra buzz.\n\n# Beta\n\nmmm mammoth.\n");
+  const auto reverted = reopened.ingest({dir / "docs"});
+  EXPECT_EQ(reverted.chunks_embedded, 0u);
+  EXPECT_EQ(reverted.embeddings_from_cache, 2u);
+  EXPECT_EQ(service.texts_embedded, 6);
 }
 
 TEST(ModelEmbedderKb, AFailingServiceLosesNothingAndTheNextIngestCompletes) {

@@ -185,6 +185,12 @@ TEST(UseLiteEmbedder, RegisteredByNameWith512Dimensions) {
   EXPECT_GE(cosine(matrix.row(0), cases[0].vector), 0.9999);
   EXPECT_GE(cosine(matrix.row(1), cases[33].vector), 0.9999);
   EXPECT_EQ(embedder->texts_truncated(), 1u);  // the second text has 190 pieces
+  // scripts/fusion-sweep.sh --embedder use-lite: weighted minmax, alpha 0.2, 1,000 candidates.
+  const FusionConfig fusion = embedder->fusion_defaults();
+  EXPECT_EQ(fusion.method, "weighted");
+  EXPECT_EQ(fusion.normalization, "minmax");
+  EXPECT_DOUBLE_EQ(fusion.alpha, 0.2);
+  EXPECT_EQ(fusion.candidates, 1000u);
 }
 
 // A models folder without use-lite is an error that says how to fetch it; a wrong dimension is

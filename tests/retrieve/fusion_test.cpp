@@ -247,23 +247,45 @@ TEST(Fusion, ValidateNamesTheBadField) {
   EXPECT_NE(validation_error(config).find("fusion.candidates must be at least 1"), std::string::npos);
 }
 
+// An embedder with the fusion defaults a strong sentence encoder might carry.
+class LongListEmbedder final : public models::Embedder {
+ public:
+  std::string id() const override { return "long-list/4"; }
+  std::size_t dimension() const override { return 4; }
+  models::EmbeddingMatrix embed(std::span<const std::string> texts, models::EmbedPurpose) override {
+    return {texts.size(), 4, std::vector<float>(texts.size() * 4, 0.5f)};
+  }
+  FusionConfig fusion_defaults() const override {
+    FusionConfig fusion;
+    fusion.method = "weighted";
+    fusion.alpha = 0.2;
+    fusion.candidates = 1000;
+    return fusion;
+  }
+};
+
 TEST(Fusion, AutoResolvesByEmbedderFromTheSweeps) {
-  // bench/README.md: rrf k 5 with dense weight 0.01 for lexical; weighted minmax alpha 0.2 over
-  // 1,000 candidates for use-lite (unless candidates were set); weighted minmax 0.3 otherwise.
-  EmbedderConfig embedder;
-  embedder.name = "lexical";
-  FusionConfig resolved = resolve_fusion(FusionConfig{}, embedder);
+  // bench/README.md: rrf k 5 with dense weight 0.01 for lexical; weighted minmax 0.3 for other
+  // model embedders and without one; an embedder's own defaults (use-lite's: alpha 0.2 over 1,000
+  // candidates, tests/models/use_lite_test.cpp) apply unless the query set candidates.
+  const auto lexical = models::make_embedder(EmbedderConfig{});
+  FusionConfig resolved = resolve_fusion(FusionConfig{}, lexical.get());
   EXPECT_EQ(describe(resolved), "rrf k=5 bm25_weight=1 dense_weight=0.01 candidates=100");
-  embedder.name = "use-lite";
-  EXPECT_EQ(describe(resolve_fusion(FusionConfig{}, embedder)), "weighted minmax alpha=0.2 candidates=1000");
+  const LongListEmbedder long_list;
+  EXPECT_EQ(describe(resolve_fusion(FusionConfig{}, &long_list)), "weighted minmax alpha=0.2 candidates=1000");
   FusionConfig fewer;
   fewer.candidates = 50;
-  EXPECT_EQ(describe(resolve_fusion(fewer, embedder)), "weighted minmax alpha=0.2 candidates=50");
-  embedder.name = "openai";
-  EXPECT_EQ(describe(resolve_fusion(FusionConfig{}, embedder)), "weighted minmax alpha=0.3 candidates=100");
+  EXPECT_EQ(describe(resolve_fusion(fewer, &long_list)), "weighted minmax alpha=0.2 candidates=50");
+  EmbedderConfig openai;
+  openai.name = "openai";
+  openai.model = "text-embedding-3-small";
+  const auto service = models::make_embedder(openai);
+  EXPECT_EQ(describe(resolve_fusion(FusionConfig{}, service.get())), "weighted minmax alpha=0.3 candidates=100");
+  EXPECT_EQ(describe(resolve_fusion(FusionConfig{}, nullptr)), "weighted minmax alpha=0.3 candidates=100");
   FusionConfig explicit_rrf;
   explicit_rrf.method = "rrf";
-  EXPECT_EQ(describe(resolve_fusion(explicit_rrf, embedder)), "rrf k=60 bm25_weight=1 dense_weight=1 candidates=100");
+  EXPECT_EQ(describe(resolve_fusion(explicit_rrf, service.get())),
+            "rrf k=60 bm25_weight=1 dense_weight=1 candidates=100");
 }
 
 }  // namespace
