@@ -17,6 +17,7 @@
 #include "generate/chat_models.hpp"
 #include "net/event_stream.hpp"
 #include "net/sigv4.hpp"
+#include "net/url.hpp"
 
 namespace ragline::generate {
 namespace {
@@ -27,10 +28,10 @@ std::string resolve_region(const std::string& configured) {
   return from_environment.empty() ? "us-east-1" : from_environment;
 }
 
-std::string converse_endpoint(std::string base_url, const std::string& region, const std::string& model) {
+// The Converse route (`stream`: ConverseStream) of `model` under the base URL.
+std::string converse_url(std::string base_url, const std::string& region, const std::string& model, bool stream) {
   if (base_url.empty()) base_url = "https://bedrock-runtime." + region + ".amazonaws.com";
-  while (base_url.ends_with('/')) base_url.pop_back();
-  return base_url + "/model/" + net::uri_encode(model) + "/converse";
+  return net::join_url(base_url, "/model/" + net::uri_encode(model) + (stream ? "/converse-stream" : "/converse"));
 }
 
 std::string payload_message(const std::string& payload) {
@@ -46,7 +47,8 @@ class BedrockChatModel final : public ChatModel {
   explicit BedrockChatModel(const LlmConfig& config)
       : config_(config),
         scope_{resolve_region(config.region), "bedrock"},
-        endpoint_(converse_endpoint(config.base_url, scope_.region, config.model)) {
+        url_(converse_url(config.base_url, scope_.region, config.model, config.stream)),
+        endpoint_(net::redact_url(url_)) {
     RAGLINE_CHECK(!config.model.empty(), invalid_argument,
                   "bedrock chat model: a model id is required (--model, e.g. anthropic.claude-3-haiku-20240307-v1:0)");
     chat_http_options(config, config.stream);
@@ -57,14 +59,13 @@ class BedrockChatModel final : public ChatModel {
   std::string complete(const std::vector<ChatMessage>& messages, const TokenHandler& on_token) override {
     const net::AwsCredentials credentials = net::credentials_from_environment();
     net::HttpRequest request;
-    request.url = endpoint_;
+    request.url = url_;
     request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     request.body = request_body(messages).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     request.before_attempt = [scope = scope_, credentials](net::HttpRequest& attempt) {
       net::sigv4_sign_request(attempt, scope, credentials);
     };
     if (config_.stream) {
-      request.url = endpoint_ + "-stream";
       request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/vnd.amazon.eventstream"}};
       return complete_streamed(std::move(request), on_token);
     }
@@ -111,7 +112,7 @@ class BedrockChatModel final : public ChatModel {
   }
 
   std::string complete_streamed(net::HttpRequest request, const TokenHandler& on_token) {
-    const std::string endpoint = request.url;
+    const std::string endpoint = endpoint_;
     net::EventStreamDecoder decoder;
     std::string answer;
     bool stopped = false;
@@ -173,7 +174,8 @@ class BedrockChatModel final : public ChatModel {
 
   LlmConfig config_;
   net::SigV4Scope scope_;
-  std::string endpoint_;
+  std::string url_;       // Converse, or ConverseStream when streaming; query string included
+  std::string endpoint_;  // what messages name: url_ without query string
 };
 
 }  // namespace

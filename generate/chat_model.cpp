@@ -11,6 +11,7 @@
 
 #include "core/check.hpp"
 #include "generate/chat_models.hpp"
+#include "net/url.hpp"
 
 namespace ragline {
 namespace generate {
@@ -182,9 +183,7 @@ std::vector<int> cited_numbers(std::string_view answer, int max_number) {
 }
 
 TokenCounter make_llama_token_counter(const std::string& base_url, double timeout_seconds) {
-  std::string url = base_url;
-  while (url.ends_with('/')) url.pop_back();
-  url += "/tokenize";
+  const std::string url = net::join_url(base_url, "/tokenize");
   net::HttpOptions options;
   options.max_in_flight = 1;
   options.timeout_seconds = timeout_seconds;
@@ -212,7 +211,7 @@ TokenCounter make_llama_token_counter(const std::string& base_url, double timeou
     const auto response = net::perform_http_request(std::move(request), options);
     const auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     if (body.is_discarded() || !body.is_object() || !body.contains("tokens") || !body["tokens"].is_array()) {
-      generate::throw_malformed_answer(url, "response", "no \"tokens\" array");
+      generate::throw_malformed_answer(net::redact_url(url), "response", "no \"tokens\" array");
     }
     const std::size_t count = body["tokens"].size();
     std::lock_guard lock(cache->mutex);

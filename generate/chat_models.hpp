@@ -28,7 +28,8 @@ struct OpenAiStreamState {
 };
 
 // One server-sent event of an OpenAI chat stream: the answer text it adds (possibly empty).
-// Updates `state`; events after [DONE] add nothing. Throws Error(network) for an error event and
+// Updates `state`; events after [DONE] and events without a "choices" array (keep-alive pings,
+// usage) add nothing. Throws Error(network) for an error event and
 // Error(format) for a malformed one. A pure function of the bytes, so that it can be fuzzed.
 std::string read_openai_stream_event(const net::SseEvent& event, std::string_view endpoint, OpenAiStreamState& state);
 

@@ -5,15 +5,18 @@
 // carries the next piece; the stream ends with `data: [DONE]`. An event holding "error" (some
 // servers send it after a 200 once the stream has started) is an error naming its message. A
 // stream that stops before [DONE] and before any finish_reason is refused as "truncated
-// stream": the answer would be silently incomplete. A server that ignores "stream": true and
-// answers with one JSON body is accepted.
+// stream": the answer would be silently incomplete. Events without a "choices" array (keep-alive
+// pings such as `event: ping` / `data: {}`, usage-only chunks) carry no text and are skipped. A
+// server that ignores "stream": true and answers with one JSON body is accepted.
 
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "core/check.hpp"
 #include "generate/chat_models.hpp"
+#include "net/api_key.hpp"
 #include "net/sse.hpp"
+#include "net/url.hpp"
 
 namespace ragline::generate {
 namespace {
@@ -21,11 +24,8 @@ namespace {
 constexpr std::string_view kDefaultBaseUrl = "https://api.openai.com";
 constexpr std::size_t kKeptRawBytes = 64 * 1024;
 
-std::string completions_endpoint(std::string base_url) {
-  if (base_url.empty()) base_url = kDefaultBaseUrl;
-  while (base_url.ends_with('/')) base_url.pop_back();
-  if (!base_url.ends_with("/v1")) base_url += "/v1";
-  return base_url + "/chat/completions";
+std::string completions_url(const std::string& base_url) {
+  return net::join_versioned_url(base_url.empty() ? kDefaultBaseUrl : base_url, "/v1", "/chat/completions");
 }
 
 std::string error_text(const nlohmann::json& error) {
@@ -70,9 +70,10 @@ nlohmann::json parse_json(std::string_view text, std::string_view endpoint, std:
 class OpenAiChatModel final : public ChatModel {
  public:
   explicit OpenAiChatModel(const LlmConfig& config)
-      : config_(config), endpoint_(completions_endpoint(config.base_url)) {
+      : config_(config), url_(completions_url(config.base_url)), endpoint_(net::redact_url(url_)) {
     RAGLINE_CHECK(!config.model.empty(), invalid_argument, "openai chat model: a model is required (--model)");
     chat_http_options(config, true);  // validates the options now rather than at the first call
+    api_key();                        // a named key variable that is unset fails here, before any search
   }
 
   std::string id() const override { return "openai/" + config_.model; }
@@ -86,10 +87,10 @@ class OpenAiChatModel final : public ChatModel {
     for (const auto& message : messages)
       body["messages"].push_back({{"role", message.role}, {"content", message.content}});
     net::HttpRequest request;
-    request.url = endpoint_;
+    request.url = url_;
     request.headers = {{"Content-Type", "application/json"},
                        {"Accept", config_.stream ? "text/event-stream" : "application/json"}};
-    const std::string api_key = environment_value(config_.api_key_env);
+    const std::string api_key = this->api_key();
     if (!api_key.empty()) request.headers.emplace_back("Authorization", "Bearer " + api_key);
     request.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return config_.stream ? complete_streamed(std::move(request), on_token)
@@ -147,8 +148,14 @@ class OpenAiChatModel final : public ChatModel {
     return answer;
   }
 
+  // Read at each call, so that a key set after the model was made is used.
+  std::string api_key() const {
+    return net::api_key_from_environment(config_.api_key_env, net::kOpenAiKeyVariable, "openai chat model");
+  }
+
   LlmConfig config_;
-  std::string endpoint_;
+  std::string url_;       // what is requested, query string included
+  std::string endpoint_;  // what messages name: url_ without query string (it may hold a key)
 };
 
 }  // namespace
@@ -165,6 +172,9 @@ std::string read_openai_stream_event(const net::SseEvent& event, std::string_vie
                   endpoint << ": the model service reported an error in the stream: "
                            << error_text(chunk.is_object() && chunk.contains("error") ? chunk["error"] : chunk));
   }
+  // Keep-alive and usage events carry no choices and no text; whether the stream finished is
+  // still decided by [DONE] or a finish_reason.
+  if (chunk.is_object() && !chunk.contains("choices")) return {};
   std::string piece = choice_content(chunk, "delta", endpoint, "stream event");
   const auto& choices = chunk["choices"];
   if (!choices.empty() && choices[0].contains("finish_reason") && !choices[0]["finish_reason"].is_null()) {

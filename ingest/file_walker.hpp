@@ -11,16 +11,21 @@
 namespace ragline::ingest {
 
 struct FoundFile {
-  std::filesystem::path path;  // absolute, lexically normal
-  std::filesystem::path root;  // the given root it was found under
+  // The file's real path (std::filesystem::canonical: absolute, every symbolic link resolved):
+  // what names its document, so a file reached through a link, or through a root given by a
+  // linked folder, is the same document as the file reached directly.
+  std::filesystem::path path;
+  std::filesystem::path root;  // the given root it was found under (absolute, as given)
   std::uint64_t size = 0;
   std::int64_t mtime = 0;  // seconds since the epoch
 };
 
 struct WalkResult {
-  std::vector<FoundFile> files;              // sorted by path, each file once
-  std::vector<std::filesystem::path> roots;  // absolute forms of the given paths that exist
-  std::vector<IngestFailure> failures;       // missing roots, unreadable directories, unsupported files named directly
+  std::vector<FoundFile> files;  // sorted by path, each real file once
+  // Where --prune looks for documents: the absolute form of each given path that exists, followed
+  // by its canonical form when that differs (a root given through a symbolic link).
+  std::vector<std::filesystem::path> roots;
+  std::vector<IngestFailure> failures;  // missing roots, unreadable directories, unsupported files named directly
 };
 
 // Directories are walked recursively. Hidden entries (names starting with '.') and sidecar
@@ -28,10 +33,17 @@ struct WalkResult {
 // when named directly. A symbolic link is followed only when its target lies inside one of the
 // given roots, so a link cannot pull in files from elsewhere (and link cycles end); a link that is
 // not followed is reported in `failures` when it leads to a directory or its name has a parser
-// (loops and dangling links as "cannot follow symbolic link").
+// (loops and dangling links as "cannot follow symbolic link"). A file reached several ways (a link
+// and its target, overlapping roots) is listed once, under its real path.
 // include_globs / exclude_globs are fnmatch patterns tested against the file name and against
 // the path relative to its root.
 WalkResult walk_inputs(const std::vector<std::filesystem::path>& paths, const std::vector<std::string>& include_globs,
                        const std::vector<std::string>& exclude_globs);
+
+// The bytes of a listed file, measured and read through one open descriptor. The file may have
+// changed since it was listed, so `max_bytes` (0: none) is checked again, and Error(io) says what
+// happened to it: "the file no longer exists", "not a regular file (now a directory ...)",
+// "cannot open for reading: <reason>".
+std::string read_listed_file(const std::filesystem::path& path, std::uint64_t max_bytes);
 
 }  // namespace ragline::ingest

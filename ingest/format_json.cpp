@@ -101,7 +101,10 @@ MetadataValue metadata_value(const Json& value, const std::string& field) {
 struct RecordContext {
   const SourceFile& file;
   const ParseOptions& options;
-  std::string fallback_id;  // line number or array index
+  // The URI fragment of a record without an id: "line=N" (JSON Lines, 1-based, as RFC 5147 names
+  // lines) or "index=N" (a .json array, 0-based). An explicit id never spells it, because '=' is
+  // percent-encoded in ids, so a generated name cannot collide with a record's own "_id": "3".
+  std::string fallback_fragment;
   std::size_t record_bytes = 0;
 };
 
@@ -127,8 +130,8 @@ Document record_document(const Json& record, const RecordContext& context) {
   }
   formats::merge_sidecar_metadata(document.metadata, context.file.sidecar_metadata);
 
-  const std::string id = record_id(record, options).value_or(context.fallback_id);
-  document.uri = context.file.uri + "#" + percent_encode(id);
+  const std::optional<std::string> id = record_id(record, options);
+  document.uri = context.file.uri + "#" + (id ? percent_encode(*id) : context.fallback_fragment);
   document.source_path = context.file.path.string();
   document.mime_type = "application/json";
   // A record's own size: the file's would count a large corpus once per record.
@@ -195,7 +198,8 @@ ParsedFile parse_lines(const SourceFile& file, const ParseOptions& options, cons
     }
     try {
       const Json record = Json::parse(line);
-      collector.add(record_document(record, {file, options, std::to_string(line_number), raw_line.size()}), location);
+      collector.add(record_document(record, {file, options, "line=" + std::to_string(line_number), raw_line.size()}),
+                    location);
     } catch (const Json::exception& error) {
       collector.fail(location, "malformed JSON: " + parse_error_reason(error));
     } catch (const RecordError& error) {
@@ -232,6 +236,7 @@ ParsedFile parse_document(const SourceFile& file, const ParseOptions& options) {
   ParsedFile parsed;
   if (root.is_object()) {
     try {
+      // One record: no name to collide with, so the fallback stays "0".
       parsed.documents.push_back(record_document(root, {file, options, "0", file.bytes.size()}));
     } catch (const RecordError& error) {
       RAGLINE_THROW(format, error.reason);
@@ -244,7 +249,7 @@ ParsedFile parse_document(const SourceFile& file, const ParseOptions& options) {
   for (std::size_t index = 0; index < root.size(); ++index) {
     const std::string location = path + ":[" + std::to_string(index) + "]";
     try {
-      collector.add(record_document(root[index], {file, options, std::to_string(index), 0}), location);
+      collector.add(record_document(root[index], {file, options, "index=" + std::to_string(index), 0}), location);
     } catch (const RecordError& error) {
       collector.fail(location, error.reason);
     }

@@ -142,24 +142,6 @@ class CachedEmbedding {
   models::CachingEmbedder embedder_;
 };
 
-// `max_bytes` (0: none) is checked again here: the file may have grown since it was listed.
-std::string read_whole_file(const fs::path& path, std::uint64_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  RAGLINE_CHECK(in.good(), io, "cannot open for reading");
-  std::string bytes;
-  in.seekg(0, std::ios::end);
-  const auto size = in.tellg();
-  RAGLINE_CHECK(size >= 0, io, "cannot determine file size");
-  RAGLINE_CHECK(max_bytes == 0 || static_cast<std::uint64_t>(size) <= max_bytes, format,
-                "file too large: " << size << " bytes, max_file_bytes is " << max_bytes << " (--max-file-bytes)");
-  bytes.resize(static_cast<std::size_t>(size));
-  in.seekg(0, std::ios::beg);
-  in.read(bytes.data(), size);
-  RAGLINE_CHECK(in.good() || in.eof(), io, "read failed");
-  bytes.resize(static_cast<std::size_t>(in.gcount()));
-  return bytes;
-}
-
 nlohmann::json metadata_json(const Metadata& metadata) {
   nlohmann::json json = nlohmann::json::object();
   for (const auto& entry : metadata) {
@@ -360,7 +342,7 @@ class Preparer {
       SourceFile source;
       source.path = file.path;
       source.uri = file_uri(file.path);
-      source.bytes = read_whole_file(file.path, max_bytes);
+      source.bytes = read_listed_file(file.path, max_bytes);
       source.mtime = file.mtime;
       source.sidecar_metadata = read_sidecar_metadata(file.path);
       RAGLINE_CHECK(!source.bytes.empty(), format, "empty file");

@@ -18,6 +18,7 @@
 #include "models/embedder.hpp"
 #include "models/embedder_http.hpp"
 #include "net/sigv4.hpp"
+#include "net/url.hpp"
 
 namespace ragline::models {
 namespace {
@@ -62,10 +63,9 @@ std::string resolve_region(const std::string& configured) {
   return from_environment.empty() ? "us-east-1" : from_environment;
 }
 
-std::string invoke_endpoint(std::string base_url, const std::string& region, const std::string& model) {
+std::string invoke_url(std::string base_url, const std::string& region, const std::string& model) {
   if (base_url.empty()) base_url = "https://bedrock-runtime." + region + ".amazonaws.com";
-  while (base_url.ends_with('/')) base_url.pop_back();
-  return base_url + "/model/" + net::uri_encode(model) + "/invoke";
+  return net::join_url(base_url, "/model/" + net::uri_encode(model) + "/invoke");
 }
 
 class BedrockEmbedder final : public Embedder {
@@ -76,7 +76,8 @@ class BedrockEmbedder final : public Embedder {
         configured_dimension_(config.dimension),
         dimension_(checked_dimension(family_, config.dimension, model_)),
         scope_{resolve_region(config.region), "bedrock"},
-        endpoint_(invoke_endpoint(config.base_url, scope_.region, model_)),
+        url_(invoke_url(config.base_url, scope_.region, model_)),
+        endpoint_(net::redact_url(url_)),
         http_(http_options_for(config, "bedrock")),
         batch_size_(family_ == ModelFamily::titan_v2 ? 1 : std::min(config.batch_size, kCohereMaxTexts)),
         batch_bytes_(config.batch_bytes) {}
@@ -93,7 +94,7 @@ class BedrockEmbedder final : public Embedder {
     requests.reserve(batches.size());
     for (const auto& batch : batches) {
       net::HttpRequest request;
-      request.url = endpoint_;
+      request.url = url_;
       request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
       request.body = request_body(texts.subspan(batch.begin, batch.end - batch.begin), purpose)
                          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -152,7 +153,8 @@ class BedrockEmbedder final : public Embedder {
   int configured_dimension_;
   std::atomic<std::size_t> dimension_;
   net::SigV4Scope scope_;
-  std::string endpoint_;
+  std::string url_;       // what is requested, query string included
+  std::string endpoint_;  // what messages name: url_ without query string
   net::HttpOptions http_;
   std::size_t batch_size_;
   std::size_t batch_bytes_;

@@ -8,24 +8,24 @@
 #include "core/check.hpp"
 #include "models/embedder.hpp"
 #include "models/embedder_http.hpp"
+#include "net/api_key.hpp"
+#include "net/url.hpp"
 
 namespace ragline::models {
 namespace {
 
 constexpr std::string_view kDefaultBaseUrl = "https://api.openai.com";
 
-std::string embeddings_endpoint(std::string base_url) {
-  if (base_url.empty()) base_url = kDefaultBaseUrl;
-  while (base_url.ends_with('/')) base_url.pop_back();
-  if (!base_url.ends_with("/v1")) base_url += "/v1";
-  return base_url + "/embeddings";
+std::string embeddings_url(const std::string& base_url) {
+  return net::join_versioned_url(base_url.empty() ? kDefaultBaseUrl : base_url, "/v1", "/embeddings");
 }
 
 class OpenAiEmbedder final : public Embedder {
  public:
   explicit OpenAiEmbedder(const EmbedderConfig& config)
       : config_(config),
-        endpoint_(embeddings_endpoint(config.base_url)),
+        url_(embeddings_url(config.base_url)),
+        endpoint_(net::redact_url(url_)),
         http_(http_options_for(config, "openai")),
         dimension_(static_cast<std::size_t>(config.dimension)) {
     RAGLINE_CHECK(!config.model.empty(), invalid_argument,
@@ -39,8 +39,11 @@ class OpenAiEmbedder final : public Embedder {
     if (texts.empty()) return EmbeddingMatrix{0, dimension(), {}};
 
     const auto batches = plan_text_batches(texts, config_.batch_size, config_.batch_bytes);
-    // Read per call, so that a key set after the KB was opened is used.
-    const std::string api_key = environment_variable(config_.api_key_env);
+    // Read per call, so that a key set after the KB was opened is used; and checked here, not when
+    // the embedder is made, so that a KB whose named key variable is unset still opens and
+    // answers keyword searches.
+    const std::string api_key =
+        net::api_key_from_environment(config_.api_key_env, net::kOpenAiKeyVariable, "openai embedder");
     std::vector<net::HttpRequest> requests;
     requests.reserve(batches.size());
     for (const auto& batch : batches) {
@@ -51,7 +54,7 @@ class OpenAiEmbedder final : public Embedder {
           {"encoding_format", "float"}};
       if (config_.dimension > 0) body["dimensions"] = config_.dimension;
       net::HttpRequest request;
-      request.url = endpoint_;
+      request.url = url_;
       request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
       if (!api_key.empty()) request.headers.emplace_back("Authorization", "Bearer " + api_key);
       request.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -87,7 +90,8 @@ class OpenAiEmbedder final : public Embedder {
   }
 
   EmbedderConfig config_;
-  std::string endpoint_;
+  std::string url_;       // what is requested, query string included
+  std::string endpoint_;  // what messages name: url_ without query string (it may hold a key)
   net::HttpOptions http_;
   std::atomic<std::size_t> dimension_;
 };

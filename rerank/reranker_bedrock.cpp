@@ -10,6 +10,7 @@
 
 #include "core/check.hpp"
 #include "net/sigv4.hpp"
+#include "net/url.hpp"
 #include "rerank/reranker_service.hpp"
 
 namespace ragline::rerank {
@@ -38,10 +39,9 @@ class BedrockReranker final : public ServiceReranker {
         model_(config.model.empty() ? std::string(kDefaultModel) : config.model),
         model_arn_(model_.starts_with("arn:") ? model_
                                               : "arn:aws:bedrock:" + scope_.region + "::foundation-model/" + model_) {
-    std::string base_url =
+    const std::string base_url =
         config.base_url.empty() ? "https://bedrock-agent-runtime." + scope_.region + ".amazonaws.com" : config.base_url;
-    while (base_url.ends_with('/')) base_url.pop_back();
-    endpoint_ = base_url.ends_with("/rerank") ? base_url : base_url + "/rerank";
+    endpoint_ = net::join_url(base_url, net::url_path_ends_with(base_url, "/rerank") ? "" : "/rerank");
   }
 
   std::string describe() const override {

@@ -6,11 +6,12 @@
 // Every document of a batch is asked for (top_n = the batch's size): the stage's own top_n and
 // min_score apply to the merged scores of all batches.
 
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/check.hpp"
+#include "net/api_key.hpp"
+#include "net/url.hpp"
 #include "rerank/reranker_service.hpp"
 
 namespace ragline::rerank {
@@ -33,16 +34,9 @@ FormatDefaults defaults_of(const std::string& format) {
                 "reranker http: unknown format \"" << format << "\" (known: cohere, jina, tei, llamacpp)");
 }
 
-std::string endpoint_of(std::string base_url, std::string_view path) {
-  while (base_url.ends_with('/')) base_url.pop_back();
+std::string endpoint_of(const std::string& base_url, std::string_view path) {
   // A base URL that already names the rerank route is used as given.
-  if (base_url.ends_with("/rerank")) return base_url;
-  return base_url + std::string(path);
-}
-
-std::string environment(const std::string& name) {
-  const char* value = std::getenv(name.c_str());
-  return value == nullptr ? std::string() : std::string(value);
+  return net::join_url(base_url, net::url_path_ends_with(base_url, "/rerank") ? std::string_view{} : path);
 }
 
 class HttpReranker final : public ServiceReranker {
@@ -53,10 +47,9 @@ class HttpReranker final : public ServiceReranker {
         endpoint_(
             endpoint_of(config.base_url.empty() ? std::string(defaults_.base_url) : config.base_url, defaults_.path)),
         model_(config.model.empty() ? std::string(defaults_.model) : config.model) {
-    const std::string variable = config.api_key_env.empty() ? std::string(defaults_.api_key_env) : config.api_key_env;
-    if (!variable.empty()) api_key_ = environment(variable);
-    RAGLINE_CHECK(config.api_key_env.empty() || !api_key_.empty(), invalid_argument,
-                  "reranker http: the environment variable " << config.api_key_env << " (api_key_env) is not set");
+    api_key_ = net::api_key_from_environment(
+        config.api_key_env.empty() ? defaults_.api_key_env : std::string_view(config.api_key_env),
+        defaults_.api_key_env, "reranker http");
   }
 
   std::string describe() const override {

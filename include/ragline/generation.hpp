@@ -26,8 +26,11 @@ struct LlmConfig {
   std::string provider = "openai";  // openai | bedrock | a name given to register_chat_model
   std::string model;                // required: e.g. gpt-4o-mini, anthropic.claude-3-haiku-20240307-v1:0
   // openai: with or without /v1 (default https://api.openai.com); bedrock: replaces
-  // https://bedrock-runtime.<region>.amazonaws.com (tests, VPC endpoints, proxies).
+  // https://bedrock-runtime.<region>.amazonaws.com (tests, VPC endpoints, proxies). A query
+  // string (?api-version=...) stays at the end, after the route.
   std::string base_url;
+  // openai: the default unset sends no key; any other variable named and unset makes
+  // make_chat_model throw invalid_argument naming it; empty sends no key.
   std::string api_key_env = "OPENAI_API_KEY";  // openai: sent as a Bearer token when set; never logged
   std::string region;                          // bedrock: empty = $AWS_REGION, else us-east-1
   double temperature = 0;

@@ -59,6 +59,8 @@ struct EmbedderConfig {
   int dimension = 0;     // 0: the embedder's default (lexical 768; openai: the model's own; titan 1024)
   std::string model;     // openai: model name; bedrock: model id (default amazon.titan-embed-text-v2:0)
   std::string base_url;  // openai: default https://api.openai.com; bedrock: default from the region
+  // openai: read at each embed() call; the default unset sends no key, any other variable named
+  // and unset fails the call (invalid_argument, naming it), empty sends no key (net/api_key.hpp).
   std::string api_key_env = "OPENAI_API_KEY";  // openai: the environment variable holding the key
   std::string region;                          // bedrock: default $AWS_REGION, then us-east-1
   std::size_t batch_size = 64;                 // texts per request at most
@@ -260,8 +262,9 @@ struct RerankerConfig {
   std::string base_url;           // http: the service (default per format); bedrock: default from the region
   std::string model;              // http: model name; bedrock: model id (default amazon.rerank-v1:0)
   // http: the environment variable holding the API key, sent as "Authorization: Bearer"; empty:
-  // COHERE_API_KEY for cohere, JINA_API_KEY for jina, none otherwise (a default that is unset
-  // sends no key; a named variable that is unset is an error).
+  // COHERE_API_KEY for cohere, JINA_API_KEY for jina, none otherwise (the format's default
+  // variable unset sends no key, whether named or left empty; any other variable named and
+  // unset is an error naming it).
   std::string api_key_env;
   std::string region;               // bedrock: default $AWS_REGION, then us-east-1
   std::size_t candidates = 0;       // hits taken in (0: all it is given; the first stage defaults to 50)

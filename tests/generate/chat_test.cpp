@@ -62,7 +62,7 @@ LlmConfig openai_config(const HttpTestServer& server) {
   LlmConfig config;
   config.model = "test-model";
   config.base_url = server.url();
-  config.api_key_env = "RAGLINE_TEST_CHAT_KEY";
+  config.api_key_env = "";  // no key; tests of the key name their variable
   config.timeout_seconds = 5;
   config.max_retries = 2;
   config.temperature = 0.2;
@@ -89,7 +89,9 @@ TEST(ChatOpenAi, StreamsPiecesInOrder) {
   ScopedEnvironment key("RAGLINE_TEST_CHAT_KEY", "sk-test-0123456789");
   const std::vector<std::string> pieces = {"A glider ", "is an ", "unpowered ", "aircraft ", "[1]."};
   HttpTestServer server([&](const RecordedRequest&, std::size_t) { return streamed_answer(pieces); });
-  auto model = make_chat_model(openai_config(server));
+  LlmConfig config = openai_config(server);
+  config.api_key_env = "RAGLINE_TEST_CHAT_KEY";
+  auto model = make_chat_model(config);
   EXPECT_EQ(model->id(), "openai/test-model");
   std::vector<std::string> received;
   const std::string answer = model->complete(kMessages, [&](std::string_view piece) { received.emplace_back(piece); });
@@ -127,12 +129,13 @@ TEST(ChatOpenAi, EventsSplitAcrossReads) {
   }
 }
 
-// Without the key variable no Authorization header goes out; a base URL ending in /v1 is not doubled; stream false
-// reads one JSON body and calls on_token once.
+// With the default key variable unset no Authorization header goes out; a base URL ending in /v1 is not doubled;
+// stream false reads one JSON body and calls on_token once.
 TEST(ChatOpenAi, NonStreamingWithoutKey) {
-  ScopedEnvironment key("RAGLINE_TEST_CHAT_KEY", nullptr);
+  ScopedEnvironment key("OPENAI_API_KEY", nullptr);
   HttpTestServer server([](const RecordedRequest&, std::size_t) { return json_answer("Plain answer."); });
   LlmConfig config = openai_config(server);
+  config.api_key_env = "OPENAI_API_KEY";
   config.base_url = server.url() + "/v1/";
   config.stream = false;
   auto model = make_chat_model(config);
@@ -238,6 +241,79 @@ TEST(ChatOpenAi, Timeout) {
   const auto error = error_of([&] { make_chat_model(config)->complete(kMessages, {}); });
   EXPECT_EQ(error.kind(), ErrorKind::network);
   EXPECT_TRUE(contains(error.what(), "no data for 0.3 s")) << error.what();
+}
+
+// A base URL's query string (Azure's api-version, a proxy's key) stays at the end, after the joined path, with or
+// without /v1 in the base.
+TEST(ChatOpenAi, BaseUrlQueryStringStaysAfterThePath) {
+  HttpTestServer server([](const RecordedRequest&, std::size_t) { return streamed_answer({"ok"}); });
+  LlmConfig config = openai_config(server);
+  config.base_url = server.url() + "/v1?key=Q&api-version=2024-06-01";
+  EXPECT_EQ(make_chat_model(config)->complete(kMessages, {}), "ok");
+  config.base_url = server.url() + "/openai/?api-version=2024-06-01#ignored";
+  EXPECT_EQ(make_chat_model(config)->complete(kMessages, {}), "ok");
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].target, "/v1/chat/completions?key=Q&api-version=2024-06-01");
+  EXPECT_EQ(requests[1].target, "/openai/v1/chat/completions?api-version=2024-06-01");
+
+  // Messages name the endpoint without its query string, which may hold a key.
+  HttpTestServer garbage([](const RecordedRequest&, std::size_t) {
+    TestResponse response;
+    response.chunks = {{0ms, "data: {not json\n\n"}};
+    return response;
+  });
+  config = openai_config(garbage);
+  config.base_url = garbage.url() + "/v1?key=sk-in-the-query";
+  const auto error = error_of([&] { make_chat_model(config)->complete(kMessages, {}); });
+  EXPECT_TRUE(contains(error.what(), garbage.url() + "/v1/chat/completions: malformed")) << error.what();
+  EXPECT_FALSE(contains(error.what(), "sk-in-the-query")) << error.what();
+}
+
+// A key variable named in the configuration but unset is an error naming it, before any request; the default
+// variable (OPENAI_API_KEY) unset sends no key, and an empty name sends none.
+TEST(ChatOpenAi, NamedKeyVariableMustBeSet) {
+  ScopedEnvironment named("RAGLINE_TEST_UNSET_CHAT_KEY", nullptr);
+  ScopedEnvironment fallback("OPENAI_API_KEY", nullptr);
+  HttpTestServer server([](const RecordedRequest&, std::size_t) { return streamed_answer({"ok"}); });
+  LlmConfig config = openai_config(server);
+  config.api_key_env = "RAGLINE_TEST_UNSET_CHAT_KEY";
+  const auto error = error_of([&] { make_chat_model(config); });
+  EXPECT_EQ(error.kind(), ErrorKind::invalid_argument);
+  EXPECT_TRUE(contains(error.what(), "RAGLINE_TEST_UNSET_CHAT_KEY")) << error.what();
+  EXPECT_TRUE(server.requests().empty());
+
+  config.api_key_env = "OPENAI_API_KEY";
+  EXPECT_EQ(make_chat_model(config)->complete(kMessages, {}), "ok");
+  config.api_key_env = "";
+  EXPECT_EQ(make_chat_model(config)->complete(kMessages, {}), "ok");
+  for (const auto& request : server.requests()) EXPECT_FALSE(request.header("authorization").has_value());
+}
+
+// Events without choices (a keep-alive "event: ping" with "data: {}", usage-only chunks) are skipped; a stream
+// made only of them is still refused as truncated.
+TEST(ChatOpenAi, EventsWithoutChoicesAreSkipped) {
+  HttpTestServer server([](const RecordedRequest&, std::size_t sequence) {
+    TestResponse response;
+    response.headers = {{"Content-Type", "text/event-stream"}};
+    response.chunks = {{0ms, "event: ping\ndata: {}\n\n"}};
+    if (sequence == 0) {
+      response.chunks.push_back({5ms, delta_event("Pinged ")});
+      response.chunks.push_back({5ms, "event: ping\ndata: {}\n\n"});
+      response.chunks.push_back({5ms, delta_event("answer.")});
+      response.chunks.push_back({5ms, "data: {\"usage\": {\"total_tokens\": 9}}\n\n"});
+      response.chunks.push_back({5ms, finish_event()});
+      response.chunks.push_back({5ms, "data: [DONE]\n\n"});
+    }
+    return response;
+  });
+  LlmConfig config = openai_config(server);
+  config.max_retries = 0;
+  auto model = make_chat_model(config);
+  EXPECT_EQ(model->complete(kMessages, {}), "Pinged answer.");
+  const auto error = error_of([&] { model->complete(kMessages, {}); });
+  EXPECT_EQ(error.kind(), ErrorKind::format);
+  EXPECT_TRUE(contains(error.what(), "truncated stream")) << error.what();
 }
 
 // Unknown providers and a missing model are refused by name.

@@ -408,7 +408,7 @@ TEST(FormatJson, JsonLinesKeepsGoodRecordsAndReportsBadLines) {
   std::vector<std::string> uris;
   for (const Document& document : parsed.documents) uris.push_back(document.uri);
   const std::string base = file.uri + "#";
-  EXPECT_EQ(uris, (std::vector<std::string>{base + "doc-1", base + "42", base + "primary%20id%20wins", base + "6",
+  EXPECT_EQ(uris, (std::vector<std::string>{base + "doc-1", base + "42", base + "primary%20id%20wins", base + "line=6",
                                             base + "doc-11"}));
   const std::string path = file.path.string();
   ASSERT_EQ(parsed.item_failures.size(), 5u);
@@ -466,7 +466,7 @@ TEST(FormatJson, JsonArrayAndSingleObject) {
   EXPECT_EQ(parsed.documents[0].uri, file.uri + "#alpha");
   EXPECT_EQ(parsed.documents[1].uri, file.uri + "#beta");
   EXPECT_EQ(metadata_as<double>(parsed.documents[1].metadata, "rank"), 2);
-  EXPECT_EQ(parsed.documents[2].uri, file.uri + "#3");
+  EXPECT_EQ(parsed.documents[2].uri, file.uri + "#index=3");
   ASSERT_EQ(parsed.item_failures.size(), 1u);
   EXPECT_EQ(parsed.item_failures[0].location, file.path.string() + ":[2]");
   EXPECT_EQ(parsed.item_failures[0].reason, "missing field \"text\"");
@@ -474,6 +474,29 @@ TEST(FormatJson, JsonArrayAndSingleObject) {
   const ParsedFile single = parse(source_from_bytes("/x/one.json", R"({"id": 7, "title": "T", "text": "body"})"));
   EXPECT_EQ(only_document(single).uri, "file:///x/one.json#7");
   EXPECT_EQ(only_document(single).title, "T");
+}
+
+TEST(FormatJson, GeneratedIdsNeverCollideWithExplicitOnes) {
+  // A record without an id is named line=N (JSON Lines) or index=N (array), which no explicit id
+  // can spell ('=' is percent-encoded in ids): explicit "_id": "1" and "2" stand beside them.
+  const ParsedFile lines = parse(
+      source_from_bytes("/x/mixed.jsonl",
+                        "{\"text\": \"no id\"}\n{\"_id\": \"1\", \"text\": \"one\"}\n{\"id\": 2, \"text\": \"two\"}\n"
+                        "{\"text\": \"no id again\"}\n{\"id\": \"line=1\", \"text\": \"looks generated\"}\n"));
+  EXPECT_TRUE(lines.item_failures.empty()) << lines.item_failures.at(0).reason;
+  ASSERT_EQ(lines.documents.size(), 5u);
+  EXPECT_EQ(lines.documents[0].uri, "file:///x/mixed.jsonl#line=1");
+  EXPECT_EQ(lines.documents[1].uri, "file:///x/mixed.jsonl#1");
+  EXPECT_EQ(lines.documents[2].uri, "file:///x/mixed.jsonl#2");
+  EXPECT_EQ(lines.documents[3].uri, "file:///x/mixed.jsonl#line=4");
+  EXPECT_EQ(lines.documents[4].uri, "file:///x/mixed.jsonl#line%3D1");
+
+  const ParsedFile array =
+      parse(source_from_bytes("/x/mixed.json", R"([{"text": "no id"}, {"_id": "0", "text": "zero"}])"));
+  EXPECT_TRUE(array.item_failures.empty()) << array.item_failures.at(0).reason;
+  ASSERT_EQ(array.documents.size(), 2u);
+  EXPECT_EQ(array.documents[0].uri, "file:///x/mixed.json#index=0");
+  EXPECT_EQ(array.documents[1].uri, "file:///x/mixed.json#0");
 }
 
 TEST(FormatJson, UnparsableJsonFileThrows) {

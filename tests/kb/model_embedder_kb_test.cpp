@@ -34,7 +34,7 @@ class ToyEmbeddingService {
     config.name = "openai";
     config.model = "toy-letters";
     config.base_url = server_.url();
-    config.api_key_env = "RAGLINE_TEST_UNSET_KEY";
+    config.api_key_env = "";  // no key is sent
     config.max_retries = 0;
     config.timeout_seconds = 5;
     return config;

@@ -43,7 +43,7 @@ class FlakyEmbeddingService {
  public:
   FlakyEmbeddingService() : server_([this](const RecordedRequest& request, std::size_t) { return answer(request); }) {}
 
-  EmbedderConfig config(const std::string& key_variable = "RAGLINE_TEST_UNSET_KEY") const {
+  EmbedderConfig config(const std::string& key_variable = "") const {  // "": no key is sent
     EmbedderConfig config;
     config.name = "openai";
     config.model = "toy-letters";

@@ -60,7 +60,7 @@ EmbedderConfig openai_config(const HttpTestServer& server) {
   config.model = "text-embedding-3-small";
   config.dimension = 4;
   config.base_url = server.url();
-  config.api_key_env = kKeyVariable;
+  config.api_key_env = "";  // no key; tests of the key name their variable
   config.timeout_seconds = 5;
   config.max_retries = 2;
   return config;
@@ -93,17 +93,20 @@ std::string error_message(Action action, std::optional<ErrorKind> kind = std::nu
 
 // ---- OpenAI-compatible --------------------------------------------------------------------------
 
-// Body carries model, input, dimensions and encoding_format; Authorization only when the key variable is set.
+// Body carries model, input, dimensions and encoding_format; Authorization only when the default key variable is set
+// (it is read at each call).
 TEST(OpenAiEmbedder, RequestBodyAndAuthorization) {
   HttpTestServer server([](const RecordedRequest& request, std::size_t) { return openai_answer(request); });
-  ::unsetenv(kKeyVariable);
-  auto embedder = make_openai_embedder(openai_config(server));
+  ScopedEnvironment unset("OPENAI_API_KEY", nullptr);
+  EmbedderConfig config = openai_config(server);
+  config.api_key_env = "OPENAI_API_KEY";
+  auto embedder = make_openai_embedder(config);
   EXPECT_EQ(embedder->id(), "openai/text-embedding-3-small/4");
   EXPECT_EQ(embedder->dimension(), 4u);
   const std::vector<std::string> texts = {"text-1", "text-2"};
   expect_rows_match_texts(embedder->embed(texts, EmbedPurpose::document), texts);
   {
-    ScopedEnvironment key(kKeyVariable, kApiKey);
+    ScopedEnvironment key("OPENAI_API_KEY", kApiKey);
     embedder->embed(texts, EmbedPurpose::query);
   }
   const auto requests = server.requests();
@@ -285,6 +288,7 @@ TEST(OpenAiEmbedder, ApiKeyNeverInErrors) {
       return response;
     });
     EmbedderConfig config = openai_config(server);
+    config.api_key_env = kKeyVariable;
     config.max_retries = 0;
     const std::string message =
         error_message([&] { make_openai_embedder(config)->embed(numbered_texts(1), EmbedPurpose::document); });
@@ -292,6 +296,34 @@ TEST(OpenAiEmbedder, ApiKeyNeverInErrors) {
     EXPECT_EQ(message.find(kApiKey), std::string::npos) << message;
     EXPECT_EQ(message.find(kApiKey.substr(0, 12)), std::string::npos) << message;
   }
+}
+
+// A key variable named in the configuration but unset fails the call, naming the variable, before any request;
+// once it is set the key is sent.
+TEST(OpenAiEmbedder, NamedKeyVariableMustBeSet) {
+  ScopedEnvironment unset(kKeyVariable, nullptr);
+  HttpTestServer server([](const RecordedRequest& request, std::size_t) { return openai_answer(request); });
+  EmbedderConfig config = openai_config(server);
+  config.api_key_env = kKeyVariable;
+  auto embedder = make_openai_embedder(config);
+  const std::string message =
+      error_message([&] { embedder->embed(numbered_texts(1), EmbedPurpose::document); }, ErrorKind::invalid_argument);
+  EXPECT_NE(message.find(kKeyVariable), std::string::npos) << message;
+  EXPECT_TRUE(server.requests().empty());
+  ScopedEnvironment key(kKeyVariable, kApiKey);
+  embedder->embed(numbered_texts(1), EmbedPurpose::document);
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].header("authorization"), "Bearer " + kApiKey);
+}
+
+// A base URL's query string stays after the joined path.
+TEST(OpenAiEmbedder, BaseUrlQueryStringStaysAfterThePath) {
+  HttpTestServer server([](const RecordedRequest& request, std::size_t) { return openai_answer(request); });
+  EmbedderConfig config = openai_config(server);
+  config.base_url = server.url() + "/v1/?api-version=2024-06-01";
+  make_openai_embedder(config)->embed(numbered_texts(1), EmbedPurpose::document);
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].target, "/v1/embeddings?api-version=2024-06-01");
 }
 
 // Bad settings are refused when the embedder is made.

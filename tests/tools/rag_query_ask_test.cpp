@@ -55,7 +55,7 @@ class RagQueryAsk : public ::testing::Test {
 };
 
 // The streamed answer is printed, then only the sources it cited; the turn is stored; the second turn carries the
-// history to the model.
+// history to the model; an --api-key-env naming an unset variable is refused first.
 TEST_F(RagQueryAsk, StreamsAnswerAndListsUsedSources) {
   HttpTestServer server([](const RecordedRequest& request, std::size_t) {
     const auto body = json::parse(request.body);
@@ -68,9 +68,13 @@ TEST_F(RagQueryAsk, StreamsAnswerAndListsUsedSources) {
     return streamed({"About 400 ", "metres [2]."});
   });
   const std::string ask = "ask 'How high does a winch launch go?' --kb " + kb() +
-                          " --llm openai --model m --base-url " + server.url() +
-                          " --api-key-env RAGLINE_NO_SUCH_KEY --session s1 --mode bm25 -k 2";
-  auto result = run_command(rag_query(ask));
+                          " --llm openai --model m --base-url " + server.url() + " --session s1 --mode bm25 -k 2";
+  // A key variable named but unset is refused, by name, before anything is asked.
+  auto result = run_command(rag_query(ask + " --api-key-env RAGLINE_NO_SUCH_KEY"));
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.stderr_text.find("RAGLINE_NO_SUCH_KEY"), std::string::npos) << result.stderr_text;
+  EXPECT_TRUE(server.requests().empty());
+  result = run_command(rag_query(ask));
   ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
   EXPECT_TRUE(result.stdout_text.starts_with("About 400 metres [2].\n\nSources:\n")) << result.stdout_text;
   // Both pages were in the prompt (k 2); only [2] is listed.
