@@ -12,6 +12,18 @@
 namespace ragline {
 namespace {
 
+std::string_view to_string(IngestFailureKind kind) {
+  switch (kind) {
+    case IngestFailureKind::input:
+      return "input";
+    case IngestFailureKind::embedder:
+      return "embedder";
+    case IngestFailureKind::pending_vectors:
+      return "pending_vectors";
+  }
+  return "input";
+}
+
 using core::JsonFields;
 using core::UnknownFields;
 using nlohmann::json;
@@ -261,7 +273,7 @@ std::string to_json(const Hit& hit) { return document(hit_json(hit)); }
 std::string to_json(const IngestReport& report) {
   json failures = json::array();
   for (const auto& failure : report.failures)
-    failures.push_back({{"location", failure.location}, {"reason", failure.reason}});
+    failures.push_back({{"location", failure.location}, {"reason", failure.reason}, {"kind", to_string(failure.kind)}});
   // The names rag-query --json has always printed (files, added, ...), not the struct's.
   return document({{"ok", report.ok()},
                    {"files", report.files_seen},

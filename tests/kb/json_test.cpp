@@ -247,6 +247,13 @@ TEST(Json, EveryWriterOfARealKbCarriesTheVersion) {
   EXPECT_EQ(ingest.at("ragline_json"), 1);
   EXPECT_EQ(ingest.at("added"), 1) << ingest.dump();
   EXPECT_EQ(ingest.at("ok"), true);
+  IngestReport failed;
+  failed.failures.push_back({"docs/bad.jsonl:3", "not JSON", IngestFailureKind::input});
+  failed.failures.push_back({"embedder lexical-v1/768", "down", IngestFailureKind::embedder});
+  const json failures = json::parse(to_json(failed)).at("failures");
+  EXPECT_EQ(failures.at(0).at("kind"), "input");
+  EXPECT_EQ(failures.at(1).at("kind"), "embedder");
+  EXPECT_EQ(failures.at(1).at("location"), "embedder lexical-v1/768");
 
   Query query("winch launch", 3);
   query.mode = SearchMode::bm25;
