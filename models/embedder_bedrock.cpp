@@ -140,12 +140,7 @@ class BedrockEmbedder final : public Embedder {
   }
 
   void check_dimension(std::size_t size, const std::string& where) {
-    std::size_t expected = 0;
-    if (dimension_.compare_exchange_strong(expected, size)) return;
-    if (size != expected) {
-      throw_malformed_response(
-          endpoint_, where + " has " + std::to_string(size) + " values, expected " + std::to_string(expected));
-    }
+    check_response_dimension(dimension_, size, endpoint_, where);
   }
 
   std::string model_;

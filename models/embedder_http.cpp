@@ -47,6 +47,16 @@ void throw_malformed_response(std::string_view endpoint, std::string_view what) 
   RAGLINE_THROW(format, endpoint << ": malformed response: " << what);
 }
 
+void check_response_dimension(std::atomic<std::size_t>& dimension, std::size_t size, std::string_view endpoint,
+                              const std::string& where) {
+  std::size_t expected = 0;
+  if (dimension.compare_exchange_strong(expected, size)) return;
+  if (size != expected) {
+    throw_malformed_response(endpoint,
+                             where + " has " + std::to_string(size) + " values, expected " + std::to_string(expected));
+  }
+}
+
 nlohmann::json parse_json_response(const std::string& body, std::string_view endpoint) {
   nlohmann::json parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) throw_malformed_response(endpoint, "the body is not JSON");

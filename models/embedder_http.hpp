@@ -3,6 +3,7 @@
 // service options of an EmbedderConfig, cutting texts into request batches, reading vectors
 // out of a JSON response.
 
+#include <atomic>
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -37,6 +38,12 @@ std::vector<float> json_to_vector(const nlohmann::json& value, std::string_view 
 nlohmann::json parse_json_response(const std::string& body, std::string_view endpoint);
 
 [[noreturn]] void throw_malformed_response(std::string_view endpoint, std::string_view what);
+
+// Checks that a response's vector at `where` has the dimension of every vector before it. The
+// first vector fixes a dimension the configuration left open (`dimension` 0); thread-safe, as
+// responses of requests in flight are read on several threads.
+void check_response_dimension(std::atomic<std::size_t>& dimension, std::size_t size, std::string_view endpoint,
+                              const std::string& where);
 
 // The services' answers parsed apart from the HTTP calls, so they can be tested and fuzzed alone.
 // Each returns the rows in input order and throws Error(format) "<endpoint>: malformed response:
