@@ -65,14 +65,7 @@ void write_docs(const TempDir& dir) {
 }
 
 std::string error_of(const std::function<void()>& operation, ErrorKind expected_kind = ErrorKind::invalid_argument) {
-  try {
-    operation();
-  } catch (const Error& error) {
-    EXPECT_EQ(error.kind(), expected_kind) << error.what();
-    return error.what();
-  }
-  ADD_FAILURE() << "expected an Error";
-  return {};
+  return ragline::testing::error_message_of(operation, expected_kind);
 }
 
 TEST(ExtensionPoints, AnApplicationsEmbedderObjectIngestsAndSearchesHybrid) {

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "support/http_test_server.hpp"
+#include "support/test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace ragline::net {
 namespace {
@@ -25,14 +27,7 @@ HttpOptions fast_options() {
 }
 
 std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    EXPECT_EQ(error.kind(), kNetworkErrorKind);
-    return error.what();
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return {};
+  return ragline::testing::error_message_of(action, kNetworkErrorKind);
 }
 
 // Backoff doubles from the base, is capped, keeps half its value as a floor, and defers to Retry-After.

@@ -5,6 +5,7 @@
 
 #include "net/http_client.hpp"
 #include "support/http_test_server.hpp"
+#include "support/test_support.hpp"
 
 namespace ragline::net {
 namespace {
@@ -33,14 +34,7 @@ HttpRequest post_to(const HttpTestServer& server) {
 }
 
 std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    EXPECT_EQ(error.kind(), kNetworkErrorKind);
-    return error.what();
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return {};
+  return ragline::testing::error_message_of(action, kNetworkErrorKind);
 }
 
 // Pieces sent with pauses between them reach on_data in order, as several calls, and the headers come back.

@@ -16,6 +16,17 @@
 
 namespace ragline::testing {
 
+std::string error_message_of(const std::function<void()>& action, ErrorKind expected_kind) {
+  try {
+    action();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), expected_kind) << error.what();
+    return error.what();
+  }
+  ADD_FAILURE() << "no ragline::Error thrown";
+  return {};
+}
+
 TempDir::TempDir() {
   std::random_device random;
   for (int attempt = 0; attempt < 100; ++attempt) {

@@ -3,11 +3,13 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "ragline/error.hpp"
 #include "ragline/types.hpp"
 
 namespace ragline::testing {
@@ -25,6 +27,10 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The message of the ragline::Error that `action` throws, after checking its kind; a test failure
+// (and an empty message) when it throws none.
+std::string error_message_of(const std::function<void()>& action, ErrorKind expected_kind);
 
 // A BM25-only query: for tests of keyword semantics (exact matches, no dense neighbours).
 inline Query keyword_query(std::string text, std::size_t k = 10) {
