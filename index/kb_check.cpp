@@ -1,6 +1,7 @@
 #include "index/kb_check.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -86,6 +87,13 @@ class Checker {
     // With rank 1 FTS5 also compares the index with its content, the chunk_keyword_source view;
     // the view lists non-searchable chunks (hierarchical parents) too, which are never indexed,
     // so that comparison only holds for KBs without them. The docsize comparison covers the rest.
+    if (database_.read_only()) {
+      // FTS5 runs its integrity-check as an INSERT, which a read-only connection refuses.
+      report_.pending.push_back({"keyword index",
+                                 "FTS5 integrity-check skipped: the KB is read-only here and FTS5 runs it as a write "
+                                 "(the keyword index rows were still compared with the chunks)"});
+      return;
+    }
     const bool all_searchable = database_.query_int64("SELECT count(*) FROM chunks WHERE searchable = 0") == 0;
     try {
       database_.exec(all_searchable ? "INSERT INTO chunk_keywords(chunk_keywords, rank) VALUES('integrity-check', 1)"
@@ -182,6 +190,12 @@ class Checker {
     if (!loaded) return;  // derived; built on first use
     const auto& [index, header] = *loaded;
     const std::string name = vector_file_.filename().string();
+    const std::string kb_id = store_.kb_id();
+    if (!kb_id.empty() && header.kb_id != kb_id) {
+      finding("vector index", name + " belongs to another KB (KB id \"" + header.kb_id + "\"; this KB is \"" + kb_id +
+                                  "\"); searches ignore it and rebuild the index from kb.sqlite");
+      return;
+    }
     if (header.generation > generation_) {
       finding("vector index", name + " is at generation " + std::to_string(header.generation) +
                                   ", newer than kb.sqlite (" + std::to_string(generation_) + ")");
@@ -223,6 +237,41 @@ class Checker {
     if (!missing.empty()) {
       finding("vector index", count_and_sample(missing) + " vectors kb.sqlite had at generation " +
                                   std::to_string(header.generation) + " are missing from " + name);
+    }
+    compare_sampled_vectors(index, header.generation, name);
+  }
+
+  // The same ids can hold other vectors (a file of the same size copied from a KB without a KB
+  // id): up to 64 random vectors the file must already hold are compared with kb.sqlite's.
+  void compare_sampled_vectors(const VectorIndex& index, std::int64_t file_generation, const std::string& name) {
+    constexpr int kSample = 64;
+    auto statement =
+        database_.prepare("SELECT chunk_id, vector FROM chunk_vectors WHERE generation <= ?1 ORDER BY random() LIMIT " +
+                          std::to_string(kSample));
+    statement.bind(1, file_generation);
+    std::vector<std::int64_t> differing;
+    while (statement.step()) {
+      const auto chunk_id = statement.column_int64(0);
+      const auto held = index.vector(chunk_id);
+      if (!held) {
+        if (index.config().type == "ivf" && index.config().pq_m > 0) return;  // codes only: nothing to compare
+        continue;                                                             // missing ids are reported above
+      }
+      const auto* stored = static_cast<const float*>(sqlite3_column_blob(statement.get(), 1));
+      const auto bytes = static_cast<std::size_t>(sqlite3_column_bytes(statement.get(), 1));
+      if (bytes != held->size() * sizeof(float)) continue;  // wrong sizes are reported above
+      for (std::size_t i = 0; i < held->size(); ++i) {
+        // IVF-Flat reconstructs exactly; a small tolerance keeps float noise out.
+        if (std::abs((*held)[i] - stored[i]) > 1e-5f) {
+          differing.push_back(chunk_id);
+          break;
+        }
+      }
+    }
+    if (!differing.empty()) {
+      std::sort(differing.begin(), differing.end());
+      finding("vector index", count_and_sample(differing) + " of up to " + std::to_string(kSample) +
+                                  " sampled vectors in " + name + " differ from kb.sqlite's (a file of another KB?)");
     }
   }
 

@@ -1,5 +1,9 @@
 #include "index/sqlite.hpp"
 
+#include <unistd.h>
+
+#include <system_error>
+
 #include "core/check.hpp"
 
 namespace ragline::index {
@@ -89,19 +93,97 @@ std::string_view Statement::column_text(int column) const {
   return std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(handle_.get(), column)));
 }
 
-Database Database::open(const std::filesystem::path& path, bool create, bool read_only) {
+Database Database::open_with(const std::string& name, int flags, const std::filesystem::path& path, OpenMode mode) {
   Database database;
   database.path_ = path;
-  int flags = SQLITE_OPEN_NOMUTEX | (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
-  if (create && !read_only) flags |= SQLITE_OPEN_CREATE;
+  database.mode_ = mode;
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int rc = sqlite3_open_v2(name.c_str(), &raw, flags, nullptr);
   database.handle_.reset(raw);
   if (rc != SQLITE_OK) throw_sqlite_error(raw, rc, "opening " + path.string());
   sqlite3_extended_result_codes(raw, 1);
   // Writers wait for each other this long before reporting the KB as busy.
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   database.exec("PRAGMA foreign_keys = ON");
+  return database;
+}
+
+Database Database::open(const std::filesystem::path& path, bool create, bool read_only) {
+  int flags = SQLITE_OPEN_NOMUTEX | (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
+  if (create && !read_only) flags |= SQLITE_OPEN_CREATE;
+  return open_with(path.string(), flags, path, read_only ? OpenMode::read_only : OpenMode::read_write);
+}
+
+namespace {
+
+bool writable(const std::filesystem::path& path) {
+  std::error_code error;
+  // A file that does not exist yet is created in the directory, checked separately.
+  return !std::filesystem::exists(path, error) || ::access(path.c_str(), W_OK) == 0;
+}
+
+// SQLite opens lazily: the first read opens -wal and -shm, and is where a KB that cannot be
+// written fails ("unable to open database file", "attempt to write a readonly database").
+int probe(Database& database) {
+  return sqlite3_exec(database.get(), "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr);
+}
+
+bool cannot_write(int rc) {
+  const int primary = rc & 0xff;
+  return primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY || primary == SQLITE_FULL ||
+         rc == SQLITE_IOERR_SHMOPEN || rc == SQLITE_IOERR_SHMSIZE || rc == SQLITE_IOERR_SHMMAP;
+}
+
+// `file:` URI of a path (RFC 3986 escapes for the characters SQLite's URI parser gives meaning).
+std::string file_uri(const std::filesystem::path& path) {
+  std::string uri = "file:";
+  for (const unsigned char c : path.string()) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x21 || c >= 0x7f) {
+      static const char* const kHex = "0123456789ABCDEF";
+      uri += '%';
+      uri += kHex[c >> 4];
+      uri += kHex[c & 15];
+    } else {
+      uri += static_cast<char>(c);
+    }
+  }
+  return uri;
+}
+
+}  // namespace
+
+Database Database::open_existing(const std::filesystem::path& path) {
+  const auto directory = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  auto sibling = [&](const char* suffix) { return std::filesystem::path(path.string() + suffix); };
+  const bool can_write = ::access(directory.c_str(), W_OK) == 0 && ::access(path.c_str(), W_OK) == 0 &&
+                         writable(sibling("-wal")) && writable(sibling("-shm"));
+  int rc = SQLITE_OK;
+  if (can_write) {
+    Database database = open(path, false);
+    rc = probe(database);
+    if (rc == SQLITE_OK) return database;
+    if (!cannot_write(rc)) throw_sqlite_error(database.get(), rc, "reading " + path.string());
+  }
+  {
+    Database database = open(path, false, true);
+    rc = probe(database);
+    if (rc == SQLITE_OK) return database;
+    if (!cannot_write(rc)) throw_sqlite_error(database.get(), rc, "reading " + path.string());
+  }
+  // No -shm can be made (a read-only directory after a clean close). Without a -wal holding data,
+  // kb.sqlite has every committed transaction, and SQLite may read it as immutable media.
+  std::error_code error;
+  const auto wal = sibling("-wal");
+  const bool wal_holds_data = std::filesystem::exists(wal, error) && std::filesystem::file_size(wal, error) > 0;
+  RAGLINE_CHECK(!wal_holds_data, io,
+                "cannot read " << path.string() << ": it is not writable here, and its kb.sqlite-wal holds "
+                               << "committed data that SQLite can only read with a kb.sqlite-shm it cannot create "
+                               << "(open it once with write access to checkpoint it)");
+  Database database =
+      open_with(file_uri(path) + "?immutable=1", SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, path,
+                OpenMode::immutable);
+  rc = probe(database);
+  if (rc != SQLITE_OK) throw_sqlite_error(database.get(), rc, "reading " + path.string() + " read-only");
   return database;
 }
 
@@ -127,7 +209,12 @@ StatementCache::Lease StatementCache::get(std::string_view sql) {
   return Lease(*found->second);
 }
 
-WriteTransaction::WriteTransaction(Database& database) : database_(database) { database_.exec("BEGIN IMMEDIATE"); }
+WriteTransaction::WriteTransaction(Database& database) : database_(database) {
+  RAGLINE_CHECK(!database.read_only(), io,
+                database.path().string() << " is read-only (opened for reading: the file or its directory is not "
+                                            "writable): this needs write access");
+  database_.exec("BEGIN IMMEDIATE");
+}
 
 WriteTransaction::~WriteTransaction() {
   if (open_) sqlite3_exec(database_.get(), "ROLLBACK", nullptr, nullptr, nullptr);

@@ -64,11 +64,26 @@ class Statement {
   StatementHandle handle_;
 };
 
+// How a connection reads its file (Database::open_existing).
+enum class OpenMode {
+  read_write,  // the normal case
+  read_only,   // SQLITE_OPEN_READONLY: WAL readers share -shm, or read the -wal through a private
+               // copy of its index when -shm cannot be written (SQLite 3.22+)
+  immutable,   // read-only and `immutable=1`: no -wal holds data and no -shm can be made, so
+               // kb.sqlite is read as it is, without locks; a writer starting later is not seen
+};
+
 class Database {
  public:
   // Opens (and with `create`, creates) the database file; enables foreign keys, sets the busy
   // timeout. Use read_only for connections that never write.
   static Database open(const std::filesystem::path& path, bool create, bool read_only = false);
+  // Opens an existing database read-write when it can be written, else for reading only (the
+  // directory, the file or its -wal/-shm not writable: another user's KB, a read-only mount, an
+  // immutable file, a full disk): read_only when SQLite can read the WAL that way, else immutable
+  // when no -wal holds data. Error(io) naming the file when neither is possible. Reads nothing
+  // but the header page (to find out).
+  static Database open_existing(const std::filesystem::path& path);
 
   void exec(std::string_view sql);  // runs one or more statements without results
   Statement prepare(std::string_view sql) { return Statement(handle_.get(), sql); }
@@ -78,10 +93,15 @@ class Database {
   int changes() const { return sqlite3_changes(handle_.get()); }
   sqlite3* get() const { return handle_.get(); }
   const std::filesystem::path& path() const { return path_; }
+  OpenMode mode() const { return mode_; }
+  bool read_only() const { return mode_ != OpenMode::read_write; }
 
  private:
+  static Database open_with(const std::string& name, int flags, const std::filesystem::path& path, OpenMode mode);
+
   DatabaseHandle handle_;
   std::filesystem::path path_;
+  OpenMode mode_ = OpenMode::read_write;
 };
 
 // Prepared statements kept for the life of a connection, keyed by their SQL. get() hands one
@@ -111,6 +131,8 @@ class StatementCache {
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted (e.g. by an exception).
+// Error(io) "... is read-only" at once on a connection that Database::open_existing opened for
+// reading only.
 class WriteTransaction {
  public:
   explicit WriteTransaction(Database& database);

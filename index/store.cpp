@@ -1,6 +1,8 @@
 #include "index/store.hpp"
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <system_error>
 #include <unordered_map>
 
@@ -43,6 +45,18 @@ void validate_embedder(const EmbedderConfig& config) {
 std::string describe(const ChunkerConfig& config) { return nlohmann::json(config).dump(); }
 std::string describe(const AnalyzerConfig& config) { return nlohmann::json(config).dump(); }
 
+// 128 random bits as 32 hex digits.
+std::string random_kb_id() {
+  std::random_device random;
+  std::string id;
+  for (int word = 0; word < 4; ++word) {
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(random()));
+    id += hex;
+  }
+  return id;
+}
+
 std::uint64_t directory_size(const std::filesystem::path& dir) {
   std::uint64_t total = 0;
   std::error_code error;
@@ -78,11 +92,13 @@ Store Store::open(const std::filesystem::path& kb_dir, bool create, const StoreS
     std::filesystem::create_directories(kb_dir, error);
     RAGLINE_CHECK(!error, io, "cannot create KB directory " << kb_dir.string() << ": " << error.message());
   }
-  Store store(Database::open(database_path, !exists), kb_dir);
+  // An existing KB that cannot be written is opened for reading (Database::open_existing).
+  Store store(exists ? Database::open_existing(database_path) : Database::open(database_path, true), kb_dir);
   Database& database = store.database_;
   // WAL lets readers run during an ingest; FULL syncs every commit so a committed batch
-  // survives power loss, not only a crash of the process.
-  database.exec("PRAGMA journal_mode = WAL");
+  // survives power loss, not only a crash of the process. (A KB's file is in WAL mode from its
+  // creation on, so this writes nothing when opening an existing one.)
+  if (!database.read_only()) database.exec("PRAGMA journal_mode = WAL");
   database.exec("PRAGMA synchronous = FULL");
   register_fts5_extensions(database.get());
   store.migrate(!exists, options.chunker, options.analyzer, options.embedder, options.vector_index);
@@ -98,7 +114,10 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
     return static_cast<int>(database_.query_int64("PRAGMA user_version").value_or(0));
   };
   std::optional<WriteTransaction> transaction;
-  if (current_version() != kSchemaVersion) transaction.emplace(database_);
+  if (current_version() != kSchemaVersion) {
+    require_writable("upgrading its schema to version " + std::to_string(kSchemaVersion));
+    transaction.emplace(database_);
+  }
   int version = current_version();
   const bool empty = database_.query_int64("SELECT count(*) FROM sqlite_schema").value_or(0) == 0;
   RAGLINE_CHECK(version <= kSchemaVersion, unsupported,
@@ -118,6 +137,8 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
     put.bind(1, "analyzer").bind(2, nlohmann::json(analyzer_config).dump()).run();
     put.reset();
     put.bind(1, "generation").bind(2, "0").run();
+    put.reset();
+    put.bind(1, "kb_id").bind(2, random_kb_id()).run();
     database_.exec("PRAGMA user_version = 1");
     version = 1;
   }
@@ -170,6 +191,7 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
   }
   if (vector_index && !(*vector_index == vector_index_)) {
     // The index type is derived data: the new one is recorded and vectors.faiss rebuilt on use.
+    require_writable("changing the vector index type");
     WriteTransaction change(database_);
     set_vector_index_config(*vector_index);
     change.commit();
@@ -205,6 +227,15 @@ void Store::load_settings() {
 
 void Store::bump_generation() {
   database_.exec("UPDATE settings SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'");
+  if (kb_id().empty()) put_setting(statements_, "kb_id", random_kb_id());
+}
+
+std::string Store::kb_id() { return setting(statements_, "kb_id"); }
+
+void Store::require_writable(std::string_view operation) const {
+  RAGLINE_CHECK(!read_only(), io,
+                "KB " << kb_dir_.string() << " is read-only: " << operation
+                      << " needs write access (kb.sqlite, or its directory, is not writable by this process)");
 }
 
 std::int64_t Store::generation() {

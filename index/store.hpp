@@ -78,6 +78,11 @@ class Store {
   const std::filesystem::path& directory() const { return kb_dir_; }
   int schema_version() const { return schema_version_; }
   Database& database() { return database_; }
+  // True when kb.sqlite was opened for reading only (its directory or files are not writable:
+  // another user's KB, a read-only mount, a full disk); reads work, writes throw.
+  bool read_only() const { return database_.read_only(); }
+  // Error(io) "KB <dir> is read-only: <operation> needs write access" on a read-only store.
+  void require_writable(std::string_view operation) const;
 
   std::optional<StoredDocumentState> find_document(const std::string& uri);
 
@@ -94,9 +99,14 @@ class Store {
   // Documents whose source_path is `path` or lies below it (directory roots).
   std::vector<std::pair<std::int64_t, std::string>> documents_from(const std::filesystem::path& path);
 
-  // Bumped once per committed write batch; the vector index records it (DESIGN.md).
+  // Bumped once per committed write batch; the vector index records it (DESIGN.md). A KB made
+  // before KB ids gets its kb_id here, on its first write.
   void bump_generation();
   std::int64_t generation();
+  // The KB's identity: 32 random hex digits made at creation (settings "kb_id"), written into
+  // vectors.faiss so that a file copied from another KB is refused; empty for a KB from before
+  // KB ids that has not been written since.
+  std::string kb_id();
 
   // The chunks with these ids, in the order given; ids that do not exist are left out.
   std::vector<StoredChunk> chunks_by_id(const std::vector<std::int64_t>& chunk_ids);

@@ -22,7 +22,9 @@ namespace {
 using State = VectorIndexState;
 
 constexpr char kMagic[8] = {'R', 'A', 'G', 'L', 'V', 'E', 'C', '1'};
-constexpr std::uint32_t kFormatVersion = 1;
+// 2 added the KB id after the embedder id; format 1 files (no KB id) are still read.
+constexpr std::uint32_t kFormatVersion = 2;
+constexpr std::size_t kMaxKbIdBytes = 256;
 constexpr std::size_t kMaxEmbedderIdBytes = 4096;
 constexpr std::size_t kMaxTypeBytes = 64;
 
@@ -122,7 +124,7 @@ class ChecksummedWriter final : public faiss::IOWriter {
 };
 
 // Layout (native little-endian): magic, format version, state, generation, dimension, embedder id,
-// VectorIndexConfig, positions, tombstones | labels (i64 per position) | tombstoned positions
+// KB id (format 2), VectorIndexConfig, positions, tombstones | labels (i64 per position) | tombstoned positions
 // (u64 each) | faiss::write_index blob | blob size (u64) | checksum of all preceding bytes (u64).
 struct FileHeader {
   VectorIndexHeader header;
@@ -136,8 +138,8 @@ FileHeader read_file_header(BoundedReader& reader) {
   reader.read(magic, sizeof magic);
   if (std::memcmp(magic, kMagic, sizeof kMagic) != 0) throw CorruptFile{"not a ragline vector index (bad magic)"};
   const auto version = reader.read_value<std::uint32_t>();
-  if (version != kFormatVersion) {
-    throw CorruptFile{"format version " + std::to_string(version) + " is not " + std::to_string(kFormatVersion)};
+  if (version != 1 && version != kFormatVersion) {
+    throw CorruptFile{"format version " + std::to_string(version) + " is not 1 or " + std::to_string(kFormatVersion)};
   }
   FileHeader file;
   const auto state = reader.read_value<std::uint32_t>();
@@ -147,6 +149,7 @@ FileHeader read_file_header(BoundedReader& reader) {
   file.header.dimension = reader.read_value<std::uint64_t>();
   if (file.header.dimension == 0 || file.header.dimension > (1u << 16)) throw CorruptFile{"implausible dimension"};
   file.header.embedder_id = reader.read_string(kMaxEmbedderIdBytes, "embedder id");
+  if (version >= 2) file.header.kb_id = reader.read_string(kMaxKbIdBytes, "KB id");
   auto& config = file.header.config;
   config.type = reader.read_string(kMaxTypeBytes, "index type");
   for (int* field : {&config.hnsw_m, &config.ef_construction, &config.ef_search, &config.nlist, &config.nprobe,
@@ -200,6 +203,8 @@ void write_vector_file(const std::filesystem::path& path, const VectorIndexHeade
                        std::size_t tombstone_count, const faiss::Index& index) {
   RAGLINE_CHECK(header.embedder_id.size() <= kMaxEmbedderIdBytes, invalid_argument,
                 "embedder id is longer than " << kMaxEmbedderIdBytes << " bytes");
+  RAGLINE_CHECK(header.kb_id.size() <= kMaxKbIdBytes, invalid_argument,
+                "KB id is longer than " << kMaxKbIdBytes << " bytes");
   auto temporary = path;
   temporary += ".tmp-" + std::to_string(::getpid());
   FilePtr file(std::fopen(temporary.c_str(), "wb"));
@@ -212,6 +217,7 @@ void write_vector_file(const std::filesystem::path& path, const VectorIndexHeade
     writer.write_value(header.generation);
     writer.write_value(static_cast<std::uint64_t>(header.dimension));
     writer.write_string(header.embedder_id);
+    writer.write_string(header.kb_id);
     const auto& config = header.config;
     writer.write_string(config.type);
     for (int field : {config.hnsw_m, config.ef_construction, config.ef_search, config.nlist, config.nprobe, config.pq_m,

@@ -1,7 +1,8 @@
 #pragma once
 // vectors.faiss, the file a VectorIndex is saved to. Layout (native little-endian): magic
-// "RAGLVEC1", format version (u32, 1), state (u32, VectorIndexState), KB generation (i64),
-// dimension (u64), embedder id (u32 length + bytes), VectorIndexConfig (type as u32 length +
+// "RAGLVEC1", format version (u32, 2), state (u32, VectorIndexState), KB generation (i64),
+// dimension (u64), embedder id (u32 length + bytes), KB id (u32 length + bytes; not in format 1,
+// which is still read, with an empty KB id), VectorIndexConfig (type as u32 length +
 // bytes, then hnsw_m, ef_construction, ef_search, nlist, nprobe, pq_m, pq_bits as i32), positions
 // (u64), tombstones (u64) | labels (i64 per position) | tombstoned positions (u64 each) |
 // faiss::write_index blob | blob size (u64) | checksum of all preceding bytes (u64).

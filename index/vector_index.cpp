@@ -539,10 +539,20 @@ std::optional<std::vector<VectorHit>> VectorIndex::search_exact(std::span<const 
 
 std::size_t VectorIndex::memory_bytes() const { return impl_->memory_bytes(); }
 
-void VectorIndex::save(const std::filesystem::path& path, std::int64_t generation,
-                       const std::string& embedder_id) const {
+std::optional<std::vector<float>> VectorIndex::vector(std::int64_t chunk_id) const {
   const Impl& impl = *impl_;
-  write_vector_file(path, VectorIndexHeader{generation, embedder_id, impl.dimension, impl.config}, impl.state,
+  if (impl.state == State::ivf_pq) return std::nullopt;
+  const auto found = impl.positions.find(chunk_id);
+  if (found == impl.positions.end()) return std::nullopt;
+  std::vector<float> scratch;
+  const float* row = impl.row(found->second, scratch);
+  return std::vector<float>(row, row + impl.dimension);
+}
+
+void VectorIndex::save(const std::filesystem::path& path, std::int64_t generation, const std::string& embedder_id,
+                       const std::string& kb_id) const {
+  const Impl& impl = *impl_;
+  write_vector_file(path, VectorIndexHeader{generation, embedder_id, impl.dimension, impl.config, kb_id}, impl.state,
                     impl.labels, impl.tombstoned, impl.tombstone_count, *impl.index);
 }
 

@@ -40,6 +40,7 @@ struct VectorIndexHeader {
   std::string embedder_id;
   std::size_t dimension = 0;
   VectorIndexConfig config;
+  std::string kb_id;  // the KB the file was written for (Store::kb_id); empty in format 1 files
 };
 
 class VectorIndex {
@@ -77,8 +78,14 @@ class VectorIndex {
   std::optional<std::vector<VectorHit>> search_exact(std::span<const float> query, std::size_t k,
                                                      std::span<const std::int64_t> chunk_ids) const;
 
+  // The stored vector of a live id as the index holds it; nullopt for an unknown id, and for
+  // IVF-PQ, which keeps only codes.
+  std::optional<std::vector<float>> vector(std::int64_t chunk_id) const;
+
   // Written to a temporary file beside `path`, fsynced, renamed over `path`, directory fsynced.
-  void save(const std::filesystem::path& path, std::int64_t generation, const std::string& embedder_id) const;
+  // `kb_id` is the KB's identity (Store::kb_id), compared by readers.
+  void save(const std::filesystem::path& path, std::int64_t generation, const std::string& embedder_id,
+            const std::string& kb_id = {}) const;
   // nullopt when the file is missing; Error(corrupt) naming the file when it is unreadable.
   static std::optional<std::pair<VectorIndex, VectorIndexHeader>> load(const std::filesystem::path& path);
   // Only the header (cheap), for staleness checks; nullopt when missing or unreadable.

@@ -11,7 +11,8 @@ void emit(const LogCallback& log, LogLevel level, const std::string& message) {
 
 }  // namespace
 
-bool SyncedVectorIndex::adopt_file(Store& store, const std::string& embedder_id, std::size_t dimension) {
+bool SyncedVectorIndex::adopt_file(Store& store, const std::string& embedder_id, std::size_t dimension,
+                                   const LogCallback& log) {
   std::optional<std::pair<VectorIndex, VectorIndexHeader>> loaded;
   try {
     loaded = VectorIndex::load(file_);
@@ -20,6 +21,14 @@ bool SyncedVectorIndex::adopt_file(Store& store, const std::string& embedder_id,
   }
   if (!loaded) return false;
   auto& [index, header] = *loaded;
+  // A KB without an id (from before KB ids, not written since) accepts any file, as it did.
+  const std::string kb_id = store.kb_id();
+  if (!kb_id.empty() && header.kb_id != kb_id) {
+    emit(log, LogLevel::warning,
+         file_.string() + " belongs to another KB (KB id \"" + header.kb_id + "\"; this KB is \"" + kb_id +
+             "\"): ignored, the vector index is rebuilt from kb.sqlite");
+    return false;
+  }
   if (header.embedder_id != embedder_id || header.dimension != dimension ||
       !(header.config == store.vector_index_config()) || header.generation > store.generation()) {
     return false;
@@ -53,14 +62,15 @@ void SyncedVectorIndex::refresh(Store& store, const LogCallback& log) {
   }
   // The file is worth reading when it is further along than memory: loading is cheaper than
   // adding (and for HNSW, inserting) every vector again.
-  if (const auto header = VectorIndex::read_header(file_); header && header->generation > generation_) {
-    adopt_file(store, embedder_id, dimension);
+  if (const auto header = VectorIndex::read_header(file_);
+      header && header->generation > generation_ && !ignore_file_) {
+    adopt_file(store, embedder_id, dimension, log);
   }
   // Removals before this point are forgotten: an index older than that cannot catch up.
   if (index_ && generation_ < store.removals_pruned_through()) {
     index_.reset();
     generation_ = -1;
-    if (!adopt_file(store, embedder_id, dimension) || generation_ < store.removals_pruned_through()) {
+    if (!adopt_file(store, embedder_id, dimension, log) || generation_ < store.removals_pruned_through()) {
       index_.reset();
       generation_ = -1;
     }
@@ -95,7 +105,7 @@ void SyncedVectorIndex::catch_up(Store& store) {
 
 void SyncedVectorIndex::save(Store& store) {
   if (!index_ || generation_ == file_generation_) return;
-  index_->save(file_, generation_, embedder_id_);
+  index_->save(file_, generation_, embedder_id_, store.kb_id());
   file_generation_ = generation_;
   WriteTransaction transaction(store.database());
   store.prune_vector_removals(generation_);
@@ -106,15 +116,23 @@ void SyncedVectorIndex::rebuild(Store& store, const LogCallback& log) {
   index_.reset();
   generation_ = -1;
   file_generation_ = -1;
-  std::error_code error;
-  std::filesystem::remove(file_, error);
-  {
+  // The old file stays until the new one is renamed over it: a reader meanwhile loads it instead
+  // of finding it missing and building the whole index itself.
+  ignore_file_ = true;
+  try {
     ReadTransaction snapshot(store.database());
     refresh(store, log);
+  } catch (...) {
+    ignore_file_ = false;
+    throw;
   }
+  ignore_file_ = false;
   if (index_) {
     index_->compact();
     save(store);
+  } else {
+    std::error_code error;
+    std::filesystem::remove(file_, error);  // the KB has no vectors: nothing to read
   }
 }
 

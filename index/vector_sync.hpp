@@ -29,7 +29,8 @@ class SyncedVectorIndex {
   // Writes vectors.faiss when the in-memory index is newer than the file, then forgets removals
   // the file reflects. Call after refresh(), outside any transaction.
   void save(Store& store);
-  // Discards the in-memory index and the file's content and rebuilds both from kb.sqlite.
+  // Discards the in-memory index and the file's content and rebuilds both from kb.sqlite. The
+  // new file is written beside the old one and renamed over it: readers never find it missing.
   void rebuild(Store& store, const LogCallback& log = {});
 
   // nullptr when the KB has no vectors.
@@ -39,7 +40,9 @@ class SyncedVectorIndex {
   const std::filesystem::path& file() const { return file_; }
 
  private:
-  bool adopt_file(Store& store, const std::string& embedder_id, std::size_t dimension);
+  // Loads vectors.faiss when it is readable and belongs to this KB (its KB id, embedder,
+  // dimension, config; not newer than kb.sqlite); a file of another KB is logged as a warning.
+  bool adopt_file(Store& store, const std::string& embedder_id, std::size_t dimension, const LogCallback& log);
   void catch_up(Store& store);
 
   std::filesystem::path file_;
@@ -47,6 +50,7 @@ class SyncedVectorIndex {
   std::int64_t generation_ = -1;       // of the in-memory index
   std::int64_t file_generation_ = -1;  // of vectors.faiss as last read or written
   std::string embedder_id_;
+  bool ignore_file_ = false;  // during rebuild(): build from kb.sqlite alone
 };
 
 }  // namespace ragline::index

@@ -200,6 +200,7 @@ KnowledgeBase KnowledgeBase::open(const std::filesystem::path& dir, const OpenOp
 
 IngestReport KnowledgeBase::ingest(const std::vector<std::filesystem::path>& paths, const IngestOptions& options) {
   return naming_kb(impl_->directory, [&] {
+    impl_->store.require_writable("ingest");
     impl_->require_embedder();
     auto report = ingest::run_ingest(impl_->store, impl_->embedder.get(), paths, options, impl_->log);
     impl_->sync_vector_file();
@@ -244,13 +245,17 @@ std::vector<float> KnowledgeBase::query_vector(const std::string& text) const {
   return impl_->retriever.embed_query(impl_->redacted(text));
 }
 
-void KnowledgeBase::reindex() { impl_->vectors.rebuild(impl_->store, impl_->log); }
+void KnowledgeBase::reindex() {
+  impl_->store.require_writable("reindex");
+  impl_->vectors.rebuild(impl_->store, impl_->log);
+}
 
 CheckReport KnowledgeBase::check() const { return index::check_kb(impl_->store, impl_->vectors.file()); }
 
 RepairReport KnowledgeBase::repair() {
   return naming_kb(impl_->directory, [&] {
     auto& store = impl_->store;
+    store.require_writable("repair");
     RepairReport report;
     report.actions = index::repair_store(store);
     if (impl_->embedder) {
@@ -274,6 +279,7 @@ RepairReport KnowledgeBase::repair() {
 bool KnowledgeBase::remove_document(const std::string& uri) {
   return naming_kb(impl_->directory, [&] {
     auto& store = impl_->store;
+    store.require_writable("remove_document");
     index::WriteTransaction transaction(store.database());
     auto existing = store.find_document(uri);
     if (!existing) return false;

@@ -199,7 +199,7 @@ const Damage kDamages[] = {
      [](const fs::path& kb_dir) {
        auto loaded = index::VectorIndex::load(kb_dir / "vectors.faiss");
        auto& [vectors, header] = *loaded;
-       vectors.save(kb_dir / "vectors.faiss", header.generation + 5, header.embedder_id);
+       vectors.save(kb_dir / "vectors.faiss", header.generation + 5, header.embedder_id, header.kb_id);
      },
      "vector index", "newer than kb.sqlite"},
     {"vector_file_with_a_stale_id",
@@ -210,7 +210,7 @@ const Damage kDamages[] = {
        const std::vector<std::int64_t> ids = {77777};
        const std::vector<float> values(header.dimension, 1.0f / std::sqrt(static_cast<float>(header.dimension)));
        vectors.add(ids, values);
-       vectors.save(kb_dir / "vectors.faiss", header.generation, header.embedder_id);
+       vectors.save(kb_dir / "vectors.faiss", header.generation, header.embedder_id, header.kb_id);
      },
      "vector index", "have no vector in kb.sqlite"},
     {"generation_unreadable",

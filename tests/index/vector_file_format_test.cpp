@@ -1,0 +1,53 @@
+// vectors.faiss formats: format 2 carries the KB id and the vectors a check samples; the seed
+// files of fuzz/corpus/vector_index (format 1 without a KB id, format 2 with one) all load.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "index/vector_index.hpp"
+#include "support/test_support.hpp"
+
+namespace ragline::index {
+namespace {
+
+using ragline::testing::TempDir;
+
+TEST(VectorFileFormat, TheKbIdAndEveryVectorRoundTrip) {
+  // save() writes the KB id; load() and read_header() return it; vector() gives each live vector.
+  TempDir dir;
+  VectorIndex index(4, VectorIndexConfig{});
+  const std::vector<std::int64_t> ids = {3, 9};
+  const std::vector<float> values = {1, 0, 0, 0, 0, 0.6f, 0.8f, 0};
+  index.add(ids, values);
+  index.save(dir / "vectors.faiss", 7, "toy/4", "00ff00ff00ff00ff00ff00ff00ff00ff");
+  const auto header = VectorIndex::read_header(dir / "vectors.faiss");
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->kb_id, "00ff00ff00ff00ff00ff00ff00ff00ff");
+  auto loaded = VectorIndex::load(dir / "vectors.faiss");
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->second.kb_id, "00ff00ff00ff00ff00ff00ff00ff00ff");
+  EXPECT_EQ(loaded->first.vector(9), (std::vector<float>{0, 0.6f, 0.8f, 0}));
+  EXPECT_FALSE(loaded->first.vector(4));
+}
+
+TEST(VectorFileFormat, TheFuzzSeedsOfBothFormatsLoad) {
+  // Format 1 files (no KB id) are still read; the format 2 seeds carry theirs.
+  const auto corpus = std::filesystem::path(RAGLINE_SOURCE_DIR) / "fuzz" / "corpus" / "vector_index";
+  int format1 = 0, format2 = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
+    SCOPED_TRACE(entry.path().string());
+    std::optional<std::pair<VectorIndex, VectorIndexHeader>> loaded;
+    ASSERT_NO_THROW(loaded = VectorIndex::load(entry.path()));
+    ASSERT_TRUE(loaded);
+    const std::vector<float> query(loaded->second.dimension, 0.5f);
+    EXPECT_FALSE(loaded->first.search(query, 3).empty());
+    (loaded->second.kb_id.empty() ? format1 : format2) += 1;
+  }
+  EXPECT_GE(format1, 3);
+  EXPECT_GE(format2, 3);
+}
+
+}  // namespace
+}  // namespace ragline::index
