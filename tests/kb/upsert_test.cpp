@@ -62,7 +62,7 @@ TEST(Upsert, AddsSkipsUnchangedAndReplacesChanged) {
 }
 
 TEST(Upsert, ReportsBadAndRepeatedIdsAndKeepsTheRest) {
-  // Empty, invalid UTF-8, too long and repeated ids each fail alone; the good documents go in.
+  // Empty, invalid UTF-8, too long and repeated ids, blank text and bad metadata each fail alone; the rest goes in.
   TempDir dir;
   auto kb = KnowledgeBase::open(dir / "kb");
   const std::string longest(kMaxDocumentIdBytes, 'x');
@@ -78,10 +78,11 @@ TEST(Upsert, ReportsBadAndRepeatedIdsAndKeepsTheRest) {
       {"good", "Again", "The same id a second time.", {}},
       {longest, "Longest", "The longest id allowed is fine.", {}},
       {"blank", "Blank", " \n\t ", {}},
+      {"bad-metadata", "Metadata", "Metadata that is not UTF-8.", {{"team", std::string("s\xff")}}},
   };
   const auto report = kb.upsert(documents);
   EXPECT_EQ(report.documents_added, 2u) << failures_of(report);
-  ASSERT_EQ(report.failures.size(), 5u) << failures_of(report);
+  ASSERT_EQ(report.failures.size(), 6u) << failures_of(report);
   EXPECT_EQ(report.failures[0].location, "documents[0]");
   EXPECT_NE(report.failures[0].reason.find("empty"), std::string::npos);
   EXPECT_EQ(report.failures[1].location, "documents[1]");
@@ -93,6 +94,8 @@ TEST(Upsert, ReportsBadAndRepeatedIdsAndKeepsTheRest) {
   EXPECT_NE(report.failures[3].reason.find("duplicate document id"), std::string::npos);
   EXPECT_EQ(report.failures[4].location, "blank");
   EXPECT_NE(report.failures[4].reason.find("no text"), std::string::npos);
+  EXPECT_EQ(report.failures[5].location, "bad-metadata");
+  EXPECT_NE(report.failures[5].reason.find("metadata \"team\" is not valid UTF-8"), std::string::npos);
   ASSERT_TRUE(kb.get("good").has_value());
   EXPECT_EQ(kb.get("good")->title, "Good") << "the first of a repeated id is kept";
   EXPECT_TRUE(kb.get(longest).has_value());
