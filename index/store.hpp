@@ -116,6 +116,8 @@ class Store {
   std::unordered_map<std::int64_t, Metadata> metadata_of(const std::vector<std::int64_t>& document_ids);
   Metadata document_metadata(std::int64_t document_id);
   std::vector<DocumentInfo> documents();
+  // The document with this URI as stored (text, title, metadata, hash, chunk count), if any.
+  std::optional<StoredDocument> stored_document(const std::string& uri);
   Stats stats();
 
   // --- Vectors (schema 2) ---

@@ -202,4 +202,21 @@ std::vector<DocumentInfo> Store::documents() {
   return found;
 }
 
+std::optional<StoredDocument> Store::stored_document(const std::string& uri) {
+  auto statement = database_.prepare(
+      "SELECT d.id, d.uri, d.title, d.text, d.content_hash, (SELECT count(*) FROM chunks c WHERE c.document_id = d.id) "
+      "FROM documents d WHERE d.uri = ?1");
+  statement.bind(1, uri);
+  if (!statement.step()) return std::nullopt;
+  StoredDocument document;
+  const std::int64_t document_id = statement.column_int64(0);
+  document.id = statement.column_string(1);
+  document.title = statement.column_string(2);
+  document.text = statement.column_string(3);
+  document.content_hash = statement.column_string(4);
+  document.chunk_count = statement.column_int64(5);
+  document.metadata = document_metadata(document_id);
+  return document;
+}
+
 }  // namespace ragline::index

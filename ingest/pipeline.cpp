@@ -259,6 +259,41 @@ class Preparer {
     send();
   }
 
+  // The in-memory source (KnowledgeBase::upsert): each document's id is its URI; it has no file
+  // (an empty source_path, so no --prune root ever holds it). Progress counts documents as files.
+  void run(const std::vector<DocumentInput>& inputs) {
+    progress_.files_total = inputs.size();
+    for (const auto& input : inputs) progress_.bytes_total += input.text.size();
+    started_ = Clock::now();
+    for (std::size_t index = 0; index < inputs.size(); ++index) {
+      const DocumentInput& input = inputs[index];
+      progress_.current_path = input.id;
+      file_bytes_ = input.text.size();
+      file_bytes_prepared_ = 0;
+      bytes_read_ += input.text.size();
+      if (auto problem = input_problem(input)) {
+        fail(problem->bad_id ? "documents[" + std::to_string(index) + "]" : input.id, problem->reason);
+      } else {
+        Document document;
+        document.uri = input.id;
+        document.mime_type = "text/plain";
+        auto title = text::repair_utf8(input.title);
+        auto body = text::repair_utf8(input.text);
+        invalid_utf8_replaced_ += title.replaced + body.replaced;
+        document.title = std::move(title.text);
+        document.text = std::move(body.text);
+        document.metadata = input.metadata;
+        document.size_bytes = static_cast<std::int64_t>(input.text.size());
+        prepare_document(std::move(document), "duplicate document id in this upsert; the first one was kept");
+      }
+      ++progress_.files_done;
+      bytes_of_finished_files_ += input.text.size();
+      file_bytes_ = file_bytes_prepared_ = 0;
+      if (Clock::now() - last_progress_ > std::chrono::milliseconds(50)) send();
+    }
+    send();
+  }
+
   std::size_t files_seen() const { return files_seen_; }
   std::size_t documents_unchanged() const { return documents_unchanged_; }
   std::size_t invalid_utf8_replaced() const { return invalid_utf8_replaced_; }
@@ -396,8 +431,45 @@ class Preparer {
     if (document.source_path.empty()) document.source_path = file.path.string();
     if (document.size_bytes == 0) document.size_bytes = static_cast<std::int64_t>(file.size);
     if (document.mtime == 0) document.mtime = file.mtime;
+    prepare_document(std::move(document), "duplicate document URI in this ingest; the first one was kept");
+  }
+
+  struct InputProblem {
+    bool bad_id = false;  // the id itself is the problem: the failure is located by index
+    std::string reason;
+  };
+
+  // What makes an in-memory document unusable before it is even normalised: its id (the URI
+  // it would be stored under) or metadata that is not valid UTF-8.
+  static std::optional<InputProblem> input_problem(const DocumentInput& input) {
+    if (input.id.empty()) return InputProblem{true, "document id is empty"};
+    if (input.id.size() > kMaxDocumentIdBytes) {
+      return InputProblem{true, "document id \"" + text::repair_utf8(input.id.substr(0, 64)).text + "...\" is " +
+                                    std::to_string(input.id.size()) + " bytes, at most " +
+                                    std::to_string(kMaxDocumentIdBytes) + " are allowed"};
+    }
+    if (auto repaired = text::repair_utf8(input.id); repaired.replaced > 0) {
+      return InputProblem{true, "document id \"" + repaired.text + "\" is not valid UTF-8"};
+    }
+    for (const auto& [key, value] : input.metadata) {
+      bool valid = text::repair_utf8(key).replaced == 0;
+      if (const auto* string = std::get_if<std::string>(&value))
+        valid = valid && text::repair_utf8(*string).replaced == 0;
+      if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
+        for (const auto& item : *list) valid = valid && text::repair_utf8(item).replaced == 0;
+      }
+      if (!valid) {
+        return InputProblem{false, "metadata \"" + text::repair_utf8(key).text + "\" is not valid UTF-8"};
+      }
+    }
+    return std::nullopt;
+  }
+
+  // The stages every document goes through, whatever its source: normalise, hash and compare
+  // with the stored hash, redact, chunk; then into the batch.
+  void prepare_document(Document document, const char* duplicate_reason) {
     if (!seen_uris_.insert(document.uri).second) {
-      fail(document.uri, "duplicate document URI in this ingest; the first one was kept");
+      fail(document.uri, duplicate_reason);
       return;
     }
     try {
@@ -476,7 +548,27 @@ class Ingest {
     complete_missing_vectors();
     WalkResult walk = walk_inputs(paths, options_.include_globs, options_.exclude_globs);
     for (auto& failure : walk.failures) fail(std::move(failure.location), std::move(failure.reason));
+    prepare_and_write([&](Preparer& preparer) { preparer.run(walk); },
+                      [&](const Preparer& preparer) {
+                        if (options_.prune) prune(walk.roots, preparer.seen_uris(), preparer.failed_sources());
+                      });
+    return finish(started);
+  }
 
+  // In-memory documents go through the same stages; an upsert never prunes (it has no roots).
+  IngestReport run(const std::vector<DocumentInput>& documents) {
+    const auto started = Clock::now();
+    resolve_redaction();
+    complete_missing_vectors();
+    prepare_and_write([&](Preparer& preparer) { preparer.run(documents); }, [](const Preparer&) {});
+    return finish(started);
+  }
+
+ private:
+  // Runs the two stages: `feed` drives the preparer over its source on the preparing thread
+  // while this thread writes the batches; `after` runs once everything is written.
+  template <class Feed, class After>
+  void prepare_and_write(Feed feed, After after) {
     // Two batches in flight let parsing and chunking of the next batch overlap the write of
     // this one, on two cores, while bounding memory.
     BatchQueue queue(2);
@@ -485,7 +577,7 @@ class Ingest {
     std::exception_ptr preparer_failure;
     std::thread preparing([&] {
       try {
-        preparer.run(walk);
+        feed(preparer);
       } catch (const Cancelled&) {
       } catch (...) {
         preparer_failure = std::current_exception();
@@ -506,13 +598,15 @@ class Ingest {
     report_.documents_unchanged = preparer.documents_unchanged();
     report_.invalid_utf8_replaced = preparer.invalid_utf8_replaced();
     report_.bytes_read = preparer.bytes_read();
-    if (options_.prune) prune(walk.roots, preparer.seen_uris(), preparer.failed_sources());
+    after(preparer);
+  }
+
+  IngestReport finish(Clock::time_point started) {
     report_pending_vectors();
     report_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     return std::move(report_);
   }
 
- private:
   void fail(std::string location, std::string reason, IngestFailureKind kind = IngestFailureKind::input) {
     if (log_) log_(LogLevel::warning, location + ": " + reason);
     report_.failures.push_back({std::move(location), std::move(reason), kind});
@@ -708,6 +802,11 @@ IngestReport run_ingest(index::Store& store, models::Embedder* embedder,
                         const std::vector<std::filesystem::path>& paths, const IngestOptions& options,
                         const LogCallback& log) {
   return Ingest(store, embedder, options, log).run(paths);
+}
+
+IngestReport run_upsert(index::Store& store, models::Embedder* embedder, const std::vector<DocumentInput>& documents,
+                        const IngestOptions& options, const LogCallback& log) {
+  return Ingest(store, embedder, options, log).run(documents);
 }
 
 IngestReport run_ingest(index::Store& store, const std::vector<std::filesystem::path>& paths,

@@ -19,6 +19,13 @@ namespace ragline::ingest {
 IngestReport run_ingest(index::Store& store, models::Embedder* embedder,
                         const std::vector<std::filesystem::path>& paths, const IngestOptions& options,
                         const LogCallback& log);
+// Adds or replaces in-memory documents (KnowledgeBase::upsert) through the same stages: each
+// document's id is its URI (non-empty, valid UTF-8, at most kMaxDocumentIdBytes; a bad id or a
+// repeated one is a failure in the report); unchanged ones are skipped by content hash.
+// options.prune, the globs and the JSON field names do not apply; files_seen stays 0, bytes_read
+// counts the texts' bytes, and progress counts documents as files.
+IngestReport run_upsert(index::Store& store, models::Embedder* embedder, const std::vector<DocumentInput>& documents,
+                        const IngestOptions& options, const LogCallback& log);
 // The same with the embedder the store's recorded config names, from the registry.
 IngestReport run_ingest(index::Store& store, const std::vector<std::filesystem::path>& paths,
                         const IngestOptions& options, const LogCallback& log);

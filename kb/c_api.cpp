@@ -240,15 +240,12 @@ char* ragline_kb_ingest_json(ragline_kb* kb, const char* request_json) {
       static_cast<char*>(nullptr));
 }
 
-// The documents would have to reach the KB through a file: the JSON parser keys each record by
-// the file's URI + "#" + id, so a temporary file would give the same document a new URI on
-// every call. Until the KnowledgeBase can store in-memory documents, refuse instead.
 char* ragline_kb_upsert_json(ragline_kb* kb, const char* documents_json) {
   return guarded(
       [&]() -> char* {
-        knowledge_base(kb);
-        required_text(documents_json, "documents_json");
-        RAGLINE_THROW(unsupported, "upsert is not supported yet");
+        auto& base = knowledge_base(kb);
+        const auto documents = ragline::documents_from_json(required_text(documents_json, "documents_json"));
+        return to_c_string(ragline::to_json(base.upsert(documents)));
       },
       static_cast<char*>(nullptr));
 }

@@ -239,6 +239,55 @@ RerankerConfig read_reranker(const json& value, const std::string& path) {
   return config;
 }
 
+// Metadata values as documents carry them: strings, numbers, booleans, lists of strings.
+Metadata read_metadata(const json& value, const std::string& path) {
+  if (!value.is_object()) core::throw_wrong_type(path, "an object", value);
+  Metadata metadata;
+  for (const auto& [key, item] : value.items()) {
+    const std::string item_path = path + "." + key;
+    if (item.is_string()) {
+      metadata.emplace(key, item.get<std::string>());
+    } else if (item.is_boolean()) {
+      metadata.emplace(key, item.get<bool>());
+    } else if (item.is_number()) {
+      metadata.emplace(key, item.get<double>());
+    } else if (item.is_array()) {
+      std::vector<std::string> list;
+      for (std::size_t index = 0; index < item.size(); ++index) {
+        if (!item[index].is_string()) {
+          core::throw_wrong_type(item_path + "[" + std::to_string(index) + "]", "a string", item[index]);
+        }
+        list.push_back(item[index].get<std::string>());
+      }
+      metadata.emplace(key, std::move(list));
+    } else {
+      core::throw_wrong_type(item_path, "a string, number, boolean or list of strings", item);
+    }
+  }
+  return metadata;
+}
+
+// A required string field.
+void read_required(JsonFields& fields, const char* name, std::string& value) {
+  const auto* field = fields.find(name);
+  RAGLINE_CHECK(field != nullptr, format, fields.field_path(name) << ": missing (a string is required)");
+  if (!field->is_string()) core::throw_wrong_type(fields.field_path(name), "a string", *field);
+  value = field->get<std::string>();
+}
+
+DocumentInput read_document_input(const json& value, const std::string& path) {
+  DocumentInput input;
+  JsonFields fields(value, path);
+  read_required(fields, "id", input.id);
+  fields.read("title", input.title);
+  read_required(fields, "text", input.text);
+  if (const auto* metadata = fields.find("metadata"); metadata && !metadata->is_null()) {
+    input.metadata = read_metadata(*metadata, fields.field_path("metadata"));
+  }
+  fields.finish();
+  return input;
+}
+
 }  // namespace
 
 std::string_view to_string(SearchMode mode) noexcept {
@@ -402,6 +451,68 @@ std::string to_json(const PromptOptions& options) {
 
 std::string embeddings_to_json(const std::vector<std::vector<float>>& vectors) {
   return document({{"vectors", vectors}});
+}
+
+std::string to_json(const std::vector<DocumentInput>& documents) {
+  json list = json::array();
+  for (const auto& d : documents) {
+    list.push_back({{"id", d.id}, {"title", d.title}, {"text", d.text}, {"metadata", metadata_json(d.metadata)}});
+  }
+  return document({{"documents", list}});
+}
+
+std::string to_json(const StoredDocument& d) {
+  return document({{"id", d.id},
+                   {"title", d.title},
+                   {"text", d.text},
+                   {"metadata", metadata_json(d.metadata)},
+                   {"content_hash", d.content_hash},
+                   {"chunks", d.chunk_count}});
+}
+
+std::vector<DocumentInput> documents_from_json(std::string_view text) {
+  json parsed;
+  try {
+    parsed = json::parse(text);
+  } catch (const json::parse_error& error) {
+    RAGLINE_THROW(format, "documents: not JSON: " << error.what());
+  }
+  std::string path = "documents";
+  const json* list = &parsed;
+  if (parsed.is_object()) {
+    // The top level has no name of its own: its fields are named as they are ("documents[2].id").
+    JsonFields fields(parsed, "");
+    read_version(fields);
+    list = fields.find("documents");
+    fields.finish();
+    RAGLINE_CHECK(list != nullptr, format, "documents: missing (an object holds the list as \"documents\")");
+    path = fields.field_path("documents");
+  }
+  if (!list->is_array()) core::throw_wrong_type(path, "an array of documents", *list);
+  std::vector<DocumentInput> documents;
+  documents.reserve(list->size());
+  for (std::size_t index = 0; index < list->size(); ++index) {
+    documents.push_back(read_document_input((*list)[index], path + "[" + std::to_string(index) + "]"));
+  }
+  return documents;
+}
+
+StoredDocument stored_document_from_json(std::string_view text) {
+  const std::string path = "stored_document";
+  const json parsed = parse_document(text, path);
+  StoredDocument stored;
+  JsonFields fields(parsed, path);
+  read_version(fields);
+  read_required(fields, "id", stored.id);
+  fields.read("title", stored.title);
+  fields.read("text", stored.text);
+  if (const auto* metadata = fields.find("metadata"); metadata && !metadata->is_null()) {
+    stored.metadata = read_metadata(*metadata, fields.field_path("metadata"));
+  }
+  fields.read("content_hash", stored.content_hash);
+  fields.read("chunks", stored.chunk_count);
+  fields.finish();
+  return stored;
 }
 
 Query query_from_json(std::string_view text) {

@@ -208,6 +208,41 @@ IngestReport KnowledgeBase::ingest(const std::vector<std::filesystem::path>& pat
   });
 }
 
+IngestReport KnowledgeBase::upsert(const std::vector<DocumentInput>& documents, const IngestOptions& options) {
+  return naming_kb(impl_->directory, [&] {
+    impl_->store.require_writable("upsert");
+    impl_->require_embedder();
+    auto report = ingest::run_upsert(impl_->store, impl_->embedder.get(), documents, options, impl_->log);
+    impl_->sync_vector_file();
+    return report;
+  });
+}
+
+std::optional<StoredDocument> KnowledgeBase::get(const std::string& id) const {
+  return naming_kb(impl_->directory, [&] {
+    // One snapshot: the document and its metadata from the same commit.
+    index::ReadTransaction snapshot(impl_->store.database());
+    return impl_->store.stored_document(id);
+  });
+}
+
+std::size_t KnowledgeBase::remove(const std::vector<std::string>& ids) {
+  return naming_kb(impl_->directory, [&] {
+    auto& store = impl_->store;
+    store.require_writable("remove");
+    index::WriteTransaction transaction(store.database());
+    std::size_t removed = 0;
+    for (const auto& id : ids) {
+      if (auto existing = store.find_document(id); existing && store.delete_document(existing->id)) ++removed;
+    }
+    if (removed == 0) return removed;
+    store.bump_generation();
+    transaction.commit();
+    impl_->sync_vector_file();
+    return removed;
+  });
+}
+
 SearchResult KnowledgeBase::search(const Query& query) const {
   Query redacted_query = query;
   redacted_query.text = impl_->redacted(query.text);

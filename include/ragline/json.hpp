@@ -33,6 +33,10 @@ RAGLINE_API std::string to_json(const OpenOptions& options);  // the settings; t
 RAGLINE_API std::string to_json(const SearchResult& result, std::string_view query_text);
 RAGLINE_API std::string to_json(const IngestOptions& options);  // the progress callback is not JSON
 RAGLINE_API std::string to_json(const PromptOptions& options);  // the token counter is not JSON
+// {"ragline_json", "documents": [{"id", "title", "text", "metadata"}, ...]}: upsert input.
+RAGLINE_API std::string to_json(const std::vector<DocumentInput>& documents);
+// {"ragline_json", "id", "title", "text", "metadata", "content_hash", "chunks"}: KnowledgeBase::get.
+RAGLINE_API std::string to_json(const StoredDocument& document);
 // {"ragline_json", "vectors": [[...], ...]}: embed_texts()' vectors, one per text, in order.
 RAGLINE_API std::string embeddings_to_json(const std::vector<std::vector<float>>& vectors);
 
@@ -44,6 +48,14 @@ RAGLINE_API OpenOptions open_options_from_json(std::string_view json);
 RAGLINE_API IngestOptions ingest_options_from_json(std::string_view json);
 // {"context_window": 8192, "answer_reserve": 1024, "template_text": "...", "expand": "sentences", ...}
 RAGLINE_API PromptOptions prompt_options_from_json(std::string_view json);
+
+// Documents to upsert: a list [{"id": "...", "title": "...", "text": "...", "metadata": {...}}, ...]
+// or {"documents": [...]}. "id" and "text" are required strings, "title" a string, "metadata" an
+// object of strings, numbers, booleans and lists of strings. Empty or bad ids are not refused
+// here: KnowledgeBase::upsert reports them, one failure each.
+RAGLINE_API std::vector<DocumentInput> documents_from_json(std::string_view json);
+// What to_json(StoredDocument) wrote.
+RAGLINE_API StoredDocument stored_document_from_json(std::string_view json);
 
 // "bm25" | "dense" | "hybrid"; the one parser of search modes (CLI, JSON, bench).
 RAGLINE_API std::string_view to_string(SearchMode mode) noexcept;

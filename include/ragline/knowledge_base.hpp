@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,25 @@ class RAGLINE_API KnowledgeBase {
   // Ingests files and directories (recursively). Bad inputs are listed in the report's failures
   // and skipped; everything else is committed in batches of options.batch_documents documents.
   IngestReport ingest(const std::vector<std::filesystem::path>& paths, const IngestOptions& options = {});
+
+  // Adds or replaces documents given in memory, by id (DocumentInput::id is the document's URI).
+  // The same stages as ingest: normalised, redacted with the KB's recorded redaction (or
+  // options.redaction), chunked, embedded through the KB's embedder and its cache, written in
+  // batches of options.batch_documents, then vectors.faiss is brought up to date. Incremental by
+  // content hash: an unchanged document is skipped (documents_unchanged), a changed one has its
+  // chunks replaced in one transaction. An empty id, one that is not valid UTF-8 or longer than
+  // kMaxDocumentIdBytes, and a repeated id within one call (the first is kept) are failures in the
+  // report; the other documents still go in. options.prune, the globs and the JSON field names
+  // do not apply, and an upsert never removes a document.
+  IngestReport upsert(const std::vector<DocumentInput>& documents, const IngestOptions& options = {});
+
+  // The stored document with this id (its URI: an upsert's id or a file's file:///... URI);
+  // nullopt when there is none. A read.
+  std::optional<StoredDocument> get(const std::string& id) const;
+
+  // Removes the documents with these ids (URIs) and their chunks in one transaction, then brings
+  // vectors.faiss up to date; ids with no document are skipped. Returns how many were removed.
+  std::size_t remove(const std::vector<std::string>& ids);
 
   // Ranked chunks for a free-text query: BM25 (chunk text, title and heading path), dense
   // (cosine similarity of chunk vectors) or both fused, by query.mode, after query.filter.

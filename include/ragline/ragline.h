@@ -55,9 +55,11 @@ RAGLINE_API void ragline_kb_close(ragline_kb* kb);
  * Returns the IngestReport as JSON: bad files are listed in its "failures", not an error. */
 RAGLINE_API char* ragline_kb_ingest_json(ragline_kb* kb, const char* request_json);
 
-/* Would add or replace in-memory documents, documents_json: [{"id", "title", "text",
- * "metadata"}, ...]. Not supported yet: always NULL with kind "unsupported" ("upsert is not
- * supported yet"); write the documents as a JSON Lines file and ingest it instead. */
+/* Adds or replaces in-memory documents by id (KnowledgeBase::upsert). documents_json:
+ * [{"id": "...", "title": "...", "text": "...", "metadata": {...}}, ...] or {"documents": [...]};
+ * "id" (the document's URI) and "text" are required. Returns the IngestReport as JSON: unchanged
+ * documents are counted in "unchanged", changed ones in "updated"; an empty, too long or repeated
+ * id is one of its "failures" and the other documents still go in. */
 RAGLINE_API char* ragline_kb_upsert_json(ragline_kb* kb, const char* documents_json);
 
 /* Searches. query_json: ragline::Query as JSON, e.g.

@@ -358,6 +358,30 @@ struct DocumentInfo {
   std::int64_t chunk_count = 0;
 };
 
+// A document given in memory (KnowledgeBase::upsert) rather than read from a file.
+struct DocumentInput {
+  // Its URI in the KB, as given ("tickets/4711", "crm:account/42"): non-empty, valid UTF-8, at
+  // most kMaxDocumentIdBytes. Upserting the same id again replaces the document.
+  std::string id;
+  std::string title;
+  std::string text;  // normalised (and redacted) like a file's text before it is chunked
+  Metadata metadata;
+};
+
+// The longest DocumentInput::id accepted, in bytes.
+inline constexpr std::size_t kMaxDocumentIdBytes = 2048;
+
+// A document as the KB stores it (KnowledgeBase::get): for an upserted one, what was given
+// after normalisation and redaction.
+struct StoredDocument {
+  std::string id;  // the document's URI: an upsert's id, or file:///... for a file
+  std::string title;
+  std::string text;  // the stored normalised (and redacted) text that chunk offsets refer to
+  Metadata metadata;
+  std::string content_hash;  // as DocumentInfo::content_hash
+  std::int64_t chunk_count = 0;
+};
+
 struct Stats {
   std::int64_t documents = 0;
   std::int64_t chunks = 0;

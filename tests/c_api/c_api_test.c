@@ -1,6 +1,7 @@
 /* The C API (ragline/ragline.h) from C, linked against libragline.so: open with options JSON,
- * ingest a folder with sidecar metadata, search with an equals filter, build prompts from a
- * query and from given hits, read stats, and the errors (NULL + ragline_last_error()). */
+ * ingest a folder with sidecar metadata, search with an equals filter, upsert in-memory
+ * documents (added, filtered, unchanged, updated), build prompts from a query and from given hits,
+ * read stats, and the errors (NULL + ragline_last_error()). */
 
 #define _XOPEN_SOURCE 700
 
@@ -152,6 +153,39 @@ int main(void) {
   check(contains(stats, "\"name\":\"lexical\""), "stats name the lexical embedder");
   ragline_free(stats);
 
+  /* In-memory documents: added, found with a filter on their metadata, then unchanged and updated. */
+  const char* upserted =
+      "[{\"id\": \"crm/ticket-1\", \"title\": \"Refund\", \"text\": \"The customer wants a refund of the "
+      "annual subscription.\", \"metadata\": {\"queue\": \"billing\", \"priority\": 1}},"
+      " {\"id\": \"crm/ticket-2\", \"title\": \"Outage\", \"text\": \"The subscription dashboard is down for "
+      "every customer.\", \"metadata\": {\"queue\": \"support\", \"priority\": 3}}]";
+  report = ragline_kb_upsert_json(kb, upserted);
+  check(contains(report, "\"added\":2") && contains(report, "\"failures\":[]"), "upsert adds two documents");
+  ragline_free(report);
+  result = ragline_kb_search_json(
+      kb,
+      "{\"text\": \"customer subscription\", \"k\": 5, \"filter\": {\"equals\": {\"key\": \"queue\", "
+      "\"value\": \"support\"}}}");
+  check(occurrences(result, "\"chunk_id\":") == 1 && contains(result, "\"document_uri\":\"crm/ticket-2\""),
+        "a filter on upserted metadata finds the one document");
+  check(contains(result, "\"priority\":3"), "the hit carries the upserted metadata");
+  ragline_free(result);
+  report = ragline_kb_upsert_json(kb, upserted);
+  check(contains(report, "\"unchanged\":2") && contains(report, "\"added\":0") && contains(report, "\"updated\":0"),
+        "the same upsert again leaves both unchanged");
+  ragline_free(report);
+  report = ragline_kb_upsert_json(
+      kb,
+      "{\"documents\": [{\"id\": \"crm/ticket-1\", \"title\": \"Refund\", \"text\": \"The refund was "
+      "paid.\", \"metadata\": {\"queue\": \"billing\", \"priority\": 1}}, {\"id\": \"\", \"text\": \"no id\"}]}");
+  check(contains(report, "\"updated\":1") && contains(report, "\"failed\":1") &&
+            contains(report, "\"location\":\"documents[1]\""),
+        "changing one updates it; an empty id is a failure in the report");
+  ragline_free(report);
+  result = ragline_kb_search_json(kb, "{\"text\": \"refund paid\", \"k\": 1, \"mode\": \"bm25\"}");
+  check(contains(result, "crm/ticket-1") && contains(result, "The refund was paid."), "search finds the new text");
+  ragline_free(result);
+
   check_error(ragline_kb_search_json(kb, "not json"), "format", "not JSON", "search with a query that is not JSON");
   check_error(ragline_kb_search_json(kb, "{\"text\": \"x\", \"k\": \"three\"}"), "format", "k",
               "search with a wrongly typed k");
@@ -161,8 +195,9 @@ int main(void) {
   check_error(ragline_kb_ingest_json(kb, "{\"paths\": [\"a\"], \"bogus\": 1}"), "format", "bogus",
               "ingest with an unknown field");
   check_error(ragline_kb_prompt_json(kb, "{\"question\": 7}"), "format", "question", "prompt without a question");
-  check_error(ragline_kb_upsert_json(kb, "[{\"id\": \"a\", \"text\": \"x\"}]"), "unsupported",
-              "upsert is not supported yet", "upsert");
+  check_error(ragline_kb_upsert_json(kb, "[{\"id\": \"a\"}]"), "format", "documents[0].text",
+              "upsert of a document without text");
+  check_error(ragline_kb_upsert_json(kb, NULL), "invalid_argument", "documents_json", "upsert with NULL documents");
   check_error(ragline_kb_stats_json(NULL), "invalid_argument", "NULL", "stats of a NULL handle");
   check_error(ragline_kb_search_json(kb, NULL), "invalid_argument", "query_json", "search with a NULL query");
 
