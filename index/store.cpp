@@ -186,8 +186,12 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
                                             << embedder_identity(*embedder).dump()
                                             << ". Vectors of different models never mix: use a new KB directory.");
     }
-    // Endpoint, batching and timeouts may change from run to run.
+    // Endpoint, batching and timeouts may change from run to run; an endpoint left empty keeps
+    // the stored one rather than silently becoming the embedder's default (a public service).
+    const EmbedderConfig recorded = embedder_;
     embedder_ = *embedder;
+    if (embedder_.base_url.empty()) embedder_.base_url = recorded.base_url;
+    if (embedder_.region.empty()) embedder_.region = recorded.region;
   }
   if (vector_index && !(*vector_index == vector_index_)) {
     // The index type is derived data: the new one is recorded and vectors.faiss rebuilt on use.

@@ -26,7 +26,7 @@ inline constexpr int kSchemaVersion = 2;
 
 // Settings for a KB this call creates; for an existing KB, set fields must match it (the vector
 // index type and the embedder's endpoint and batching options may change; they are derived or
-// operational).
+// operational; an empty base_url or region keeps the stored one).
 struct StoreSettings {
   std::optional<ChunkerConfig> chunker;
   std::optional<AnalyzerConfig> analyzer;

@@ -115,7 +115,8 @@ json explanation_json(const SearchExplanation& e) {
             {"fusion", e.fusion_ms},
             {"hydrate", e.hydrate_ms},
             {"rerank", e.rerank_ms}}},
-          {"rerankers", e.rerankers}};
+          {"rerankers", e.rerankers},
+          {"warnings", e.warnings}};
 }
 
 json search_result_json(const SearchResult& result) {

@@ -192,9 +192,21 @@ KnowledgeBase KnowledgeBase::open(const std::filesystem::path& dir, const OpenOp
   } else if (embedder) {
     models::check_embedder_name(embedder->name);
   }
+  // A new KB's embedder is made before anything is created on disk, so that settings only the
+  // embedder can check (openai without a model, a bert folder that is missing) fail the create
+  // instead of leaving a KB no later open could use.
+  std::shared_ptr<Embedder> new_kb_embedder = options.embedder_instance;
+  const EmbedderConfig new_kb_config = embedder.value_or(EmbedderConfig{});
+  if (!new_kb_embedder && options.create_if_missing && !std::filesystem::exists(dir / "kb.sqlite", error) &&
+      new_kb_config.name != "none" && models::is_registered_embedder(new_kb_config.name)) {
+    new_kb_embedder = models::make_embedder(new_kb_config, options.analyzer.value_or(AnalyzerConfig{}));
+  }
   auto store = index::Store::open(dir, options.create_if_missing,
                                   {options.chunker, options.analyzer, embedder, options.vector_index});
-  auto kb_embedder_object = kb_embedder(store, options.embedder_instance);
+  // Another process may have created the KB meanwhile, with other settings: then the registry
+  // makes the embedder it recorded.
+  if (!options.embedder_instance && !(store.embedder() == new_kb_config)) new_kb_embedder = nullptr;
+  auto kb_embedder_object = kb_embedder(store, new_kb_embedder);
   return KnowledgeBase(std::make_unique<Impl>(dir, std::move(store), std::move(kb_embedder_object), options.log));
 }
 
@@ -266,6 +278,8 @@ SearchResult KnowledgeBase::search(const Query& query) const {
   // writer (ingest, remove_document, reindex, repair).
   return result;
 }
+
+void KnowledgeBase::validate(const Query& query) { retrieve::validate_query(query); }
 
 std::vector<Hit> KnowledgeBase::retrieve(const Query& query) const { return search(query).hits; }
 

@@ -79,6 +79,7 @@ class BedrockEmbedder final : public Embedder {
         url_(invoke_url(config.base_url, scope_.region, model_)),
         endpoint_(net::redact_url(url_)),
         http_(http_options_for(config, "bedrock")),
+        query_http_(query_http_options(http_)),
         batch_size_(family_ == ModelFamily::titan_v2 ? 1 : std::min(config.batch_size, kCohereMaxTexts)),
         batch_bytes_(config.batch_bytes) {}
 
@@ -104,7 +105,8 @@ class BedrockEmbedder final : public Embedder {
       };
       requests.push_back(std::move(request));
     }
-    const auto responses = net::perform_http_requests(std::move(requests), http_);
+    const auto responses =
+        net::perform_http_requests(std::move(requests), purpose == EmbedPurpose::query ? query_http_ : http_);
 
     std::vector<std::vector<float>> rows;
     rows.reserve(texts.size());
@@ -151,6 +153,7 @@ class BedrockEmbedder final : public Embedder {
   std::string url_;       // what is requested, query string included
   std::string endpoint_;  // what messages name: url_ without query string
   net::HttpOptions http_;
+  net::HttpOptions query_http_;  // shorter budget for queries (embedder_http.hpp)
   std::size_t batch_size_;
   std::size_t batch_bytes_;
 };

@@ -1,5 +1,6 @@
 #include "models/embedder_http.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -40,6 +41,13 @@ net::HttpOptions http_options_for(const EmbedderConfig& config, std::string_view
   options.max_in_flight = config.max_in_flight;
   options.timeout_seconds = config.timeout_seconds;
   options.max_retries = config.max_retries;
+  return options;
+}
+
+net::HttpOptions query_http_options(const net::HttpOptions& ingest) {
+  net::HttpOptions options = ingest;
+  options.max_retries = std::min(ingest.max_retries, kQueryMaxRetries);
+  options.timeout_seconds = std::min(ingest.timeout_seconds, kQueryTimeoutSeconds);
   return options;
 }
 

@@ -31,6 +31,13 @@ std::vector<TextBatch> plan_text_batches(std::span<const std::string> texts, std
 // field (batch_size, batch_bytes, max_in_flight, timeout_seconds, max_retries, dimension).
 net::HttpOptions http_options_for(const EmbedderConfig& config, std::string_view embedder);
 
+// Query-time embedding waits for a person and has a fallback (hybrid search answers from BM25
+// alone when the query cannot be embedded), so it gets a shorter budget than ingest: at most
+// kQueryMaxRetries retries and kQueryTimeoutSeconds per attempt, never more than `ingest` allows.
+inline constexpr int kQueryMaxRetries = 1;
+inline constexpr double kQueryTimeoutSeconds = 10;
+net::HttpOptions query_http_options(const net::HttpOptions& ingest);
+
 // `value` as a vector of floats; throws Error(format) "<endpoint>: malformed response: <where> ..."
 std::vector<float> json_to_vector(const nlohmann::json& value, std::string_view endpoint, std::string_view where);
 

@@ -27,6 +27,7 @@ class OpenAiEmbedder final : public Embedder {
         url_(embeddings_url(config.base_url)),
         endpoint_(net::redact_url(url_)),
         http_(http_options_for(config, "openai")),
+        query_http_(query_http_options(http_)),
         dimension_(static_cast<std::size_t>(config.dimension)) {
     RAGLINE_CHECK(!config.model.empty(), invalid_argument,
                   "openai embedder: a model is required (e.g. text-embedding-3-small)");
@@ -35,7 +36,7 @@ class OpenAiEmbedder final : public Embedder {
   std::string id() const override { return "openai/" + config_.model + "/" + std::to_string(dimension()); }
   std::size_t dimension() const override { return dimension_.load(); }
 
-  EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose /*purpose*/) override {
+  EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose purpose) override {
     if (texts.empty()) return EmbeddingMatrix{0, dimension(), {}};
 
     const auto batches = plan_text_batches(texts, config_.batch_size, config_.batch_bytes);
@@ -60,7 +61,8 @@ class OpenAiEmbedder final : public Embedder {
       request.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       requests.push_back(std::move(request));
     }
-    const auto responses = net::perform_http_requests(std::move(requests), http_);
+    const auto responses =
+        net::perform_http_requests(std::move(requests), purpose == EmbedPurpose::query ? query_http_ : http_);
 
     std::vector<std::vector<float>> rows(texts.size());
     for (std::size_t batch = 0; batch < batches.size(); ++batch) {
@@ -87,6 +89,7 @@ class OpenAiEmbedder final : public Embedder {
   std::string url_;       // what is requested, query string included
   std::string endpoint_;  // what messages name: url_ without query string (it may hold a key)
   net::HttpOptions http_;
+  net::HttpOptions query_http_;  // shorter budget for queries (embedder_http.hpp)
   std::atomic<std::size_t> dimension_;
 };
 

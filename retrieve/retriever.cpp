@@ -152,8 +152,19 @@ float Retriever::term_idf(std::string_view term) {
   return static_cast<float>(std::log(1.0 + (total - n + 0.5) / (n + 0.5)));
 }
 
-Retriever::Plan Retriever::plan(const Query& query, SearchExplanation& explanation) const {
+void validate_query(const Query& query) {
   RAGLINE_CHECK(query.k <= kMaxResults, invalid_argument, "k is " << query.k << "; at most " << kMaxResults);
+  FusionConfig fusion = query.fusion;
+  // "auto" is the embedder's to resolve; the other fields are checked as given.
+  if (fusion.method == "auto") fusion.method = "rrf";
+  validate(fusion);
+  RAGLINE_CHECK(fusion.candidates <= kMaxResults, invalid_argument,
+                "fusion candidates is " << fusion.candidates << "; at most " << kMaxResults);
+  if (!query.filter.empty()) Filter::parse(query.filter);
+}
+
+Retriever::Plan Retriever::plan(const Query& query, SearchExplanation& explanation) const {
+  validate_query(query);
   Plan plan;
   plan.fusion = resolve_fusion(query.fusion, embedder_.get());
   if (query.mode == SearchMode::hybrid) {
@@ -354,15 +365,35 @@ std::vector<Hit> Retriever::hydrate(const Ranking& ranking) {
 SearchResult Retriever::search(const Query& query) {
   SearchResult result;
   SearchExplanation& explanation = result.explanation;
-  const Plan plan = this->plan(query, explanation);
+  Plan plan = this->plan(query, explanation);
   if (query.k == 0) return result;
+  // Without a searchable term (empty, blank, only stopwords) no chunk is more relevant than any
+  // other: every mode answers nothing rather than arbitrary chunks.
+  if (keywords_.match_expression(query.text).empty()) {
+    explanation.warnings.push_back(
+        "the query has no searchable terms (it is empty, blank or only stopwords): no results");
+    return result;
+  }
 
   // The query is embedded before the read snapshot opens: a model service may take a while, and
   // an open snapshot keeps the WAL from being checkpointed past it.
   std::vector<float> query_vector;
   if (plan.mode != SearchMode::bm25) {
     const auto started = Clock::now();
-    query_vector = embed_query(query.text);
+    try {
+      query_vector = embed_query(query.text);
+    } catch (const Error& error) {
+      // A model service that is down must not take keyword search down with it: hybrid answers
+      // from BM25 alone and says so; dense has nothing to fall back on.
+      if (plan.mode != SearchMode::hybrid || error.kind() != ErrorKind::network) throw;
+      const std::string warning =
+          std::string("the query could not be embedded, so the results are BM25 only: ") + error.what();
+      explanation.warnings.push_back(warning);
+      if (log_) log_(LogLevel::warning, warning);
+      plan.mode = SearchMode::bm25;
+      explanation.mode = SearchMode::bm25;
+      explanation.fusion.clear();
+    }
     explanation.embed_ms = elapsed_ms(started);
   }
 

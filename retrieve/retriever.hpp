@@ -46,10 +46,20 @@ class StoredEmbeddingReader final : public models::EmbeddingCacheStore {
   index::Store& store_;
 };
 
+// Checks what a query asks for without a KB: k and fusion candidates at most 10,000, the fusion
+// settings (validate(), also when the method is "auto", so a bad alpha is never silently
+// ignored) and the filter's syntax. Throws Error(invalid_argument) naming the field; search()
+// runs the same checks.
+void validate_query(const Query& query);
+
 class Retriever {
  public:
   // `embedder` may be null for a KB without vectors (the embedder "none"): only bm25 queries
-  // are answered then, and hybrid ones fall back to bm25 (the explanation says so).
+  // are answered then, and hybrid ones fall back to bm25 (the explanation says so). A hybrid
+  // query whose text cannot be embedded (ErrorKind::network: the service failed after its
+  // query-time retries) is answered from BM25 too, with a warning in the explanation; a dense
+  // query fails. A query without searchable terms (empty, blank, only stopwords) gets no hits in
+  // every mode, and a warning saying why.
   Retriever(index::Store& store, index::KeywordIndex& keywords, index::SyncedVectorIndex& vectors,
             std::shared_ptr<models::Embedder> embedder, LogCallback log);
   Retriever(const Retriever&) = delete;  // its caching embedder refers to its own members

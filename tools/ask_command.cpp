@@ -5,6 +5,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "commands.hpp"
+
 namespace rag_query {
 namespace {
 
@@ -35,9 +37,9 @@ void print_sources(const ragline::AskResult& result) {
 }  // namespace
 
 void AskCommand::add_options(CLI::App* command) {
-  command->add_option("--llm", llm.provider, "Chat model provider: openai | bedrock")
+  command->add_option("--llm", llm.provider, "Chat model provider: " + alternatives(ragline::registered_chat_models()))
       ->required()
-      ->check(CLI::IsMember({"openai", "bedrock"}));
+      ->check(CLI::IsMember(ragline::registered_chat_models()));
   command->add_option("--model", llm.model, "Model name or Bedrock model id")->required();
   command->add_option("--base-url", llm.base_url, "Service URL (openai: with or without /v1)");
   command->add_option("--api-key-env", llm.api_key_env, "openai: variable holding the API key (OPENAI_API_KEY)");

@@ -33,6 +33,12 @@ std::string read_text_file(const std::string& path) {
   return text.str();
 }
 
+std::string alternatives(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : " | ") + name;
+  return text;
+}
+
 void print_json_indented(const std::string& document) { std::cout << nlohmann::json::parse(document).dump(2) << "\n"; }
 
 void print_json_line(const std::string& document) { std::cout << document << "\n"; }

@@ -3,19 +3,43 @@
 // returns its action; main() (rag_query.cpp) only wires them and maps exceptions to exit codes.
 // JSON output is the library's (ragline/json.hpp, docs/json.md), printed as is.
 //
-// Exit codes: 0 success; 1 the command failed (message on stderr); 2 bad usage (check: the KB
-// cannot be checked); 3 ingest finished but some inputs failed.
+// Exit codes: 0 success; 1 the command failed (message on stderr); 2 bad usage (options CLI11
+// refuses, a UsageError: a bad query mode, fusion setting or filter, an ingest path that does not
+// exist; check: the KB cannot be checked); 3 ingest finished but some inputs failed.
 
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <ragline/ragline.hpp>
 #include <string>
+#include <vector>
 
 namespace rag_query {
 
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitIngestFailures = 3;
+
+// Bad usage that CLI11 cannot see when it parses: a query's mode, fusion settings or filter, an
+// input path that does not exist. main() prints it and exits kExitUsage.
+class UsageError : public ragline::Error {
+ public:
+  explicit UsageError(const std::string& message) : ragline::Error(ragline::ErrorKind::invalid_argument, message) {}
+};
+
+// Runs `check`; a ragline::Error it throws is rethrown as a UsageError with the same message.
+template <typename Check>
+auto as_usage_error(Check&& check) -> decltype(check()) {
+  try {
+    return check();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const ragline::Error& error) {
+    throw UsageError(error.what());
+  }
+}
+
+// "a | b | c", for help texts listing what a registry offers.
+std::string alternatives(const std::vector<std::string>& names);
 
 // A declared subcommand and what running it does; the action returns the exit code and may throw.
 struct Command {

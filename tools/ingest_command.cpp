@@ -28,7 +28,9 @@ struct VectorArguments {
 
   void add_embedder_options(CLI::App* command) {
     command->add_option("--embedder", embedder,
-                        "lexical (default) | use-lite | bert | openai | bedrock | none (new KB)");
+                        alternatives(ragline::registered_embedders()) +
+                            " | none (new KB; default lexical). An existing KB keeps its stored settings: "
+                            "options given here change only themselves");
     command->add_option("--models-dir", models_dir,
                         "use-lite: folder of fetched models (default $RAGLINE_MODELS_DIR, then ./models)");
     command->add_option("--dimension", dimension, "Vector dimension (0: the embedder's default)");
@@ -55,7 +57,11 @@ struct VectorArguments {
     command->add_option("--pq-bits", pq_bits, "ivf-pq: bits per code");
   }
 
-  std::optional<ragline::EmbedderConfig> embedder_config() const {
+  // The embedder settings to open with: `stored` (an existing KB's, when its embedder is the one
+  // named) with the options given applied, the others kept as stored. Starting from defaults
+  // instead would reset them, and an endpoint left out would silently become the default one
+  // (for openai the public OpenAI API).
+  std::optional<ragline::EmbedderConfig> embedder_config(const std::optional<ragline::EmbedderConfig>& stored) const {
     const bool operational = !base_url.empty() || !api_key_env.empty() || !region.empty() || batch > 0 ||
                              in_flight > 0 || retries >= 0 || timeout > 0 || !models_dir.empty();
     if (embedder.empty()) {
@@ -65,20 +71,21 @@ struct VectorArguments {
       }
       return std::nullopt;
     }
-    ragline::EmbedderConfig config;
+    const bool keep_stored = stored && stored->name == embedder;
+    ragline::EmbedderConfig config = keep_stored ? *stored : ragline::EmbedderConfig{};
     config.name = embedder;
-    config.dimension = dimension;
-    config.model = model;
-    if (embedder == "bedrock" && model.empty()) config.model = "amazon.titan-embed-text-v2:0";
+    if (dimension > 0) config.dimension = dimension;
+    if (!model.empty()) config.model = model;
+    if (embedder == "bedrock" && config.model.empty()) config.model = "amazon.titan-embed-text-v2:0";
     // A model folder is stored with the KB, which may be opened from another directory.
     if (embedder == "bert" && !model.empty()) config.model = fs::absolute(model).lexically_normal().string();
-    config.base_url = base_url;
+    if (!base_url.empty()) config.base_url = base_url;
     if (!api_key_env.empty()) config.api_key_env = api_key_env;
-    config.region = region;
+    if (!region.empty()) config.region = region;
     // Stored with a new KB: absolute, so later commands find the models from any directory.
     if (!models_dir.empty()) config.models_dir = fs::absolute(models_dir).string();
-    config.query_prefix = query_prefix;
-    config.passage_prefix = passage_prefix;
+    if (!query_prefix.empty()) config.query_prefix = query_prefix;
+    if (!passage_prefix.empty()) config.passage_prefix = passage_prefix;
     if (batch > 0) config.batch_size = batch;
     if (in_flight > 0) config.max_in_flight = in_flight;
     if (retries >= 0) config.max_retries = retries;
@@ -104,11 +111,16 @@ struct VectorArguments {
   }
 };
 
-// The KB's stored index settings, for options that change only some of them.
-ragline::VectorIndexConfig stored_index_config(const std::string& kb) {
+// The stored settings of an existing KB (nullopt for a new one), for options that change only
+// some of them.
+std::optional<ragline::Stats> stored_settings(const std::string& kb) {
   std::error_code error;
-  if (kb.empty() || !fs::exists(fs::path(kb) / "kb.sqlite", error)) return {};
-  return open_existing(kb).stats().vector_index;
+  if (kb.empty() || !fs::exists(fs::path(kb) / "kb.sqlite", error)) return std::nullopt;
+  return open_existing(kb).stats();
+}
+
+ragline::VectorIndexConfig stored_index_config(const std::optional<ragline::Stats>& stored) {
+  return stored ? stored->vector_index : ragline::VectorIndexConfig{};
 }
 
 struct IngestArguments {
@@ -150,6 +162,12 @@ std::optional<ragline::RedactionConfig> redaction_config(const IngestArguments& 
 int run_ingest(IngestArguments& arguments) {
   if (arguments.kb.empty())
     throw ragline::Error(ragline::ErrorKind::invalid_argument, "--kb DIR is required (or set RAGLINE_KB)");
+  // Checked before the KB is opened (or created): a path that does not exist is a typo, not an
+  // input that failed.
+  for (const auto& path : arguments.paths) {
+    std::error_code error;
+    if (!fs::exists(path, error)) throw UsageError("ingest: " + path + " does not exist");
+  }
   ragline::OpenOptions open_options;
   const bool chunker_given = !arguments.chunker.empty() || arguments.max_tokens > 0 || arguments.overlap >= 0 ||
                              arguments.parent_tokens > 0 || arguments.child_tokens > 0;
@@ -169,8 +187,10 @@ int run_ingest(IngestArguments& arguments) {
     analyzer.stopwords = !arguments.no_stopwords;
     open_options.analyzer = analyzer;
   }
-  open_options.embedder = arguments.vectors.embedder_config();
-  open_options.vector_index = arguments.vectors.index_config(stored_index_config(arguments.kb));
+  const auto stored = stored_settings(arguments.kb);
+  open_options.embedder = arguments.vectors.embedder_config(
+      stored ? std::optional<ragline::EmbedderConfig>(stored->embedder) : std::nullopt);
+  open_options.vector_index = arguments.vectors.index_config(stored_index_config(stored));
   open_options.log = [&](ragline::LogLevel level, const std::string& message) {
     if (level == ragline::LogLevel::warning || level == ragline::LogLevel::error) {
       if (!arguments.quiet) std::cerr << "\r" << message << "\n";
@@ -243,7 +263,8 @@ Command add_ingest_command(CLI::App& app) {
   ingest->add_option("--title-field", ingest_arguments.options.title_field, "JSON record title field");
   ingest->add_option("--text-field", ingest_arguments.options.text_field, "JSON record text field");
   ingest->add_option("--metadata-field", ingest_arguments.options.metadata_field, "JSON record metadata field");
-  ingest->add_option("--batch", ingest_arguments.options.batch_documents, "Documents per transaction");
+  ingest->add_option("--batch", ingest_arguments.options.batch_documents, "Documents per transaction")
+      ->check(CLI::Range(1, 100000000));
   ingest
       ->add_option("--max-file-bytes", ingest_arguments.options.max_file_bytes,
                    "Larger files are reported, not read (default 268435456 = 256 MiB; 0: no limit)")
@@ -282,8 +303,8 @@ Command add_embed_command(CLI::App& app) {
   embed->add_flag("--json", arguments->as_json, "Print {\"vectors\": [...]}, one list of floats per text, in order");
   return {embed, [arguments] {
             if (arguments->vectors.embedder.empty()) arguments->vectors.embedder = "lexical";
-            const auto vectors =
-                ragline::embed_texts(*arguments->vectors.embedder_config(), arguments->texts, arguments->as_query);
+            const auto vectors = ragline::embed_texts(*arguments->vectors.embedder_config(std::nullopt),
+                                                      arguments->texts, arguments->as_query);
             if (arguments->as_json) {
               print_json_line(ragline::embeddings_to_json(vectors));
               return 0;
@@ -311,7 +332,7 @@ Command add_reindex_command(CLI::App& app) {
               throw ragline::Error(ragline::ErrorKind::invalid_argument, "--kb DIR is required (or set RAGLINE_KB)");
             ragline::OpenOptions options;
             options.create_if_missing = false;
-            options.vector_index = arguments->vectors.index_config(stored_index_config(arguments->kb));
+            options.vector_index = arguments->vectors.index_config(stored_index_config(stored_settings(arguments->kb)));
             auto kb = ragline::KnowledgeBase::open(arguments->kb, options);
             const auto started = std::chrono::steady_clock::now();
             kb.reindex();

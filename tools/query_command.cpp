@@ -66,6 +66,7 @@ void print_hits_text(const std::vector<ragline::Hit>& hits, const ragline::Searc
     for (std::size_t stage = 0; stage < e.rerankers.size(); ++stage) {
       std::printf("rerank %zu: %s\n", stage + 1, e.rerankers[stage].c_str());
     }
+    for (const auto& warning : e.warnings) std::printf("warning: %s\n", warning.c_str());
     std::printf("\n");
   }
   if (hits.empty()) {
@@ -94,6 +95,10 @@ void print_result(const std::string& query_text, const ragline::SearchResult& re
     print_json_indented(ragline::to_json(result, query_text));
   } else {
     print_hits_text(result.hits, explain ? &result.explanation : nullptr);
+    // --explain lists them with the rest of the explanation.
+    if (!explain) {
+      for (const auto& warning : result.explanation.warnings) std::cerr << "warning: " << warning << "\n";
+    }
   }
 }
 
@@ -132,13 +137,12 @@ struct QueryArguments {
   }
 
   int run() {
+    const auto resolved = resolved_query();
     auto opened = open_existing(kb);
-    const auto result = search(opened);
+    const auto result = opened.search(resolved);
     print_result(text, result, as_json, explain);
     return 0;
   }
-
-  ragline::SearchResult search(const ragline::KnowledgeBase& opened) { return opened.search(resolved_query()); }
 
   // The query as the options describe it (mode and filter resolved), not yet run.
   ragline::Query resolved_query() {
@@ -147,8 +151,12 @@ struct QueryArguments {
     }
     query.text = text;
     query.filter = filter_file.empty() ? filter : read_text_file(filter_file);
-    query.mode = ragline::parse_search_mode(mode);
-    query.rerank = ragline::cli::rerankers_from(rerank);
+    // Options no KB could answer are bad usage (exit 2), checked before the KB is opened.
+    as_usage_error([&] {
+      query.mode = ragline::parse_search_mode(mode);
+      query.rerank = ragline::cli::rerankers_from(rerank);
+      ragline::KnowledgeBase::validate(query);
+    });
     return query;
   }
 };
@@ -177,9 +185,10 @@ struct PromptArguments {
   }
 
   int run() {
+    const auto query = retrieval.resolved_query();
     auto opened = open_existing(retrieval.kb);
     if (!template_file.empty()) options.template_text = read_text_file(template_file);
-    const auto hits = retrieval.search(opened).hits;
+    const auto hits = opened.search(query).hits;
     const auto prompt = opened.build_prompt(retrieval.text, hits, options);
     if (as_json) {
       print_json_indented(ragline::to_json(prompt));
@@ -205,9 +214,9 @@ struct AskArguments {
   }
 
   int run() {
+    command.ask.query = retrieval.resolved_query();
     auto opened = open_existing(retrieval.kb);
     command.question = retrieval.text;
-    command.ask.query = retrieval.resolved_query();
     return command.run(opened);
   }
 };

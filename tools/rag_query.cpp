@@ -2,7 +2,8 @@
 // work goes through the public API in <ragline/ragline.hpp>. main() declares the subcommands
 // (each in its *_command.cpp, commands.hpp) and maps what they throw to exit codes.
 //
-// Exit codes: 0 success; 1 the command failed (message on stderr); 2 bad usage;
+// Exit codes: 0 success; 1 the command failed (message on stderr); 2 bad usage (CLI11's parse
+// errors and the UsageErrors of commands.hpp);
 // 3 ingest finished but some inputs failed (listed on stderr and in the summary).
 
 #include <CLI/CLI.hpp>
@@ -37,6 +38,9 @@ int main(int argc, char** argv) {
     for (const auto& command : commands) {
       if (*command.subcommand) return command.run();
     }
+  } catch (const rag_query::UsageError& error) {
+    std::cerr << "rag-query: " << error.what() << "\n";
+    return rag_query::kExitUsage;
   } catch (const ragline::Error& error) {
     std::cerr << "rag-query: " << error.what() << "\n";
     return rag_query::kExitFailed;

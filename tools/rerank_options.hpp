@@ -23,11 +23,14 @@ struct RerankArguments {
 };
 
 inline void add_rerank_options(CLI::App& command, RerankArguments& arguments) {
+  std::string names;
+  for (const auto& name : registered_rerankers()) names += (names.empty() ? "" : " | ") + name;
   command
       .add_option("--rerank", arguments.names,
-                  "Rerank chain applied after fusion, in order: mmr | http | bedrock | reorder (comma-separated)")
+                  "Rerank chain applied after fusion, in order: " + names + " (comma-separated)")
       ->delimiter(',');
-  command.add_option("--rerank-url", arguments.base_url, "http: service base URL; bedrock: endpoint override");
+  command.add_option("--rerank-url", arguments.base_url,
+                     "http: service base URL (required: no service is assumed); bedrock: endpoint override");
   command.add_option("--rerank-model", arguments.model, "http: model name; bedrock: model id or ARN");
   command.add_option("--rerank-format", arguments.format, "http: cohere (default) | jina | tei | llamacpp");
   command.add_option("--rerank-api-key-env", arguments.api_key_env,
@@ -49,9 +52,15 @@ inline void add_rerank_options(CLI::App& command, RerankArguments& arguments) {
       ->capture_default_str();
 }
 
+// Throws Error(invalid_argument) for `http` without --rerank-url: the library's default for the
+// cohere format is a cloud service, and a query's text is never sent to one the user did not name.
 inline std::vector<RerankerConfig> rerankers_from(const RerankArguments& arguments) {
   std::vector<RerankerConfig> stages;
   for (const auto& name : arguments.names) {
+    if (name == "http" && arguments.base_url.empty()) {
+      throw Error(ErrorKind::invalid_argument,
+                  "--rerank http needs --rerank-url URL (the rerank service's base URL, e.g. http://127.0.0.1:8080)");
+    }
     RerankerConfig stage;
     stage.name = name;
     stage.lambda = arguments.mmr_lambda;

@@ -63,6 +63,10 @@ class RAGLINE_API KnowledgeBase {
   // A read: it writes nothing to the KB directory (query vectors are cached in memory; a stale
   // vectors.faiss is caught up in memory and saved by the next writer).
   SearchResult search(const Query& query) const;
+  // Checks a query without running it (no KB needed): k, the fusion settings and the filter's
+  // syntax; throws Error(invalid_argument) naming the field, as search() would. For tools that
+  // tell bad usage from a failed search.
+  static void validate(const Query& query);
   // search(query).hits.
   std::vector<Hit> retrieve(const Query& query) const;
 

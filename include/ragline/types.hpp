@@ -339,6 +339,10 @@ struct SearchExplanation {
   double embed_ms = 0, filter_ms = 0, bm25_ms = 0, dense_ms = 0, fusion_ms = 0, hydrate_ms = 0;
   std::vector<std::string> rerankers;  // each rerank stage as run, e.g. "mmr lambda=0.5 in=50 out=10"
   double rerank_ms = 0;                // all rerank stages
+  // Why the answer is not what the query asked for, in plain words, e.g. a hybrid query answered
+  // from BM25 alone because the embedding service failed, or no results for a query without
+  // searchable terms. Empty when the query ran as asked.
+  std::vector<std::string> warnings;
 };
 
 struct SearchResult {

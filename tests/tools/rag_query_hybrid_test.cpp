@@ -72,15 +72,15 @@ TEST(RagQueryHybrid, QueryModesFusionFiltersAndExplain) {
   EXPECT_NE(result.stdout_text.find("mode hybrid, fusion rrf"), std::string::npos) << result.stdout_text;
   EXPECT_NE(result.stdout_text.find("explain: bm25 #"), std::string::npos) << result.stdout_text;
 
-  // Bad filters and options are usage errors with a message naming the problem.
+  // Bad filters and options are usage errors (exit 2) with a message naming the problem.
   result = run_command(rag_query("query 'x' --kb " + kb + " --filter '{\"near\":{\"key\":\"a\",\"value\":1}}'"));
-  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.stderr_text.find("near"), std::string::npos) << result.stderr_text;
   result = run_command(rag_query("query 'x' --kb " + kb + " --fusion borda"));
-  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.stderr_text.find("borda"), std::string::npos) << result.stderr_text;
   result = run_command(rag_query("query 'x' --kb " + kb + " --mode sideways"));
-  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.exit_code, 2);
 }
 
 TEST(RagQueryHybrid, ReindexRebuildsAsAnotherIndexType) {
