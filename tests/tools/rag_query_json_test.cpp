@@ -27,6 +27,26 @@ json run_json(const std::string& arguments, int exit_code = 0) {
   return parsed;
 }
 
+TEST(RagQueryJson, InvalidUtf8InQueriesAndFileNamesStillGivesValidJson) {
+  // Issue 12 D8: a query with invalid UTF-8 and Latin-1 file names (one ingested, one failing)
+  // give valid JSON, invalid bytes as U+FFFD, and the ingest report keeps the failure.
+  TempDir dir;
+  write_file(dir / "docs" / "caf\xE9.txt", "caf\xE9 au lait is served at the counter\n");
+  write_file(dir / "docs" / "bad\xE9.jsonl", "{not json}\n");
+  const std::string kb = " --kb " + quoted(dir / "kb");
+
+  const json ingest = run_json("ingest " + quoted(dir / "docs") + kb + " --json -q", 3);
+  EXPECT_EQ(ingest.at("added"), 1);
+  ASSERT_EQ(ingest.at("failures").size(), 1u);
+  EXPECT_NE(ingest.at("failures").at(0).at("location").get<std::string>().find("bad\xEF\xBF\xBD.jsonl"),
+            std::string::npos);
+
+  const json query = run_json("query \"$(printf 'caf\\377\\376 counter')\"" + kb + " --json");
+  EXPECT_EQ(query.at("query"), "caf\xEF\xBF\xBD\xEF\xBF\xBD counter");
+  ASSERT_FALSE(query.at("hits").empty());
+  EXPECT_NE(query.at("hits").at(0).at("document_uri").get<std::string>().find("caf%E9.txt"), std::string::npos);
+}
+
 TEST(RagQueryJson, EveryCommandPrintsVersionedLibraryJson) {
   // ingest, search, query, prompt, stats, docs, check, repair and embed with --json.
   TempDir dir;
