@@ -7,6 +7,7 @@
 #include <deque>
 #include <exception>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -300,6 +301,8 @@ class Preparer {
   std::uint64_t bytes_read() const { return bytes_read_; }
   const std::unordered_set<std::string>& seen_uris() const { return seen_uris_; }
   const std::set<std::string>& failed_sources() const { return failed_sources_; }
+  // Files that were read but some of whose records (lines) could not be parsed.
+  const std::set<std::string>& sources_with_bad_records() const { return sources_with_bad_records_; }
 
  private:
   void fail(std::string location, std::string reason, IngestFailureKind kind = IngestFailureKind::input) {
@@ -410,7 +413,10 @@ class Preparer {
       return;
     }
     invalid_utf8_replaced_ += parsed.invalid_utf8_replaced;
-    if (!parsed.item_failures.empty()) failed_sources_.insert(path);
+    if (!parsed.item_failures.empty()) {
+      failed_sources_.insert(path);
+      sources_with_bad_records_.insert(path);
+    }
     for (auto& failure : parsed.item_failures) fail(std::move(failure.location), std::move(failure.reason));
     if (documents_in_file == 0 && parsed.item_failures.empty()) {
       failed_sources_.insert(path);
@@ -531,6 +537,7 @@ class Preparer {
   std::uint64_t bytes_read_ = 0;
   std::unordered_set<std::string> seen_uris_;
   std::set<std::string> failed_sources_;
+  std::set<std::string> sources_with_bad_records_;
 };
 
 // Stage two, on the caller's thread: writes each batch in one transaction, reports progress and
@@ -550,7 +557,10 @@ class Ingest {
     for (auto& failure : walk.failures) fail(std::move(failure.location), std::move(failure.reason));
     prepare_and_write([&](Preparer& preparer) { preparer.run(walk); },
                       [&](const Preparer& preparer) {
-                        if (options_.prune) prune(walk.roots, preparer.seen_uris(), preparer.failed_sources());
+                        if (options_.prune) {
+                          prune(walk.roots, preparer.seen_uris(), preparer.failed_sources(),
+                                preparer.sources_with_bad_records());
+                        }
                       });
     return finish(started);
   }
@@ -756,15 +766,23 @@ class Ingest {
   }
 
   void prune(const std::vector<fs::path>& roots, const std::unordered_set<std::string>& seen_uris,
-             const std::set<std::string>& failed_sources) {
+             const std::set<std::string>& failed_sources, const std::set<std::string>& sources_with_bad_records) {
     index::WriteTransaction transaction(store_.database());
     std::size_t pruned = 0;
     std::unordered_set<std::int64_t> done;
+    // Records kept only because their file has lines that failed to parse (one of those lines may
+    // be the record itself): said in the report, so a missing prune is never silent.
+    std::map<std::string, std::size_t> kept_for_bad_records;
     for (const auto& root : roots) {
       for (const auto& [document_id, uri] : store_.documents_from(root)) {
         if (seen_uris.count(uri) || done.count(document_id)) continue;
         // A document from a file that failed this time is kept: its source is not gone.
-        if (auto state = store_.find_document(uri); state && failed_sources.count(state->source_path)) continue;
+        if (auto state = store_.find_document(uri); state && failed_sources.count(state->source_path)) {
+          if (sources_with_bad_records.count(state->source_path) && done.insert(document_id).second) {
+            ++kept_for_bad_records[state->source_path];
+          }
+          continue;
+        }
         store_.delete_document(document_id);
         done.insert(document_id);
         ++pruned;
@@ -774,6 +792,11 @@ class Ingest {
     if (pruned > 0) store_.bump_generation();
     transaction.commit();
     report_.documents_pruned = pruned;
+    for (const auto& [source, kept] : kept_for_bad_records) {
+      report_.warnings.push_back(source + ": " + std::to_string(kept) +
+                                 " record(s) no longer in the file were not pruned, because some of its lines failed "
+                                 "to parse (one may be such a record); fix them and ingest again with --prune");
+    }
   }
 
   index::Store& store_;

@@ -258,7 +258,7 @@ Command add_ingest_command(CLI::App& app) {
   ingest->add_flag("--no-stopwords", ingest_arguments.no_stopwords, "Keep stopwords (new KB)");
   ingest->add_option("--include", ingest_arguments.options.include_globs, "Only files matching this glob (repeatable)");
   ingest->add_option("--exclude", ingest_arguments.options.exclude_globs, "Skip files matching this glob (repeatable)");
-  ingest->add_flag("--prune", ingest_arguments.options.prune, "Remove documents whose source under PATHS is gone");
+  ingest->add_flag("--prune", ingest_arguments.options.prune, "Remove documents under PATHS that this run did not find: sources that are gone, and files that --include/--exclude no longer select");
   ingest->add_option("--id-field", ingest_arguments.options.id_field, "JSON record id field (default id, then _id)");
   ingest->add_option("--title-field", ingest_arguments.options.title_field, "JSON record title field");
   ingest->add_option("--text-field", ingest_arguments.options.text_field, "JSON record text field");

@@ -149,7 +149,9 @@ struct RedactionConfig {
 struct IngestOptions {
   std::vector<std::string> include_globs;  // file names matched against these (empty: all supported)
   std::vector<std::string> exclude_globs;  // applied after include; matched against relative paths and names
-  bool prune = false;                      // remove documents whose source under the given roots is gone
+  // Remove documents under the given roots that this run did not find: sources that are gone,
+  // and files the include/exclude globs no longer select. Documents of files that failed are kept.
+  bool prune = false;
   // JSON/JSONL record field names.
   std::string id_field = "id";  // BEIR's "_id" is accepted as well when this field is missing
   std::string title_field = "title";

@@ -40,6 +40,50 @@ TEST(KnowledgeBase, BadChunkerCreatesNothing) {
   EXPECT_FALSE(fs::exists(dir / "b"));
 }
 
+TEST(KnowledgeBase, PruneRemovesWhatTheGlobsNoLongerSelect) {
+  // Issue 12 D9, as documented for --prune: a file an --exclude glob now skips is pruned like a
+  // vanished one; without prune it stays.
+  TempDir dir;
+  write_file(dir / "docs" / "keep.txt", "Gliders are launched by winch.");
+  write_file(dir / "docs" / "drafts.txt", "Draft notes about tow planes.");
+  auto kb = KnowledgeBase::open(dir / "kb");
+  ASSERT_EQ(kb.ingest({dir / "docs"}).documents_added, 2u);
+  IngestOptions exclude;
+  exclude.exclude_globs = {"drafts.txt"};
+  EXPECT_EQ(kb.ingest({dir / "docs"}, exclude).documents_pruned, 0u);
+  EXPECT_EQ(kb.documents().size(), 2u);
+  exclude.prune = true;
+  const auto report = kb.ingest({dir / "docs"}, exclude);
+  EXPECT_EQ(report.documents_pruned, 1u);
+  ASSERT_EQ(kb.documents().size(), 1u);
+  EXPECT_NE(kb.documents().front().uri.find("keep.txt"), std::string::npos);
+}
+
+TEST(KnowledgeBase, BadJsonLineKeepsVanishedRecordsWithAWarning) {
+  // Issue 12 D10: a file with a line that fails to parse keeps its vanished records (the bad
+  // line may be one of them) and the report says so, instead of skipping the prune silently.
+  TempDir dir;
+  write_file(dir / "docs" / "records.jsonl",
+             "{\"_id\": \"a\", \"text\": \"alpha gliders\"}\n{\"_id\": \"b\", \"text\": \"beta winches\"}\n");
+  auto kb = KnowledgeBase::open(dir / "kb");
+  ASSERT_EQ(kb.ingest({dir / "docs"}).documents_added, 2u);
+  write_file(dir / "docs" / "records.jsonl", "{\"_id\": \"a\", \"text\": \"alpha gliders\"}\n{broken\n");
+  IngestOptions prune;
+  prune.prune = true;
+  const auto report = kb.ingest({dir / "docs"}, prune);
+  EXPECT_EQ(report.documents_pruned, 0u);
+  EXPECT_EQ(kb.documents().size(), 2u);
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_NE(report.warnings[0].find("records.jsonl: 1 record(s) no longer in the file were not pruned"),
+            std::string::npos)
+      << report.warnings[0];
+  // Fixed, the next pruning ingest removes the vanished record and warns no more.
+  write_file(dir / "docs" / "records.jsonl", "{\"_id\": \"a\", \"text\": \"alpha gliders\"}\n");
+  const auto fixed = kb.ingest({dir / "docs"}, prune);
+  EXPECT_EQ(fixed.documents_pruned, 1u);
+  EXPECT_TRUE(fixed.warnings.empty());
+}
+
 TEST(KnowledgeBase, IngestsADirectoryAndRetrieves) {
   // Files of several formats in nested folders are ingested and found by keyword search.
   TempDir dir;
