@@ -34,7 +34,9 @@ std::string snippet(const std::string& text, std::size_t limit) {
 // "key=value, ...", each value as the library's JSON of the hit writes it (2024, "north", [...]).
 std::string metadata_text(const ragline::Hit& hit) {
   std::string text;
-  for (const auto& [key, value] : nlohmann::json::parse(ragline::to_json(hit)).at("metadata").items()) {
+  // Held in a local: a range-for over items() of a temporary would iterate freed memory.
+  const nlohmann::json document = nlohmann::json::parse(ragline::to_json(hit));
+  for (const auto& [key, value] : document.at("metadata").items()) {
     text += (text.empty() ? "" : ", ") + key + "=" + value.dump();
   }
   return text;
