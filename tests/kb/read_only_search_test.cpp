@@ -34,10 +34,7 @@ class LetterEmbedder final : public Embedder {
   EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose) override {
     EmbeddingMatrix matrix{texts.size(), 26, {}};
     for (const auto& text : texts) {
-      auto vector = ragline::testing::toy_embedding(text);
-      double norm = 0;
-      for (float value : vector) norm += value * value;
-      for (float& value : vector) value = norm > 0 ? static_cast<float>(value / std::sqrt(norm)) : 0.0f;
+      const auto vector = ragline::testing::unit_toy_embedding(text);
       matrix.values.insert(matrix.values.end(), vector.begin(), vector.end());
     }
     return matrix;

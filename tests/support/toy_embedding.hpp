@@ -3,6 +3,7 @@
 // over 26 dimensions, so texts sharing letters are close and every vector is predictable.
 
 #include <cctype>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -14,6 +15,15 @@ inline std::vector<float> toy_embedding(const std::string& text) {
   for (unsigned char c : text) {
     if (std::isalpha(c)) vector[static_cast<std::size_t>(std::tolower(c) - 'a')] += 1.0f;
   }
+  return vector;
+}
+
+// toy_embedding scaled to unit length (a zero vector stays zero), as an in-process model returns it.
+inline std::vector<float> unit_toy_embedding(const std::string& text) {
+  auto vector = toy_embedding(text);
+  double norm = 0;
+  for (float value : vector) norm += value * value;
+  for (float& value : vector) value = norm > 0 ? static_cast<float>(value / std::sqrt(norm)) : 0.0f;
   return vector;
 }
 
