@@ -59,7 +59,9 @@ void read_version(JsonFields& fields) {
 
 json metadata_json(const Metadata& metadata) {
   json object = json::object();
-  for (const auto& [key, value] : metadata) {
+  for (const auto& entry : metadata) {
+    // A named reference, not a structured binding: clang 14 (the fuzz build) cannot capture one.
+    const std::string& key = entry.first;
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
@@ -72,7 +74,7 @@ json metadata_json(const Metadata& metadata) {
           }
           object[key] = v;
         },
-        value);
+        entry.second);
   }
   return object;
 }
