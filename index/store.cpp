@@ -1,6 +1,8 @@
 #include "index/store.hpp"
 
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <system_error>
@@ -77,6 +79,24 @@ using detail::setting;
 Store::Store(Database database, std::filesystem::path kb_dir)
     : database_(std::move(database)), statements_(database_.get()), kb_dir_(std::move(kb_dir)) {}
 
+namespace {
+
+// A kb.sqlite that is not an SQLite file at all is said in words, with what to do, before SQLite
+// would say "file is not a database". An empty file is left to SQLite, which makes it a database.
+void require_sqlite_file(const std::filesystem::path& kb_dir, const std::filesystem::path& database_path) {
+  std::ifstream file(database_path, std::ios::binary);
+  char header[16] = {};
+  file.read(header, sizeof header);
+  const auto got = file.gcount();
+  if (got == 0) return;
+  RAGLINE_CHECK(got == sizeof header && std::memcmp(header, "SQLite format 3", sizeof header) == 0, corrupt,
+                "KB " << kb_dir.string()
+                      << ": kb.sqlite is not an SQLite database, so this is not a ragline KB (or its kb.sqlite was "
+                         "overwritten: restore it from a backup, or ingest the sources into a new KB directory)");
+}
+
+}  // namespace
+
 Store Store::open(const std::filesystem::path& kb_dir, bool create, const StoreSettings& options) {
   const auto& analyzer = options.analyzer;
   const auto database_path = kb_dir / "kb.sqlite";
@@ -92,6 +112,7 @@ Store Store::open(const std::filesystem::path& kb_dir, bool create, const StoreS
     std::filesystem::create_directories(kb_dir, error);
     RAGLINE_CHECK(!error, io, "cannot create KB directory " << kb_dir.string() << ": " << error.message());
   }
+  if (exists) require_sqlite_file(kb_dir, database_path);
   // An existing KB that cannot be written is opened for reading (Database::open_existing).
   Store store(exists ? Database::open_existing(database_path) : Database::open(database_path, true), kb_dir);
   Database& database = store.database_;
@@ -125,7 +146,9 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
                       << kSchemaVersion << "); upgrade ragline");
   if (version == 0) {
     RAGLINE_CHECK(fresh || empty, corrupt,
-                  kb_dir_.string() << "/kb.sqlite is an SQLite database but not a ragline KB (user_version 0)");
+                  "KB " << kb_dir_.string()
+                        << ": kb.sqlite is an SQLite database of something else, not a ragline KB (it has tables "
+                           "but no ragline schema version); give --kb a ragline KB directory, or a new one");
     const ChunkerConfig chunker_config = chunker.value_or(ChunkerConfig{});
     const AnalyzerConfig analyzer_config = analyzer.value_or(AnalyzerConfig{});
     text::TextAnalyzer validate_language(analyzer_config);
@@ -254,7 +277,7 @@ Stats Store::stats() {
   stats.searchable_chunks = database_.query_int64("SELECT count(*) FROM chunks WHERE searchable = 1").value_or(0);
   stats.tokens =
       database_.query_int64("SELECT coalesce(sum(token_count), 0) FROM chunks WHERE searchable = 1").value_or(0);
-  stats.bytes_on_disk = directory_size(kb_dir_);
+  stats.bytes_on_disk = bytes_on_disk();
   stats.schema_version = schema_version_;
   stats.chunker = chunker_;
   stats.analyzer = analyzer_;
@@ -276,5 +299,21 @@ void Store::set_vector_index_config(const VectorIndexConfig& config) {
 std::string Store::read_setting(std::string_view key) { return setting(statements_, key); }
 
 void Store::write_setting(std::string_view key, std::string_view value) { put_setting(statements_, key, value); }
+
+std::uint64_t Store::bytes_on_disk() const { return directory_size(kb_dir_); }
+
+bool Store::mostly_free_pages() {
+  const auto pages = database_.query_int64("PRAGMA page_count").value_or(0);
+  const auto free_pages = database_.query_int64("PRAGMA freelist_count").value_or(0);
+  return pages > 0 && free_pages * 2 > pages;
+}
+
+void Store::vacuum() {
+  require_writable("compact");
+  database_.exec("VACUUM");
+  // The rewrite went through the WAL; move it into kb.sqlite and give the space back. A reader
+  // holding an old snapshot makes this a partial checkpoint, which the next writer completes.
+  database_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
 
 }  // namespace ragline::index
