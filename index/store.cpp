@@ -1,9 +1,8 @@
 #include "index/store.hpp"
 
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <system_error>
 #include <unordered_map>
@@ -79,24 +78,6 @@ using detail::setting;
 Store::Store(Database database, std::filesystem::path kb_dir)
     : database_(std::move(database)), statements_(database_.get()), kb_dir_(std::move(kb_dir)) {}
 
-namespace {
-
-// A kb.sqlite that is not an SQLite file at all is said in words, with what to do, before SQLite
-// would say "file is not a database". An empty file is left to SQLite, which makes it a database.
-void require_sqlite_file(const std::filesystem::path& kb_dir, const std::filesystem::path& database_path) {
-  std::ifstream file(database_path, std::ios::binary);
-  char header[16] = {};
-  file.read(header, sizeof header);
-  const auto got = file.gcount();
-  if (got == 0) return;
-  RAGLINE_CHECK(got == sizeof header && std::memcmp(header, "SQLite format 3", sizeof header) == 0, corrupt,
-                "KB " << kb_dir.string()
-                      << ": kb.sqlite is not an SQLite database, so this is not a ragline KB (or its kb.sqlite was "
-                         "overwritten: restore it from a backup, or ingest the sources into a new KB directory)");
-}
-
-}  // namespace
-
 Store Store::open(const std::filesystem::path& kb_dir, bool create, const StoreSettings& options) {
   const auto& analyzer = options.analyzer;
   const auto database_path = kb_dir / "kb.sqlite";
@@ -112,15 +93,29 @@ Store Store::open(const std::filesystem::path& kb_dir, bool create, const StoreS
     std::filesystem::create_directories(kb_dir, error);
     RAGLINE_CHECK(!error, io, "cannot create KB directory " << kb_dir.string() << ": " << error.message());
   }
-  if (exists) require_sqlite_file(kb_dir, database_path);
   // An existing KB that cannot be written is opened for reading (Database::open_existing).
-  Store store(exists ? Database::open_existing(database_path) : Database::open(database_path, true), kb_dir);
+  // The file is never opened by other means to look at it: closing a second descriptor of it
+  // would drop this process's SQLite locks (POSIX advisory locks belong to the process).
+  std::optional<Store> opened;
+  try {
+    opened.emplace(
+        Store(exists ? Database::open_existing(database_path) : Database::open(database_path, true), kb_dir));
+    // WAL lets readers run during an ingest; FULL syncs every commit so a committed batch
+    // survives power loss, not only a crash of the process. (A KB's file is in WAL mode from its
+    // creation on, so this writes nothing when opening an existing one.)
+    if (!opened->database_.read_only()) opened->database_.exec("PRAGMA journal_mode = WAL");
+    opened->database_.exec("PRAGMA synchronous = FULL");
+  } catch (const Error& failure) {
+    // Corruption this early is the file's header or first page: SQLite's "file is not a
+    // database" said in words, with what to do.
+    if (failure.kind() != ErrorKind::corrupt) throw;
+    RAGLINE_THROW(corrupt, "KB " << kb_dir.string()
+                                 << ": kb.sqlite is not an SQLite database, so this is not a ragline KB (or its "
+                                    "kb.sqlite was overwritten: restore it from a backup, or ingest the sources into "
+                                    "a new KB directory)");
+  }
+  Store store = std::move(*opened);
   Database& database = store.database_;
-  // WAL lets readers run during an ingest; FULL syncs every commit so a committed batch
-  // survives power loss, not only a crash of the process. (A KB's file is in WAL mode from its
-  // creation on, so this writes nothing when opening an existing one.)
-  if (!database.read_only()) database.exec("PRAGMA journal_mode = WAL");
-  database.exec("PRAGMA synchronous = FULL");
   register_fts5_extensions(database.get());
   store.migrate(!exists, options.chunker, options.analyzer, options.embedder, options.vector_index);
   return store;

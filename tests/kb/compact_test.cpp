@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ragline/ragline.hpp"
@@ -30,8 +34,8 @@ std::vector<DocumentInput> many_documents(int count) {
       text += "Record " + std::to_string(number) + " sentence " + std::to_string(sentence) +
               " mentions the lighthouse keeper and the tide table. ";
     }
-    documents.push_back({"records/" + std::to_string(number), "Record " + std::to_string(number), text,
-                         {{"keep", number % 10 == 0}}});
+    documents.push_back(
+        {"records/" + std::to_string(number), "Record " + std::to_string(number), text, {{"keep", number % 10 == 0}}});
   }
   return documents;
 }
@@ -73,6 +77,48 @@ TEST(Compact, RemovingMostDocumentsShrinksTheKbByItself) {
   EXPECT_EQ(free_pages(dir / "kb" / "kb.sqlite"), 0);
   EXPECT_TRUE(kb.check().ok());
   EXPECT_EQ(kb.retrieve(ragline::testing::dense_query("lighthouse keeper")).size(), 10u);
+  expect_kb_consistent(dir / "kb");
+}
+
+TEST(Compact, ReadersInThreadsAndAProcessKeepWorkingThroughACompaction) {
+  // VACUUM rewrites kb.sqlite under readers holding their own connections (threads here, a
+  // rag-query process beside): each keeps answering from a whole snapshot.
+  TempDir dir;
+  { ASSERT_TRUE(KnowledgeBase::open(dir / "kb").upsert(many_documents(300)).ok()); }
+  std::atomic<bool> writing{true};
+  std::atomic<int> queries{0};
+  std::mutex mutex;
+  std::vector<std::string> failures;
+  auto reader = [&] {
+    try {
+      auto kb = KnowledgeBase::open(dir / "kb");
+      while (writing.load()) {
+        const auto hits = kb.retrieve(ragline::testing::dense_query("lighthouse keeper tide"));
+        if (hits.empty()) throw std::runtime_error("no hits");
+        ++queries;
+      }
+    } catch (const std::exception& error) {
+      std::lock_guard lock(mutex);
+      failures.push_back(error.what());
+    }
+  };
+  std::vector<std::thread> readers;
+  for (int index = 0; index < 2; ++index) readers.emplace_back(reader);
+  const std::string kb = quoted(dir / "kb");
+  const auto process = run_command(rag_query("query 'lighthouse keeper' --kb " + kb + " -k 3 --json") + " & " +
+                                   rag_query("compact --kb " + kb) + "; wait");
+  {
+    auto writer = KnowledgeBase::open(dir / "kb");
+    EXPECT_EQ(writer.remove_where(R"({"equals": {"key": "keep", "value": false}})"), 270u);
+  }
+  writing = false;
+  for (auto& thread : readers) thread.join();
+  EXPECT_EQ(process.exit_code, 0) << process.stderr_text;
+  for (const auto& failure : failures) ADD_FAILURE() << failure;
+  EXPECT_GT(queries.load(), 0);
+  auto kb_after = KnowledgeBase::open(dir / "kb");
+  EXPECT_EQ(kb_after.stats().documents, 30);
+  EXPECT_TRUE(kb_after.check().ok());
   expect_kb_consistent(dir / "kb");
 }
 
