@@ -23,6 +23,8 @@ find_dependency(nlohmann_json 3)
 find_dependency(OpenSSL)
 find_dependency(Threads)
 find_dependency(CURL)
+# Ingest inflates gzip-compressed files (README.gz, changelog.gz).
+find_dependency(ZLIB)
 # Debian's FAISS config names OpenMP::OpenMP_CXX without finding it.
 find_dependency(OpenMP)
 find_dependency(faiss CONFIG)

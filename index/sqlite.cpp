@@ -18,7 +18,11 @@ void throw_sqlite_error(sqlite3* database, int rc, std::string_view context) {
       throw Error(ErrorKind::busy, text);
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      throw Error(ErrorKind::corrupt, text);
+      // What to do, since SQLite's words alone ("database disk image is malformed") do not say.
+      throw Error(ErrorKind::corrupt, text +
+                                          "; the KB's database is damaged: `rag-query check` says where, "
+                                          "`rag-query repair` rebuilds the keyword index and vectors.faiss, and "
+                                          "damage it cannot rebuild needs kb.sqlite from a backup");
     case SQLITE_IOERR:
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:

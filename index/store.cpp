@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <system_error>
 #include <unordered_map>
@@ -93,13 +94,28 @@ Store Store::open(const std::filesystem::path& kb_dir, bool create, const StoreS
     RAGLINE_CHECK(!error, io, "cannot create KB directory " << kb_dir.string() << ": " << error.message());
   }
   // An existing KB that cannot be written is opened for reading (Database::open_existing).
-  Store store(exists ? Database::open_existing(database_path) : Database::open(database_path, true), kb_dir);
+  // The file is never opened by other means to look at it: closing a second descriptor of it
+  // would drop this process's SQLite locks (POSIX advisory locks belong to the process).
+  std::optional<Store> opened;
+  try {
+    opened.emplace(
+        Store(exists ? Database::open_existing(database_path) : Database::open(database_path, true), kb_dir));
+    // WAL lets readers run during an ingest; FULL syncs every commit so a committed batch
+    // survives power loss, not only a crash of the process. (A KB's file is in WAL mode from its
+    // creation on, so this writes nothing when opening an existing one.)
+    if (!opened->database_.read_only()) opened->database_.exec("PRAGMA journal_mode = WAL");
+    opened->database_.exec("PRAGMA synchronous = FULL");
+  } catch (const Error& failure) {
+    // Corruption this early is the file's header or first page: SQLite's "file is not a
+    // database" said in words, with what to do.
+    if (failure.kind() != ErrorKind::corrupt) throw;
+    RAGLINE_THROW(corrupt, "KB " << kb_dir.string()
+                                 << ": kb.sqlite is not an SQLite database, so this is not a ragline KB (or its "
+                                    "kb.sqlite was overwritten: restore it from a backup, or ingest the sources into "
+                                    "a new KB directory)");
+  }
+  Store store = std::move(*opened);
   Database& database = store.database_;
-  // WAL lets readers run during an ingest; FULL syncs every commit so a committed batch
-  // survives power loss, not only a crash of the process. (A KB's file is in WAL mode from its
-  // creation on, so this writes nothing when opening an existing one.)
-  if (!database.read_only()) database.exec("PRAGMA journal_mode = WAL");
-  database.exec("PRAGMA synchronous = FULL");
   register_fts5_extensions(database.get());
   store.migrate(!exists, options.chunker, options.analyzer, options.embedder, options.vector_index);
   return store;
@@ -125,7 +141,9 @@ void Store::migrate(bool fresh, const std::optional<ChunkerConfig>& chunker,
                       << kSchemaVersion << "); upgrade ragline");
   if (version == 0) {
     RAGLINE_CHECK(fresh || empty, corrupt,
-                  kb_dir_.string() << "/kb.sqlite is an SQLite database but not a ragline KB (user_version 0)");
+                  "KB " << kb_dir_.string()
+                        << ": kb.sqlite is an SQLite database of something else, not a ragline KB (it has tables "
+                           "but no ragline schema version); give --kb a ragline KB directory, or a new one");
     const ChunkerConfig chunker_config = chunker.value_or(ChunkerConfig{});
     const AnalyzerConfig analyzer_config = analyzer.value_or(AnalyzerConfig{});
     text::TextAnalyzer validate_language(analyzer_config);
@@ -254,7 +272,7 @@ Stats Store::stats() {
   stats.searchable_chunks = database_.query_int64("SELECT count(*) FROM chunks WHERE searchable = 1").value_or(0);
   stats.tokens =
       database_.query_int64("SELECT coalesce(sum(token_count), 0) FROM chunks WHERE searchable = 1").value_or(0);
-  stats.bytes_on_disk = directory_size(kb_dir_);
+  stats.bytes_on_disk = bytes_on_disk();
   stats.schema_version = schema_version_;
   stats.chunker = chunker_;
   stats.analyzer = analyzer_;
@@ -276,5 +294,21 @@ void Store::set_vector_index_config(const VectorIndexConfig& config) {
 std::string Store::read_setting(std::string_view key) { return setting(statements_, key); }
 
 void Store::write_setting(std::string_view key, std::string_view value) { put_setting(statements_, key, value); }
+
+std::uint64_t Store::bytes_on_disk() const { return directory_size(kb_dir_); }
+
+bool Store::mostly_free_pages() {
+  const auto pages = database_.query_int64("PRAGMA page_count").value_or(0);
+  const auto free_pages = database_.query_int64("PRAGMA freelist_count").value_or(0);
+  return pages > 0 && free_pages * 2 > pages;
+}
+
+void Store::vacuum() {
+  require_writable("compact");
+  database_.exec("VACUUM");
+  // The rewrite went through the WAL; move it into kb.sqlite and give the space back. A reader
+  // holding an old snapshot makes this a partial checkpoint, which the next writer completes.
+  database_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
 
 }  // namespace ragline::index

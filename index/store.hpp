@@ -115,10 +115,21 @@ class Store {
   // Metadata of each listed document (an empty map for documents without any).
   std::unordered_map<std::int64_t, Metadata> metadata_of(const std::vector<std::int64_t>& document_ids);
   Metadata document_metadata(std::int64_t document_id);
-  std::vector<DocumentInfo> documents();
+  // Documents in URI order with their metadata: `offset` of them passed over, then at most
+  // `limit` (0: no limit); with `only`, just the documents with those ids.
+  std::vector<DocumentInfo> documents(const std::vector<std::int64_t>* only = nullptr, std::size_t limit = 0,
+                                      std::size_t offset = 0);
   // The document with this URI as stored (text, title, metadata, hash, chunk count), if any.
   std::optional<StoredDocument> stored_document(const std::string& uri);
   Stats stats();
+  // Bytes of all files in the KB directory (kb.sqlite, its WAL, vectors.faiss).
+  std::uint64_t bytes_on_disk() const;
+  // Whether more than half of kb.sqlite's pages are free (PRAGMA freelist_count against
+  // page_count): after large removals, when compacting pays for its full rewrite.
+  bool mostly_free_pages();
+  // Rewrites kb.sqlite without its free pages (VACUUM) and truncates the WAL. A writer; call
+  // outside any transaction. Readers keep their snapshots meanwhile (WAL).
+  void vacuum();
 
   // --- Vectors (schema 2) ---
   // The embedder id and dimension the KB's vectors have; empty / 0 before the first vector.

@@ -181,11 +181,19 @@ Metadata Store::document_metadata(std::int64_t document_id) {
   return std::move(metadata_of({document_id})[document_id]);
 }
 
-std::vector<DocumentInfo> Store::documents() {
+std::vector<DocumentInfo> Store::documents(const std::vector<std::int64_t>* only, std::size_t limit,
+                                           std::size_t offset) {
+  // The ids go in as one JSON array (json_each): no statement per id, no bound-parameter limit.
+  const std::string ids_json = only ? json_id_array(*only) : std::string();
   auto statement = database_.prepare(
-      "SELECT d.id, d.uri, d.title, d.mime_type, d.content_hash, d.size_bytes, d.mtime, d.ingested_at, "
-      "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id) FROM documents d ORDER BY d.uri");
+      std::string("SELECT d.id, d.uri, d.title, d.mime_type, d.content_hash, d.size_bytes, d.mtime, d.ingested_at, "
+                  "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id) FROM documents d ") +
+      (only ? "WHERE d.id IN (SELECT value FROM json_each(?3)) " : "") + "ORDER BY d.uri LIMIT ?1 OFFSET ?2");
+  statement.bind(1, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit));
+  statement.bind(2, static_cast<std::int64_t>(offset));
+  if (only) statement.bind(3, ids_json);
   std::vector<DocumentInfo> found;
+  std::vector<std::int64_t> document_ids;
   while (statement.step()) {
     DocumentInfo info;
     info.id = statement.column_int64(0);
@@ -197,8 +205,11 @@ std::vector<DocumentInfo> Store::documents() {
     info.mtime = statement.column_int64(6);
     info.ingested_at = statement.column_int64(7);
     info.chunk_count = statement.column_int64(8);
+    document_ids.push_back(info.id);
     found.push_back(std::move(info));
   }
+  auto metadata = metadata_of(document_ids);
+  for (auto& info : found) info.metadata = std::move(metadata[info.id]);
   return found;
 }
 

@@ -88,6 +88,8 @@ class Walker {
     }
     std::sort(result_.files.begin(), result_.files.end(),
               [](const FoundFile& a, const FoundFile& b) { return a.path < b.path; });
+    std::sort(result_.skipped.begin(), result_.skipped.end(),
+              [](const IngestSkip& a, const IngestSkip& b) { return a.location < b.location; });
     return std::move(result_);
   }
 
@@ -142,10 +144,6 @@ class Walker {
     const fs::path relative = named_directly ? path.filename() : path.lexically_relative(root);
     if (!include_globs_.empty() && !matches_any(include_globs_, relative)) return;
     if (matches_any(exclude_globs_, relative)) return;
-    if (parser_for(path) == nullptr) {
-      if (named_directly) result_.failures.push_back({path.string(), "unsupported file type"});
-      return;
-    }
     std::error_code error;
     const fs::path canonical = fs::canonical(path, error);
     if (error) {
@@ -164,6 +162,27 @@ class Walker {
       result_.failures.push_back({path.string(), "cannot stat file: " + error.message()});
       return;
     }
+    if (found.size == 0) {
+      result_.skipped.push_back({canonical.string(), "empty file"});
+      return;
+    }
+    FormatChoice format;
+    try {
+      format = choose_format(canonical);
+    } catch (const Error& failure) {
+      result_.failures.push_back({path.string(), failure.what()});
+      return;
+    }
+    if (format.parser == nullptr) {
+      if (named_directly) {
+        result_.failures.push_back({path.string(), "unsupported file type: " + format.skip_reason});
+      } else {
+        result_.skipped.push_back({canonical.string(), std::move(format.skip_reason)});
+      }
+      return;
+    }
+    found.parser = format.parser;
+    found.gzip = format.gzip;
     result_.files.push_back(std::move(found));
   }
 

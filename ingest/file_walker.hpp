@@ -10,6 +10,8 @@
 
 namespace ragline::ingest {
 
+class FormatParser;
+
 struct FoundFile {
   // The file's real path (std::filesystem::canonical: absolute, every symbolic link resolved):
   // what names its document, so a file reached through a link, or through a root given by a
@@ -17,7 +19,9 @@ struct FoundFile {
   std::filesystem::path path;
   std::filesystem::path root;  // the given root it was found under (absolute, as given)
   std::uint64_t size = 0;
-  std::int64_t mtime = 0;  // seconds since the epoch
+  std::int64_t mtime = 0;                // seconds since the epoch
+  const FormatParser* parser = nullptr;  // how it is read (choose_format, format.hpp)
+  bool gzip = false;                     // its bytes are inflated before parsing
 };
 
 struct WalkResult {
@@ -25,12 +29,15 @@ struct WalkResult {
   // Where --prune looks for documents: the absolute form of each given path that exists, followed
   // by its canonical form when that differs (a root given through a symbolic link).
   std::vector<std::filesystem::path> roots;
-  std::vector<IngestFailure> failures;  // missing roots, unreadable directories, unsupported files named directly
+  std::vector<IngestFailure> failures;  // missing roots, unreadable directories, binary files named directly
+  std::vector<IngestSkip> skipped;      // empty files, and files neither a known format nor text
 };
 
 // Directories are walked recursively. Hidden entries (names starting with '.') and sidecar
-// metadata files are skipped; files without a parser are skipped inside directories and reported
-// when named directly. A symbolic link is followed only when its target lies inside one of the
+// metadata files are passed over silently, and so are files the globs leave out. A file whose
+// name has no parser is sniffed (choose_format): text is read as plain text; an empty file, and
+// inside a directory one that is not text, is listed in `skipped` with the reason; a file named
+// directly that is not text is a failure. A symbolic link is followed only when its target lies inside one of the
 // given roots, so a link cannot pull in files from elsewhere (and link cycles end); a link that is
 // not followed is reported in `failures` when it leads to a directory or its name has a parser
 // (loops and dangling links as "cannot follow symbolic link"). A file reached several ways (a link

@@ -3,6 +3,7 @@
 #include <unicode/utf16.h>
 #include <unicode/utf8.h>
 
+#include <cctype>
 #include <cstring>
 
 #include "core/check.hpp"
@@ -88,7 +89,13 @@ Document document_for_file(const SourceFile& file, std::string mime_type) {
   return document;
 }
 
-std::string file_stem_title(const SourceFile& file) { return file.path.stem().string(); }
+std::filesystem::path name_inside_gzip(const std::filesystem::path& path) {
+  std::string extension = path.extension().string();
+  for (char& character : extension) character = static_cast<char>(std::tolower(static_cast<unsigned char>(character)));
+  return extension == ".gz" ? path.parent_path() / path.stem() : path;
+}
+
+std::string file_stem_title(const SourceFile& file) { return name_inside_gzip(file.path).stem().string(); }
 
 void merge_sidecar_metadata(Metadata& own, const Metadata& sidecar) {
   for (const auto& [key, value] : sidecar) own.emplace(key, value);

@@ -3,6 +3,7 @@
 // that several parsers share. Not part of the public ingest interface.
 
 #include <cstddef>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -12,6 +13,7 @@ namespace ragline::ingest::formats {
 
 const FormatParser& text_parser();
 const FormatParser& markdown_parser();
+const FormatParser& rst_parser();
 const FormatParser& html_parser();
 const FormatParser& pdf_parser();
 const FormatParser& json_parser();
@@ -29,7 +31,11 @@ DecodedText decode_text_file(std::string_view bytes);
 // A document for a whole-file source with uri, source_path, size, mtime and mime type filled in.
 Document document_for_file(const SourceFile& file, std::string mime_type);
 
-// The title used when a source names none: the file name without its last extension.
+// The name a gzip-compressed file's content had: `notes.md.gz` -> `notes.md`; other paths as they are.
+std::filesystem::path name_inside_gzip(const std::filesystem::path& path);
+
+// The title used when a source names none: the file name without its last extension (after a
+// `.gz`: `notes.md.gz` -> `notes`).
 std::string file_stem_title(const SourceFile& file);
 
 // Adds the sidecar's keys that the document does not already have: a document's own metadata

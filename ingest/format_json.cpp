@@ -277,7 +277,7 @@ class JsonParser final : public FormatParser {
 
  private:
   static bool is_json_document(const SourceFile& file) {
-    std::string extension = file.path.extension().string();
+    std::string extension = formats::name_inside_gzip(file.path).extension().string();
     for (char& character : extension)
       character = static_cast<char>(std::tolower(static_cast<unsigned char>(character)));
     return extension == ".json";

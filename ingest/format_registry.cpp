@@ -22,11 +22,13 @@ const FormatParser* parser_for(const std::filesystem::path& path) {
   // A sidecar is metadata about another file, never a document of its own.
   if (is_sidecar_metadata_file(path)) return nullptr;
   using ParserGetter = const FormatParser& (*)();
-  static constexpr std::array<std::pair<std::string_view, ParserGetter>, 10> kByExtension{{
+  static constexpr std::array<std::pair<std::string_view, ParserGetter>, 12> kByExtension{{
       {".txt", formats::text_parser},
       {".text", formats::text_parser},
       {".md", formats::markdown_parser},
       {".markdown", formats::markdown_parser},
+      {".rst", formats::rst_parser},
+      {".rest", formats::rst_parser},
       {".html", formats::html_parser},
       {".htm", formats::html_parser},
       {".pdf", formats::pdf_parser},
@@ -47,8 +49,8 @@ bool parser_streams_records(const std::filesystem::path& path) {
 }
 
 const FormatParser* parser_by_name(std::string_view name) {
-  for (const FormatParser* parser : {&formats::text_parser(), &formats::markdown_parser(), &formats::html_parser(),
-                                     &formats::pdf_parser(), &formats::json_parser()}) {
+  for (const FormatParser* parser : {&formats::text_parser(), &formats::markdown_parser(), &formats::rst_parser(),
+                                     &formats::html_parser(), &formats::pdf_parser(), &formats::json_parser()}) {
     if (parser->name() == name) return parser;
   }
   return nullptr;

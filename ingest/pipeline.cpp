@@ -160,6 +160,7 @@ bool is_blank(std::string_view text) { return text.find_first_not_of(" \t\n") ==
 struct Batch {
   std::vector<PreparedDocument> documents;
   std::vector<IngestFailure> failures;
+  std::vector<IngestSkip> skipped;
   IngestProgress progress;
   std::size_t dimension = 0;  // of the documents' vectors
   std::string embedder_id;    // of the documents' vectors
@@ -309,6 +310,10 @@ class Preparer {
     batch_.failures.push_back({std::move(location), std::move(reason), kind});
   }
 
+  void skip(std::string location, std::string reason) {
+    batch_.skipped.push_back({std::move(location), std::move(reason)});
+  }
+
   // Hands the current batch (documents, failures, progress) to the writer.
   void send() {
     embed_batch();
@@ -373,7 +378,7 @@ class Preparer {
       // and chunked; JSON Lines streams its records, costing about its own size, so it keeps the
       // old ceiling and max_file_bytes bounds each record instead (prepare()).
       const std::uint64_t max_bytes =
-          parser_streams_records(file.path) ? kMaxStreamedFileBytes : options_.max_file_bytes;
+          parser_streams_records(file.path) && !file.gzip ? kMaxStreamedFileBytes : options_.max_file_bytes;
       RAGLINE_CHECK(
           max_bytes == 0 || file.size <= max_bytes, format,
           "file too large: " << file.size << " bytes, max_file_bytes is " << max_bytes << " (--max-file-bytes)");
@@ -383,9 +388,13 @@ class Preparer {
       source.bytes = read_listed_file(file.path, max_bytes);
       source.mtime = file.mtime;
       source.sidecar_metadata = read_sidecar_metadata(file.path);
-      RAGLINE_CHECK(!source.bytes.empty(), format, "empty file");
       bytes_read_ += source.bytes.size();
-      const FormatParser* parser = parser_for(file.path);
+      // Emptied since it was listed: skipped, as the walker skips empty files.
+      if (source.bytes.empty()) return skip(path, "empty file");
+      // A gzip bomb stops at max_file_bytes of output, the bound a plain file has.
+      if (file.gzip) source.bytes = gunzip(source.bytes, options_.max_file_bytes);
+      if (source.bytes.empty()) return skip(path, "empty file (after decompression)");
+      const FormatParser* parser = file.parser != nullptr ? file.parser : parser_for(file.path);
       RAGLINE_CHECK(parser != nullptr, format, "unsupported file type");
       parser->parse_each(
           source, parse_options_,
@@ -555,6 +564,7 @@ class Ingest {
     complete_missing_vectors();
     WalkResult walk = walk_inputs(paths, options_.include_globs, options_.exclude_globs);
     for (auto& failure : walk.failures) fail(std::move(failure.location), std::move(failure.reason));
+    for (auto& skipped : walk.skipped) report_.skipped.push_back(std::move(skipped));
     prepare_and_write([&](Preparer& preparer) { preparer.run(walk); },
                       [&](const Preparer& preparer) {
                         if (options_.prune) {
@@ -762,6 +772,7 @@ class Ingest {
       }
     }
     for (auto& failure : batch.failures) fail(std::move(failure.location), std::move(failure.reason), failure.kind);
+    for (auto& skipped : batch.skipped) report_.skipped.push_back(std::move(skipped));
     if (options_.progress) options_.progress(batch.progress);
   }
 

@@ -326,6 +326,8 @@ std::string to_json(const IngestReport& report) {
   json failures = json::array();
   for (const auto& failure : report.failures)
     failures.push_back({{"location", failure.location}, {"reason", failure.reason}, {"kind", to_string(failure.kind)}});
+  json skipped = json::array();
+  for (const auto& skip : report.skipped) skipped.push_back({{"location", skip.location}, {"reason", skip.reason}});
   // The names rag-query --json has always printed (files, added, ...), not the struct's.
   return document({{"ok", report.ok()},
                    {"files", report.files_seen},
@@ -334,6 +336,7 @@ std::string to_json(const IngestReport& report) {
                    {"unchanged", report.documents_unchanged},
                    {"pruned", report.documents_pruned},
                    {"failed", report.failures.size()},
+                   {"skipped", report.skipped.size()},
                    {"chunks", report.chunks_written},
                    {"chunks_embedded", report.chunks_embedded},
                    {"embeddings_from_cache", report.embeddings_from_cache},
@@ -344,7 +347,8 @@ std::string to_json(const IngestReport& report) {
                    {"seconds", report.seconds},
                    {"redactions", report.redactions},
                    {"warnings", report.warnings},
-                   {"failures", failures}});
+                   {"failures", failures},
+                   {"skipped_files", skipped}});
 }
 
 std::string to_json(const Stats& stats) {
@@ -375,6 +379,11 @@ std::string to_json(const RepairReport& report) {
   return document({{"actions", report.actions}, {"after", check_report_json(report.after)}});
 }
 
+std::string to_json(const CompactReport& report) {
+  return document(
+      {{"bytes_before", report.bytes_before}, {"bytes_after", report.bytes_after}, {"actions", report.actions}});
+}
+
 std::string to_json(const Prompt& prompt) {
   // Prompt::to_json (generate/) owns the shape; this adds the version.
   return document(json::parse(prompt.to_json()));
@@ -391,7 +400,8 @@ std::string to_json(const std::vector<DocumentInfo>& documents) {
                     {"size_bytes", d.size_bytes},
                     {"mtime", d.mtime},
                     {"ingested_at", d.ingested_at},
-                    {"chunks", d.chunk_count}});
+                    {"chunks", d.chunk_count},
+                    {"metadata", metadata_json(d.metadata)}});
   }
   return document({{"documents", list}});
 }

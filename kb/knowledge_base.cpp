@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "core/check.hpp"
@@ -14,6 +15,7 @@
 #include "ingest/pipeline.hpp"
 #include "models/embedder.hpp"
 #include "rerank/reranker.hpp"
+#include "retrieve/filter.hpp"
 #include "retrieve/retriever.hpp"
 #include "text/redact.hpp"
 
@@ -102,6 +104,24 @@ struct KnowledgeBase::Impl {
       vectors.save(store);
     } catch (const Error& error) {
       if (log) log(LogLevel::warning, std::string("vectors.faiss not written: ") + error.what());
+    }
+    compact_if_mostly_free();
+  }
+
+  // After a writer's commit: SQLite reuses free pages but never gives them back, so a KB that
+  // lost most of its documents keeps its size until compacted. More than half free pays for
+  // the rewrite. A failure (a full disk: VACUUM needs room for a copy) costs nothing but a warning.
+  void compact_if_mostly_free() {
+    try {
+      if (!store.mostly_free_pages()) return;
+      const auto before = store.bytes_on_disk();
+      store.vacuum();
+      if (log) {
+        log(LogLevel::info, "compacted kb.sqlite (more than half of it was free pages): " + std::to_string(before) +
+                                " -> " + std::to_string(store.bytes_on_disk()) + " bytes in the KB directory");
+      }
+    } catch (const Error& error) {
+      if (log) log(LogLevel::warning, std::string("kb.sqlite not compacted: ") + error.what());
     }
   }
 
@@ -201,8 +221,10 @@ KnowledgeBase KnowledgeBase::open(const std::filesystem::path& dir, const OpenOp
       new_kb_config.name != "none" && models::is_registered_embedder(new_kb_config.name)) {
     new_kb_embedder = models::make_embedder(new_kb_config, options.analyzer.value_or(AnalyzerConfig{}));
   }
-  auto store = index::Store::open(dir, options.create_if_missing,
-                                  {options.chunker, options.analyzer, embedder, options.vector_index});
+  auto store = naming_kb(dir, [&] {
+    return index::Store::open(dir, options.create_if_missing,
+                              {options.chunker, options.analyzer, embedder, options.vector_index});
+  });
   // Another process may have created the KB meanwhile, with other settings: then the registry
   // makes the embedder it recorded.
   if (!options.embedder_instance && !(store.embedder() == new_kb_config)) new_kb_embedder = nullptr;
@@ -246,6 +268,26 @@ std::size_t KnowledgeBase::remove(const std::vector<std::string>& ids) {
     std::size_t removed = 0;
     for (const auto& id : ids) {
       if (auto existing = store.find_document(id); existing && store.delete_document(existing->id)) ++removed;
+    }
+    if (removed == 0) return removed;
+    store.bump_generation();
+    transaction.commit();
+    impl_->sync_vector_file();
+    return removed;
+  });
+}
+
+std::size_t KnowledgeBase::remove_where(const std::string& filter) {
+  RAGLINE_CHECK(!filter.empty(), invalid_argument,
+                "remove_where: the filter is empty (it would remove every document; name what to remove)");
+  const retrieve::Filter parsed = retrieve::Filter::parse(filter);
+  return naming_kb(impl_->directory, [&] {
+    auto& store = impl_->store;
+    store.require_writable("remove_where");
+    index::WriteTransaction transaction(store.database());
+    std::size_t removed = 0;
+    for (const std::int64_t document_id : retrieve::matching_documents(store.database(), parsed)) {
+      if (store.delete_document(document_id)) ++removed;
     }
     if (removed == 0) return removed;
     store.bump_generation();
@@ -325,6 +367,23 @@ RepairReport KnowledgeBase::repair() {
   });
 }
 
+CompactReport KnowledgeBase::compact() {
+  return naming_kb(impl_->directory, [&] {
+    auto& store = impl_->store;
+    store.require_writable("compact");
+    CompactReport report;
+    report.bytes_before = store.bytes_on_disk();
+    store.vacuum();
+    report.actions.push_back("rewrote kb.sqlite without its free pages (VACUUM)");
+    impl_->vectors.rebuild(store, impl_->log);
+    const auto* rebuilt = impl_->vectors.index();
+    report.actions.push_back(rebuilt ? "rebuilt vectors.faiss from " + std::to_string(rebuilt->size()) + " vectors"
+                                     : "no vectors.faiss (the KB has no vectors)");
+    report.bytes_after = store.bytes_on_disk();
+    return report;
+  });
+}
+
 bool KnowledgeBase::remove_document(const std::string& uri) {
   return naming_kb(impl_->directory, [&] {
     auto& store = impl_->store;
@@ -340,7 +399,20 @@ bool KnowledgeBase::remove_document(const std::string& uri) {
   });
 }
 
-std::vector<DocumentInfo> KnowledgeBase::documents() const { return impl_->store.documents(); }
+std::vector<DocumentInfo> KnowledgeBase::documents() const { return documents(std::string()); }
+
+std::vector<DocumentInfo> KnowledgeBase::documents(const std::string& filter, std::size_t limit,
+                                                   std::size_t offset) const {
+  const std::optional<retrieve::Filter> parsed =
+      filter.empty() ? std::nullopt : std::optional<retrieve::Filter>(retrieve::Filter::parse(filter));
+  return naming_kb(impl_->directory, [&] {
+    // One snapshot: the filter's matches and the page of documents from the same commit.
+    index::ReadTransaction snapshot(impl_->store.database());
+    if (!parsed) return impl_->store.documents(nullptr, limit, offset);
+    const auto ids = retrieve::matching_documents(impl_->store.database(), *parsed);
+    return impl_->store.documents(&ids, limit, offset);
+  });
+}
 
 Stats KnowledgeBase::stats() const {
   Stats stats = impl_->store.stats();

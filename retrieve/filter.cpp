@@ -128,6 +128,7 @@ class FilterCompiler {
     filter.sql_ = "WITH " + join(ctes_, ", ") +
                   " SELECT c.id FROM chunks c WHERE c.searchable = 1 AND c.document_id IN (SELECT id FROM " +
                   compiled.set + ")";
+    filter.document_sql_ = "WITH " + join(ctes_, ", ") + " SELECT id FROM " + compiled.set + " ORDER BY id";
     filter.parameters_ = std::move(parameters_);
     filter.description_ = compiled.description;
     return filter;
@@ -439,6 +440,14 @@ index::ChunkIdSet matching_chunks(index::Database& database, const Filter& filte
   filter.bind(statement);
   index::ChunkIdSet ids;
   while (statement.step()) ids.insert(statement.column_int64(0));
+  return ids;
+}
+
+std::vector<std::int64_t> matching_documents(index::Database& database, const Filter& filter) {
+  index::Statement statement = database.prepare(filter.document_sql());
+  filter.bind(statement);
+  std::vector<std::int64_t> ids;
+  while (statement.step()) ids.push_back(statement.column_int64(0));
   return ids;
 }
 

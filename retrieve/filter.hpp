@@ -49,6 +49,9 @@ class Filter {
   // (chunks.searchable = 1) passing the filter. Every value is a bound parameter; bind() binds
   // them all (indices 1..n, nothing else is bound).
   const std::string& sql() const { return sql_; }
+  // The same over documents: rows are the ids of the documents passing the filter, whether or
+  // not they have searchable chunks (KnowledgeBase::documents, remove_where). Bound like sql().
+  const std::string& document_sql() const { return document_sql_; }
   void bind(index::Statement& statement) const;
 
   // Compact human-readable form for --explain, e.g. `(dept = "hr" AND year > 2022)`.
@@ -60,6 +63,7 @@ class Filter {
   Filter() = default;
 
   std::string sql_;
+  std::string document_sql_;
   std::vector<Parameter> parameters_;
   std::string description_;
 };
@@ -67,5 +71,7 @@ class Filter {
 // Runs the filter on `database`: the ids of the passing searchable chunks. Reads in whatever
 // transaction the caller holds (hold a ReadTransaction to share one snapshot with the search).
 index::ChunkIdSet matching_chunks(index::Database& database, const Filter& filter);
+// The ids of the documents passing the filter, ascending.
+std::vector<std::int64_t> matching_documents(index::Database& database, const Filter& filter);
 
 }  // namespace ragline::retrieve

@@ -10,6 +10,7 @@ packages=(
   libsqlite3-dev sqlite3
   libicu-dev
   libcurl4-openssl-dev libssl-dev
+  zlib1g-dev
   nlohmann-json3-dev
   libstemmer-dev
   libpoppler-cpp-dev

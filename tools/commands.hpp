@@ -59,6 +59,7 @@ Command add_docs_command(CLI::App& app);     // kb_commands.cpp
 Command add_delete_command(CLI::App& app);   // kb_commands.cpp
 Command add_check_command(CLI::App& app);    // kb_commands.cpp
 Command add_repair_command(CLI::App& app);   // kb_commands.cpp
+Command add_compact_command(CLI::App& app);  // kb_commands.cpp
 
 // Shared by the commands (commands.cpp).
 std::string default_kb();  // $RAGLINE_KB or ""

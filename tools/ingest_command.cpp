@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -209,11 +210,23 @@ int run_ingest(IngestArguments& arguments) {
     print_json_line(ragline::to_json(report));
   } else {
     std::printf(
-        "ingested %zu files: %zu added, %zu updated, %zu unchanged, %zu pruned, %zu failed; %zu chunks; "
-        "%.2f MB in %.2f s (%.2f MB/s)\n",
+        "ingested %zu files: %zu added, %zu updated, %zu unchanged, %zu pruned, %zu failed, %zu skipped; "
+        "%zu chunks; %.2f MB in %.2f s (%.2f MB/s)\n",
         report.files_seen, report.documents_added, report.documents_updated, report.documents_unchanged,
-        report.documents_pruned, report.failures.size(), report.chunks_written, megabytes, report.seconds,
-        report.seconds > 0 ? megabytes / report.seconds : 0.0);
+        report.documents_pruned, report.failures.size(), report.skipped.size(), report.chunks_written, megabytes,
+        report.seconds, report.seconds > 0 ? megabytes / report.seconds : 0.0);
+    if (!report.skipped.empty()) {
+      // Each reason once with its count and one example, so a folder of images stays one line.
+      std::map<std::string, std::pair<std::size_t, std::string>> by_reason;
+      for (const auto& skipped : report.skipped) {
+        std::string reason = skipped.reason.substr(0, skipped.reason.find(" ("));
+        auto& [count, example] = by_reason[reason];
+        if (count++ == 0) example = skipped.location;
+      }
+      for (const auto& [reason, entry] : by_reason) {
+        std::printf("skipped %zu: %s (e.g. %s)\n", entry.first, reason.c_str(), entry.second.c_str());
+      }
+    }
     if (report.chunks_embedded + report.embeddings_from_cache > 0) {
       std::printf("embedded %zu chunks (%zu more from the cache) in %.2f s\n", report.chunks_embedded,
                   report.embeddings_from_cache, report.embed_seconds);
@@ -258,7 +271,9 @@ Command add_ingest_command(CLI::App& app) {
   ingest->add_flag("--no-stopwords", ingest_arguments.no_stopwords, "Keep stopwords (new KB)");
   ingest->add_option("--include", ingest_arguments.options.include_globs, "Only files matching this glob (repeatable)");
   ingest->add_option("--exclude", ingest_arguments.options.exclude_globs, "Skip files matching this glob (repeatable)");
-  ingest->add_flag("--prune", ingest_arguments.options.prune, "Remove documents under PATHS that this run did not find: sources that are gone, and files that --include/--exclude no longer select");
+  ingest->add_flag("--prune", ingest_arguments.options.prune,
+                   "Remove documents under PATHS that this run did not find: sources that are gone, and files that "
+                   "--include/--exclude no longer select");
   ingest->add_option("--id-field", ingest_arguments.options.id_field, "JSON record id field (default id, then _id)");
   ingest->add_option("--title-field", ingest_arguments.options.title_field, "JSON record title field");
   ingest->add_option("--text-field", ingest_arguments.options.text_field, "JSON record text field");

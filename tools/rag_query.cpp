@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
       rag_query::add_prompt_command(app),  rag_query::add_ask_command(app),    rag_query::add_embed_command(app),
       rag_query::add_reindex_command(app), rag_query::add_stats_command(app),  rag_query::add_docs_command(app),
       rag_query::add_delete_command(app),  rag_query::add_check_command(app),  rag_query::add_repair_command(app),
+      rag_query::add_compact_command(app),
   };
 
   try {

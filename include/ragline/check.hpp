@@ -7,6 +7,7 @@
 // that contradicts kb.sqlite, settings out of range. Pending items are not damage: chunks that
 // wait for their vectors because a model service failed are completed by the next ingest.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,13 @@ struct CheckReport {
 struct RepairReport {
   std::vector<std::string> actions;  // what was rebuilt or deleted, one line each
   CheckReport after;                 // check() once the repair is done
+};
+
+// KnowledgeBase::compact: the KB directory's size before and after.
+struct CompactReport {
+  std::uint64_t bytes_before = 0;
+  std::uint64_t bytes_after = 0;
+  std::vector<std::string> actions;  // what was rewritten, one line each
 };
 
 }  // namespace ragline

@@ -25,6 +25,7 @@ RAGLINE_API std::string to_json(const IngestReport& report);
 RAGLINE_API std::string to_json(const Stats& stats);
 RAGLINE_API std::string to_json(const CheckReport& report);
 RAGLINE_API std::string to_json(const RepairReport& report);
+RAGLINE_API std::string to_json(const CompactReport& report);  // {"bytes_before", "bytes_after", "actions"}
 RAGLINE_API std::string to_json(const Prompt& prompt);
 RAGLINE_API std::string to_json(const std::vector<DocumentInfo>& documents);  // {"ragline_json", "documents"}
 RAGLINE_API std::string to_json(const Query& query);

@@ -58,6 +58,13 @@ class RAGLINE_API KnowledgeBase {
   // vectors.faiss up to date; ids with no document are skipped. Returns how many were removed.
   std::size_t remove(const std::vector<std::string>& ids);
 
+  // Removes every document passing `filter` (a metadata filter as Query::filter takes it:
+  // retrieve/README.md; {"startsWith": {"key": "_source_uri", "value": "file:///srv/old/"}}
+  // selects by URI prefix) and its chunks, in one transaction, then brings vectors.faiss up to
+  // date. Returns how many were removed. An empty filter is refused (Error(invalid_argument)):
+  // removing everything is never what a missing argument meant.
+  std::size_t remove_where(const std::string& filter);
+
   // Ranked chunks for a free-text query: BM25 (chunk text, title and heading path), dense
   // (cosine similarity of chunk vectors) or both fused, by query.mode, after query.filter.
   // A read: it writes nothing to the KB directory (query vectors are cached in memory; a stale
@@ -95,10 +102,22 @@ class RAGLINE_API KnowledgeBase {
   // wait for vectors when the embedder answers. A writer: takes the KB's write lock.
   RepairReport repair();
 
+  // Gives the space of removed documents back to the file system: rewrites kb.sqlite without its
+  // free pages (SQLite's VACUUM, which needs about the KB's size free on disk while it runs) and
+  // rebuilds vectors.faiss. A writer: takes the KB's write lock; readers go on meanwhile. Writers
+  // (ingest, upsert, remove, remove_where, remove_document) run the kb.sqlite part themselves when
+  // a commit leaves more than half of its pages free.
+  CompactReport compact();
+
   // Removes one document and its chunks; false when no document has that URI.
   bool remove_document(const std::string& uri);
 
+  // The KB's documents in URI order, with their metadata.
   std::vector<DocumentInfo> documents() const;
+  // The documents passing `filter` (as Query::filter; empty: all), in URI order: `offset` of
+  // them passed over, then at most `limit` (0: no limit), so a large KB can be paged through.
+  // Throws Error(invalid_argument) for a bad filter, naming the position, as search() does.
+  std::vector<DocumentInfo> documents(const std::string& filter, std::size_t limit = 0, std::size_t offset = 0) const;
   Stats stats() const;
   const std::filesystem::path& directory() const;
 

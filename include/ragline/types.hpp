@@ -187,8 +187,15 @@ struct IngestFailure {
   IngestFailureKind kind = IngestFailureKind::input;
 };
 
+// A file the walker found but did not read as a document: one that is neither a known format nor
+// text (binary content, a legacy encoding), or an empty one. Not a failure: ok() stays true.
+struct IngestSkip {
+  std::string location;  // the file's path
+  std::string reason;    // "empty file", "binary content (a NUL byte in the first 8 KiB)", ...
+};
+
 struct IngestReport {
-  std::size_t files_seen = 0;
+  std::size_t files_seen = 0;  // files read (skipped files are not counted)
   std::size_t documents_added = 0;
   std::size_t documents_updated = 0;
   std::size_t documents_unchanged = 0;
@@ -202,6 +209,7 @@ struct IngestReport {
   std::uint64_t bytes_read = 0;
   double seconds = 0;
   std::vector<IngestFailure> failures;
+  std::vector<IngestSkip> skipped;                // files skipped with the reason, in path order
   std::map<std::string, std::size_t> redactions;  // matches replaced, by type (email, ..., or pattern name)
   std::vector<std::string> warnings;              // notices that are not failures (a replaced redaction config)
   bool ok() const { return failures.empty(); }
@@ -362,6 +370,7 @@ struct DocumentInfo {
   std::int64_t mtime = 0;        // seconds since the epoch, of the source file
   std::int64_t ingested_at = 0;  // seconds since the epoch
   std::int64_t chunk_count = 0;
+  Metadata metadata;  // the document's own and its sidecar's (system keys such as _source_uri not included)
 };
 
 // A document given in memory (KnowledgeBase::upsert) rather than read from a file.

@@ -195,7 +195,11 @@ TEST(KnowledgeBase, BadInputsAreReportedAndTheRestIngested) {
   const auto report = kb.ingest({docs});
 
   EXPECT_TRUE(has_failure_for(report, "binary.txt"));
-  EXPECT_TRUE(has_failure_for(report, "empty.txt"));
+  // An empty file is skipped with its reason, not failed (a real folder holds some).
+  EXPECT_FALSE(has_failure_for(report, "empty.txt"));
+  ASSERT_EQ(report.skipped.size(), 1u);
+  EXPECT_EQ(report.skipped[0].location, (docs / "empty.txt").string());
+  EXPECT_EQ(report.skipped[0].reason, "empty file");
   EXPECT_TRUE(has_failure_for(report, "records.jsonl:2"));
   EXPECT_TRUE(has_failure_for(report, "broken.pdf"));
   EXPECT_FALSE(has_failure_for(report, "good.txt"));
