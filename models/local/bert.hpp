@@ -84,6 +84,10 @@ class BertEmbedder final : public Embedder {
   std::string id() const override;
   std::size_t dimension() const override;
   EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose purpose) override;
+  // The fusion scripts/fusion-sweep.sh chose for a measured model, recognised by its folder name
+  // (the name scripts/fetch-models.sh gives it; models/README.md has the figures); other models
+  // get the library's default (models::model_fusion_defaults).
+  FusionConfig fusion_defaults() const override;
 
   // [CLS] pieces [SEP] for the text with its prefix, cut to max_tokens(); *truncated says
   // whether anything was cut.

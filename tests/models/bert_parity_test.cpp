@@ -182,6 +182,13 @@ TEST_P(BertParity, RegistryFindsTheModelByName) {
   fs::create_directory_symlink(fs::absolute(models_dir() / GetParam()), elsewhere / GetParam());
   config.models_dir = elsewhere.path().string();
   EXPECT_EQ(make_embedder(config)->id(), id);
+  // scripts/fusion-sweep.sh with this model (models/README.md): weighted zscore, alpha 0.6, 1,000
+  // candidates; a model not measured gets the library's default.
+  const FusionConfig fusion = embedder->fusion_defaults();
+  EXPECT_EQ(fusion.method, "weighted");
+  EXPECT_EQ(fusion.normalization, "zscore");
+  EXPECT_DOUBLE_EQ(fusion.alpha, 0.6);
+  EXPECT_EQ(fusion.candidates, 1000u);
   const std::vector<std::string> texts = {data.cases[0].text};
   EXPECT_GE(cosine(embedder->embed(texts, EmbedPurpose::query).row(0), data.cases[0].vector), 0.9999);
 }
