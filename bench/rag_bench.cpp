@@ -70,6 +70,7 @@ struct Options {
   ragline::Bm25Config bm25;
   ragline::FusionConfig fusion;
   std::optional<std::string> embedder;
+  std::optional<std::string> embed_model, models_dir;
   std::optional<int> dimension;
   std::optional<std::string> index_type;
   bool sweep = false;
@@ -133,6 +134,8 @@ ragline::OpenOptions open_options_for(const Options& options) {
     ragline::EmbedderConfig embedder;
     if (options.embedder) embedder.name = *options.embedder;
     if (options.dimension) embedder.dimension = *options.dimension;
+    if (options.embed_model) embedder.model = *options.embed_model;
+    if (options.models_dir) embedder.models_dir = *options.models_dir;
     open_options.embedder = embedder;
   }
   if (options.index_type) {
@@ -562,6 +565,10 @@ int main(int argc, char** argv) {
   app.add_option("--candidates", options.fusion.candidates, "hybrid: candidates per side")->capture_default_str();
   app.add_option("--embedder", options.embedder, "embedder of a KB the bench creates (default: lexical)");
   app.add_option("--dimension", options.dimension, "embedding dimension of a KB the bench creates");
+  app.add_option("--embed-model", options.embed_model,
+                 "model of a KB the bench creates (bert: a fetched model's name, e.g. all-MiniLM-L6-v2, or a folder)");
+  app.add_option("--models-dir", options.models_dir,
+                 "folder of fetched models (default $RAGLINE_MODELS_DIR, then ./models)");
   app.add_option("--index", options.index_type, "vector index type: flat | hnsw | ivf");
   ragline::cli::add_rerank_options(app, options.rerank);
   app.add_flag("--sweep", options.sweep,

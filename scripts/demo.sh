@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 question=${1:-"How do I get reimbursed for a taxi on a business trip?"}
 
 scripts/install-deps.sh
-scripts/fetch-models.sh  # use-lite, the local semantic embedder (models/, not committed)
+scripts/fetch-models.sh  # use-lite and all-MiniLM-L6-v2, the local semantic embedders (models/, not committed)
 build_dir=${RAGLINE_BUILD_DIR:-build}
 mkdir -p "$build_dir"
 echo "== building rag-query (log: $build_dir/demo-build.log)"

@@ -18,7 +18,7 @@ packages=(
   libcli11-dev
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
-  python3
+  python3 python3-pip
 )
 
 missing=()

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-scripts/fetch-models.sh  # the use-lite tests need the model
+scripts/fetch-models.sh  # the use-lite and bert parity tests need the models
 jobs=${RAGLINE_JOBS:-2}
 
 # FAISS (a static Debian library) and libgomp are not instrumented, and no ragline code runs
@@ -36,6 +36,7 @@ RAGLINE_BUILD_DIR=build-tsan RAGLINE_BUILD_TYPE=Debug \
 # Left to ASan, being 5-7x slower under TSan for no race they could show: the SIGKILL crash loop
 # (its subject is durability; its children run the same two-thread ingest as every other kb
 # test), two exhaustive single-threaded sweeps, and the 100 MB single-line ingest (a memory bound
-# TSan's shadow memory would swamp; ASan runs it).
+# TSan's shadow memory would swamp; ASan runs it), and the single-threaded parity runs of the
+# real bert models over their 119 texts.
 ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L '^(kb|index|ingest|text|net|models)$' \
-  -E '^(CrashSafety\.|TokenSpans\.AsciiFastPathMatchesIcuExhaustively$|ChunkerHierarchical\.ParentsThenContainedChildren$|HostileInput\.HundredMegabyteLine)'
+  -E '^(CrashSafety\.|FetchedModels/BertParity\.|TokenSpans\.AsciiFastPathMatchesIcuExhaustively$|ChunkerHierarchical\.ParentsThenContainedChildren$|HostileInput\.HundredMegabyteLine)'

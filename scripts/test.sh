@@ -11,7 +11,7 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 
 scripts/install-deps.sh
-# The use-lite tests need the model; a missing one fails them (RAGLINE_ALLOW_MISSING_MODELS=1 skips).
+# The use-lite and bert parity tests need the models; a missing one fails them (RAGLINE_ALLOW_MISSING_MODELS=1 skips).
 scripts/fetch-models.sh
 scripts/build.sh
 build_dir=${RAGLINE_BUILD_DIR:-build}

@@ -33,9 +33,11 @@ struct VectorArguments {
                             " | none (new KB; default lexical). An existing KB keeps its stored settings: "
                             "options given here change only themselves");
     command->add_option("--models-dir", models_dir,
-                        "use-lite: folder of fetched models (default $RAGLINE_MODELS_DIR, then ./models)");
+                        "use-lite, bert: folder of fetched models (default $RAGLINE_MODELS_DIR, then ./models)");
     command->add_option("--dimension", dimension, "Vector dimension (0: the embedder's default)");
-    command->add_option("--embed-model", model, "openai: model name; bedrock: model id; bert: model folder");
+    command->add_option("--embed-model", model,
+                        "openai: model name; bedrock: model id; bert: a fetched model's name (all-MiniLM-L6-v2) or a "
+                        "model folder's path");
     command->add_option("--query-prefix", query_prefix, "bert: text before each query (none: no prefix)");
     command->add_option("--passage-prefix", passage_prefix, "bert: text before each document chunk (none: no prefix)");
     command->add_option("--embed-url", base_url, "openai: base URL (e.g. http://localhost:11434); bedrock: endpoint");
@@ -78,8 +80,11 @@ struct VectorArguments {
     if (dimension > 0) config.dimension = dimension;
     if (!model.empty()) config.model = model;
     if (embedder == "bedrock" && config.model.empty()) config.model = "amazon.titan-embed-text-v2:0";
-    // A model folder is stored with the KB, which may be opened from another directory.
-    if (embedder == "bert" && !model.empty()) config.model = fs::absolute(model).lexically_normal().string();
+    // A model folder's path is stored absolute with the KB, which may be opened from another
+    // directory; a bare model name (no /) is stored as given, found in the models folder of
+    // whichever machine opens the KB.
+    const bool model_is_path = model.find('/') != std::string::npos || model == "." || model == "..";
+    if (embedder == "bert" && model_is_path) config.model = fs::absolute(model).lexically_normal().string();
     if (!base_url.empty()) config.base_url = base_url;
     if (!api_key_env.empty()) config.api_key_env = api_key_env;
     if (!region.empty()) config.region = region;

@@ -1,7 +1,8 @@
 #pragma once
 // BERT-family sentence embedders from a Hugging Face model folder the user downloaded
 // (all-MiniLM-L6-v2, bge-small/base-en-v1.5, e5-small-v2, gte-small and the like), run on the
-// local runtime (runtime.hpp). Registered as embedder "bert"; EmbedderConfig::model is the folder.
+// local runtime (runtime.hpp). Registered as embedder "bert"; EmbedderConfig::model is the
+// model's name in the models folder or its folder's path (make_bert_embedder).
 //
 // Files read from the folder:
 //   model.safetensors       weights, F32, F16 or BF16 (safetensors.hpp); names with or without "bert."
@@ -83,6 +84,10 @@ class BertEmbedder final : public Embedder {
   std::string id() const override;
   std::size_t dimension() const override;
   EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose purpose) override;
+  // The fusion scripts/fusion-sweep.sh chose for a measured model, recognised by its folder name
+  // (the name scripts/fetch-models.sh gives it; models/README.md has the figures); other models
+  // get the library's default (models::model_fusion_defaults).
+  FusionConfig fusion_defaults() const override;
 
   // [CLS] pieces [SEP] for the text with its prefix, cut to max_tokens(); *truncated says
   // whether anything was cut.
@@ -104,8 +109,11 @@ class BertEmbedder final : public Embedder {
   std::atomic<std::size_t> truncated_texts_{0};
 };
 
-// make_embedder's entry for "bert": config.model is the folder; query_prefix / passage_prefix
-// override the family defaults when not empty ("none" means no prefix).
+// make_embedder's entry for "bert": config.model is a model's name, a bare folder name without a
+// path separator looked up in the models folder (local_models_dir: --models-dir,
+// $RAGLINE_MODELS_DIR, ./models; scripts/fetch-models.sh fills it), or else a folder's path.
+// A name not found there is Error(not_found) naming the fetch script. query_prefix /
+// passage_prefix override the family defaults when not empty ("none" means no prefix).
 std::unique_ptr<Embedder> make_bert_embedder(const EmbedderConfig& config);
 
 }  // namespace ragline::models::local

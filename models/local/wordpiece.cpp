@@ -13,9 +13,11 @@
 namespace ragline::models::local {
 namespace {
 
+// The White_Space property, as the Hugging Face fast tokenizer (Rust's char::is_whitespace) has
+// it: also U+2028 and U+2029, which Python's BertTokenizer kept inside words. The controls among
+// them (VT, FF, NEL) are removed before this is asked.
 bool is_whitespace(char32_t c) {
-  return c == U' ' || c == U'\t' || c == U'\n' || c == U'\r' ||
-         u_charType(static_cast<UChar32>(c)) == U_SPACE_SEPARATOR;
+  return c == U' ' || c == U'\t' || c == U'\n' || c == U'\r' || u_isUWhiteSpace(static_cast<UChar32>(c));
 }
 
 // Every "other" category: Cc, Cf, Cs, Co, Cn (BERT's _is_control tests the category's first letter).
@@ -61,7 +63,9 @@ std::string to_utf8(const char32_t* begin, const char32_t* end) {
   return out;
 }
 
-// Lower case (full mapping, root locale) and/or NFD with nonspacing marks removed.
+// NFD with nonspacing marks removed, then lower case, in the fast tokenizer's order; each
+// character is lower-cased alone (full mapping, no context), so a final capital sigma becomes σ,
+// not ς, as in Rust's char::to_lowercase.
 std::u32string fold_word(const std::u32string& word, bool lower_case, bool strip_accents) {
   bool ascii = true;
   for (char32_t c : word) ascii = ascii && c < 0x80;
@@ -74,7 +78,6 @@ std::u32string fold_word(const std::u32string& word, bool lower_case, bool strip
   }
   icu::UnicodeString text =
       icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(word.data()), static_cast<int32_t>(word.size()));
-  if (lower_case) text.toLower(icu::Locale::getRoot());
   if (strip_accents) {
     UErrorCode status = U_ZERO_ERROR;
     const icu::Normalizer2* nfd = icu::Normalizer2::getNFDInstance(status);
@@ -87,7 +90,17 @@ std::u32string fold_word(const std::u32string& word, bool lower_case, bool strip
     const UChar32 c = text.char32At(i);
     i += U16_LENGTH(c);
     if (strip_accents && u_charType(c) == U_NON_SPACING_MARK) continue;
-    out.push_back(static_cast<char32_t>(c));
+    if (!lower_case || c < 0x80) {
+      out.push_back(static_cast<char32_t>(lower_case && c >= 'A' && c <= 'Z' ? c + 32 : c));
+      continue;
+    }
+    icu::UnicodeString lowered(c);
+    lowered.toLower(icu::Locale::getRoot());
+    for (int32_t j = 0; j < lowered.length();) {
+      const UChar32 l = lowered.char32At(j);
+      j += U16_LENGTH(l);
+      out.push_back(static_cast<char32_t>(l));
+    }
   }
   return out;
 }

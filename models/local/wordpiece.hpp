@@ -1,14 +1,18 @@
 #pragma once
 // BERT's tokenizer: the "basic" word splitter followed by WordPiece (Devlin et al. 2018; Wu et
-// al. 2016), as Hugging Face's BertTokenizer defines them.
+// al. 2016), as Hugging Face's fast BertTokenizer (the `tokenizers` library, what
+// sentence-transformers runs) defines them; tests/models/bert_parity_test.cpp checks the ids
+// against it on real vocabularies.
 //
 // Basic tokenizer, in order:
 //  1. clean: drop U+0000, U+FFFD (and invalid UTF-8, decoded to it) and every character of a
-//     Unicode category C* other than \t \n \r; map white space (\t \n \r, space, Zs) to a space;
+//     Unicode category C* other than \t \n \r; map white space (the White_Space property:
+//     \t \n \r, space, Zs, U+2028, U+2029) to a space;
 //  2. put spaces around CJK ideographs (the CJK Unified Ideographs blocks and their extensions
 //     and compatibility blocks, not kana or hangul), so each becomes a word;
-//  3. split on white space; when lower_case: lower-case each word (full Unicode case mapping),
-//     and when strip_accents (default: same as lower_case): NFD, then drop nonspacing marks (Mn);
+//  3. split on white space; when strip_accents (default: same as lower_case): NFD, then drop
+//     nonspacing marks (Mn); then when lower_case: lower-case each character on its own (full
+//     Unicode case mapping without context: a final Σ becomes σ);
 //  4. split each word at punctuation: ASCII ! to /, : to @, [ to `, { to ~, and Unicode P*;
 //     each punctuation character is a word of its own.
 // WordPiece, per word: longer than max_chars_per_word code points -> [UNK]; otherwise greedy

@@ -175,6 +175,8 @@ TEST(BertEmbedder, MakeEmbedderByNameGivesAStableIdAndChecksTheFolder) {
   EXPECT_EQ(id.rfind("bert/bert-tiny/32/", 0), 0u) << id;
   EXPECT_EQ(id.size(), std::string("bert/bert-tiny/32/").size() + 12);
   EXPECT_EQ(make_embedder(config)->id(), id);
+  EXPECT_EQ(embedder->fusion_defaults().method, model_fusion_defaults().method);  // not a measured model
+  EXPECT_DOUBLE_EQ(embedder->fusion_defaults().alpha, model_fusion_defaults().alpha);
   config.dimension = 64;
   EXPECT_THROW(make_embedder(config), Error);
 

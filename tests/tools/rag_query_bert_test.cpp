@@ -1,7 +1,10 @@
 // rag-query with the local bert embedder end to end: ingest a small corpus with the tiny random
-// BERT of tests/data/bert-tiny, then dense search through the CLI.
+// BERT of tests/data/bert-tiny, then dense search through the CLI; and a fetched model addressed
+// by name (scripts/fetch-models.sh).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "support/test_support.hpp"
@@ -74,6 +77,52 @@ TEST(RagQueryBert, IngestWithTheBertEmbedderAndSearchDense) {
                                  " --embedder bert --embed-model " + quoted(dir / "no-such-model") + " -q"));
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.stderr_text.find("no-such-model"), std::string::npos) << result.stderr_text;
+}
+
+std::filesystem::path models_dir() {
+  const char* configured = std::getenv("RAGLINE_MODELS_DIR");
+  return configured && *configured ? std::filesystem::path(configured)
+                                   : std::filesystem::path(RAGLINE_SOURCE_DIR) / "models";
+}
+
+// --embed-model NAME finds the fetched model in --models-dir; the KB stores the name (not a path
+// of this machine), so later commands in another directory find it through $RAGLINE_MODELS_DIR.
+// A name that is not fetched is an error naming the fetch script. A missing model fails this test
+// unless RAGLINE_ALLOW_MISSING_MODELS=1, as the use-lite tests do.
+TEST(RagQueryBert, FetchedModelByNameIsStoredAsItsName) {
+  if (!std::filesystem::exists(models_dir() / "all-MiniLM-L6-v2" / "ragline-model.json")) {
+    const char* allowed = std::getenv("RAGLINE_ALLOW_MISSING_MODELS");
+    if (allowed && std::string(allowed) == "1") GTEST_SKIP() << "all-MiniLM-L6-v2 not fetched";
+    FAIL() << "all-MiniLM-L6-v2 missing under " << models_dir().string() << ": run scripts/fetch-models.sh";
+  }
+  TempDir dir;
+  write_file(dir / "docs" / "cats.txt", "Cats are small domesticated felines that people keep as pets.");
+  write_file(dir / "docs" / "rockets.txt", "Rocket engines burn propellant to produce thrust for launch.");
+  const std::string kb = quoted(dir / "kb");
+  auto result = run_command(rag_query("ingest " + quoted(dir / "docs") + " --kb " + kb +
+                                      " --embedder bert --embed-model all-MiniLM-L6-v2 --models-dir " +
+                                      quoted(models_dir()) + " --json -q"));
+  ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
+  EXPECT_EQ(nlohmann::json::parse(result.stdout_text).at("chunks_embedded"), 2);
+  result = run_command(rag_query("stats --kb " + kb + " --json"));
+  ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
+  const auto stats = nlohmann::json::parse(result.stdout_text);
+  EXPECT_EQ(stats.at("embedder").at("model"), "all-MiniLM-L6-v2");
+  EXPECT_EQ(stats["embedder"].at("id").get<std::string>().rfind("bert/all-MiniLM-L6-v2/384/", 0), 0u) << stats;
+
+  result = run_command("cd " + quoted(dir.path()) + " && RAGLINE_MODELS_DIR=" + quoted(models_dir()) + " " +
+                       RAGLINE_RAG_QUERY + " query 'a kitten kept at home' --kb kb --mode dense -k 1 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
+  const auto hits = nlohmann::json::parse(result.stdout_text).at("hits");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_NE(hits[0].at("text").get<std::string>().find("Cats"), std::string::npos) << hits;
+
+  result = run_command(rag_query("ingest " + quoted(dir / "docs") + " --kb " + quoted(dir / "kb2") +
+                                 " --embedder bert --embed-model not-fetched-model --models-dir " +
+                                 quoted(dir / "empty") + " -q"));
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.stderr_text.find("scripts/fetch-models.sh"), std::string::npos) << result.stderr_text;
+  EXPECT_NE(result.stderr_text.find("not-fetched-model"), std::string::npos) << result.stderr_text;
 }
 
 }  // namespace
