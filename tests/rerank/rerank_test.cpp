@@ -174,7 +174,7 @@ TEST(Registry, UnknownNamesAreListedAndNewNamesCanBeAdded) {
     FAIL() << "unknown reranker must throw";
   } catch (const Error& error) {
     EXPECT_EQ(error.kind(), ErrorKind::invalid_argument);
-    EXPECT_NE(std::string(error.what()).find("known: bedrock, http, mmr, reorder"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("known: bedrock, cross-encoder, http, mmr, reorder"), std::string::npos) << error.what();
   }
 
   class Reverse final : public Reranker {
