@@ -59,6 +59,9 @@ struct Options {
   std::size_t documents_per_query = 100;
   std::size_t chunk_depth = 1000;
   std::size_t warmup_queries = 20;
+  // Score this many of the judged queries, spread evenly over them (0: all): for stages too
+  // slow to run on every query, such as a cross-encoder over 100 candidates on one core.
+  std::size_t query_sample = 0;
   std::optional<double> min_ndcg;
   fs::path trec_run;
   // Settings for a KB the bench creates (an existing KB keeps its own), and ranking knobs.
@@ -179,6 +182,10 @@ int run(const Options& options) {
   for (std::size_t stage = 0; stage < options.rerank.names.size(); ++stage) {
     report.mode += (stage == 0 ? " + rerank " : ",") + options.rerank.names[stage];
     if (options.rerank.names[stage] == "mmr") report.mode += " lambda " + std::to_string(options.rerank.mmr_lambda);
+    if (options.rerank.names[stage] == "cross-encoder") report.mode += " " + options.rerank.model;
+    if (stage == 0 && options.rerank.candidates > 0) {
+      report.mode += " candidates " + std::to_string(options.rerank.candidates);
+    }
   }
   report.corpus_documents = dataset.document_ids.size();
   report.queries_total = dataset.queries.size();
@@ -216,6 +223,14 @@ int run(const Options& options) {
   std::vector<const BeirQuery*> scored;
   for (const BeirQuery& query : dataset.queries) {
     if (dataset.qrels.contains(query.id)) scored.push_back(&query);
+  }
+  if (options.query_sample > 0 && options.query_sample < scored.size()) {
+    std::vector<const BeirQuery*> sample;
+    for (std::size_t i = 0; i < options.query_sample; ++i)
+      sample.push_back(scored[i * scored.size() / options.query_sample]);
+    std::cerr << "rag-bench: scoring " << sample.size() << " of the " << scored.size()
+              << " judged queries (--query-sample), spread evenly\n";
+    scored = std::move(sample);
   }
   report.queries_scored = scored.size();
 
@@ -578,6 +593,9 @@ int main(int argc, char** argv) {
   ragline::bench::add_output_flags(app, options.json, options.verbose);
   app.add_option("-k", options.documents_per_query, "ranked documents kept per query")->capture_default_str();
   app.add_option("--chunk-depth", options.chunk_depth, "chunks retrieved per query before collapsing to documents")
+      ->capture_default_str();
+  app.add_option("--query-sample", options.query_sample,
+                 "score only this many judged queries, spread evenly over them (0: all)")
       ->capture_default_str();
   app.add_option("--warmup", options.warmup_queries, "scored queries run once, untimed, before the timed pass")
       ->capture_default_str();

@@ -7,6 +7,8 @@
 //  - http:    a cross-encoder rerank service (Cohere v2, Jina, text-embeddings-inference,
 //             llama.cpp server request and response shapes);
 //  - bedrock: Amazon Bedrock's Rerank API (bedrock-agent-runtime), signed with SigV4;
+//  - cross-encoder: a BERT cross-encoder (BertForSequenceClassification) run in this process on
+//             the local runtime (models/local/cross_encoder.hpp);
 //  - reorder: long-context reordering ("lost in the middle", Liu et al. 2023): the strongest
 //             hits at both ends of the list, the weakest in the middle.
 //
@@ -41,6 +43,11 @@ std::unique_ptr<Reranker> make_mmr_reranker(const RerankerConfig& config);
 std::unique_ptr<Reranker> make_reorder_reranker(const RerankerConfig& config);
 std::unique_ptr<Reranker> make_http_reranker(const RerankerConfig& config);
 std::unique_ptr<Reranker> make_bedrock_reranker(const RerankerConfig& config);
+// The local cross-encoder (reranker_cross_encoder.cpp): config.model is a folder name in the
+// models folder ($RAGLINE_MODELS_DIR, else ./models) or a path; batch_size pairs per forward
+// pass (at most 64). Throws Error(not_found) naming the folder and the fetch script when it is
+// missing. Each folder is loaded once per process and shared by every stage that names it.
+std::unique_ptr<Reranker> make_cross_encoder_reranker(const RerankerConfig& config);
 
 // Hits a retriever should fetch for `stages` and a query asking for k: max(k, the first
 // stage's candidates, or kDefaultRerankCandidates when it has none).

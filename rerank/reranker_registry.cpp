@@ -21,6 +21,7 @@ struct Registry {
       {"reorder", make_reorder_reranker},
       {"http", make_http_reranker},
       {"bedrock", make_bedrock_reranker},
+      {"cross-encoder", make_cross_encoder_reranker},
   };
 };
 

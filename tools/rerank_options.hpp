@@ -31,7 +31,10 @@ inline void add_rerank_options(CLI::App& command, RerankArguments& arguments) {
       ->delimiter(',');
   command.add_option("--rerank-url", arguments.base_url,
                      "http: service base URL (required: no service is assumed); bedrock: endpoint override");
-  command.add_option("--rerank-model", arguments.model, "http: model name; bedrock: model id or ARN");
+  command.add_option(
+      "--rerank-model", arguments.model,
+      "http: model name; bedrock: model id or ARN; cross-encoder: model folder name (in $RAGLINE_MODELS_DIR, "
+      "else ./models) or path");
   command.add_option("--rerank-format", arguments.format, "http: cohere (default) | jina | tei | llamacpp");
   command.add_option("--rerank-api-key-env", arguments.api_key_env,
                      "http: environment variable holding the API key (sent as a Bearer token)");
@@ -40,8 +43,10 @@ inline void add_rerank_options(CLI::App& command, RerankArguments& arguments) {
                      "Hits the first reranker takes in (default max(k, 50))");
   command.add_option("--rerank-top-n", arguments.top_n, "Hits each reranker passes on (default k)");
   command.add_option("--rerank-min-score", arguments.min_score,
-                     "Drop hits scored below this (http, bedrock: the service score; mmr: its relevance)");
-  command.add_option("--rerank-batch", arguments.batch_size, "http, bedrock: documents per request");
+                     "Drop hits scored below this (http, bedrock: the service score; cross-encoder: the model's score; "
+                     "mmr: its relevance)");
+  command.add_option("--rerank-batch", arguments.batch_size,
+                     "http, bedrock: documents per request; cross-encoder: pairs per forward pass");
   command.add_option("--rerank-timeout", arguments.timeout_seconds, "http, bedrock: seconds per request");
   command.add_option("--rerank-retries", arguments.max_retries, "http, bedrock: retries per request");
   command.add_option("--mmr-lambda", arguments.mmr_lambda, "mmr: relevance weight against redundancy, 0..1")

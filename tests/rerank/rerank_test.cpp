@@ -174,7 +174,8 @@ TEST(Registry, UnknownNamesAreListedAndNewNamesCanBeAdded) {
     FAIL() << "unknown reranker must throw";
   } catch (const Error& error) {
     EXPECT_EQ(error.kind(), ErrorKind::invalid_argument);
-    EXPECT_NE(std::string(error.what()).find("known: bedrock, http, mmr, reorder"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("known: bedrock, cross-encoder, http, mmr, reorder"), std::string::npos)
+        << error.what();
   }
 
   class Reverse final : public Reranker {
@@ -200,7 +201,8 @@ TEST(Chain, StagesRunInOrderWithCandidatesCutAndExplained) {
   // mmr lambda 1 orders by relevance: B, C, D; reorder: B, D, C.
   EXPECT_EQ(names_of(out), (std::vector<std::string>{"B", "D", "C"}));
   ASSERT_EQ(explanation.rerankers.size(), 2u);
-  EXPECT_EQ(explanation.rerankers[0].rfind("mmr lambda=1 relevance=cosine in=3 out=3 ms=", 0), 0u) << explanation.rerankers[0];
+  EXPECT_EQ(explanation.rerankers[0].rfind("mmr lambda=1 relevance=cosine in=3 out=3 ms=", 0), 0u)
+      << explanation.rerankers[0];
   EXPECT_EQ(explanation.rerankers[1].rfind("reorder in=3 out=3 ms=", 0), 0u) << explanation.rerankers[1];
   EXPECT_GE(explanation.rerank_ms, 0.0);
 }
