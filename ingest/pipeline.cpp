@@ -446,7 +446,12 @@ class Preparer {
     if (document.source_path.empty()) document.source_path = file.path.string();
     if (document.size_bytes == 0) document.size_bytes = static_cast<std::int64_t>(file.size);
     if (document.mtime == 0) document.mtime = file.mtime;
-    prepare_document(std::move(document), "duplicate document URI in this ingest; the first one was kept");
+    // A document under the file's own URI is the whole file: one with nothing but whitespace (or
+    // a BOM) is skipped like an empty file. A record of a multi-document file (URI#id) with no
+    // text stays a failure of that record.
+    const bool whole_file = document.uri == file_uri(file.path);
+    prepare_document(std::move(document), "duplicate document URI in this ingest; the first one was kept",
+                     whole_file ? file.path.string() : std::string());
   }
 
   struct InputProblem {
@@ -482,7 +487,9 @@ class Preparer {
 
   // The stages every document goes through, whatever its source: normalise, hash and compare
   // with the stored hash, redact, chunk; then into the batch.
-  void prepare_document(Document document, const char* duplicate_reason) {
+  // skip_blank_as: the file to report as skipped ("no text") when the document is blank;
+  // empty when a blank document is a failure.
+  void prepare_document(Document document, const char* duplicate_reason, const std::string& skip_blank_as = {}) {
     if (!seen_uris_.insert(document.uri).second) {
       fail(document.uri, duplicate_reason);
       return;
@@ -492,6 +499,12 @@ class Preparer {
                     "record too large: " << document.text.size() << " bytes of text, max_file_bytes is "
                                          << options_.max_file_bytes << " (--max-file-bytes)");
       text::normalise_document(document);
+      if (!skip_blank_as.empty() && is_blank(document.text)) {
+        // Not seen, as an empty file is not: a stored earlier version of it is pruned.
+        seen_uris_.erase(document.uri);
+        skip(skip_blank_as, "no text");
+        return;
+      }
       RAGLINE_CHECK(!is_blank(document.text), format, "no text after normalisation");
       PreparedDocument prepared;
       prepared.hash = content_hash(document, redaction_json_);

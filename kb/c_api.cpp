@@ -149,6 +149,15 @@ T field_or(const json& object, const char* field, T fallback, const std::string&
   }
 }
 
+// A count of the request (limit, offset): a non-negative integer, `fallback` when absent.
+std::size_t count_field(const json& request, const char* field, std::size_t fallback, const char* what) {
+  const auto found = request.find(field);
+  if (found == request.end() || found->is_null()) return fallback;
+  RAGLINE_CHECK(found->is_number_unsigned(), format,
+                what << ": \"" << field << "\" must be a non-negative integer, not " << found->dump());
+  return found->get<std::size_t>();
+}
+
 ragline::MetadataValue metadata_value(const json& value, const std::string& where) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_boolean()) return value.get<bool>();
@@ -297,6 +306,58 @@ char* ragline_kb_prompt_json(ragline_kb* kb, const char* request_json) {
 
 char* ragline_kb_stats_json(ragline_kb* kb) {
   return guarded([&]() -> char* { return to_c_string(ragline::to_json(knowledge_base(kb).stats())); },
+                 static_cast<char*>(nullptr));
+}
+
+char* ragline_kb_documents_json(ragline_kb* kb, const char* request_json) {
+  return guarded(
+      [&]() -> char* {
+        const auto& base = knowledge_base(kb);
+        const char* what = "documents request";
+        json request = json::object();
+        if (request_json != nullptr && *request_json != '\0') {
+          request = parse_request(request_json, what, {"filter", "limit", "offset"});
+        }
+        const std::string filter = sub_document(request, "filter", what);
+        const std::size_t limit = count_field(request, "limit", 0, what);
+        const std::size_t offset = count_field(request, "offset", 0, what);
+        return to_c_string(ragline::to_json(base.documents(filter, limit, offset)));
+      },
+      static_cast<char*>(nullptr));
+}
+
+char* ragline_kb_remove_json(ragline_kb* kb, const char* request_json) {
+  return guarded(
+      [&]() -> char* {
+        auto& base = knowledge_base(kb);
+        const char* what = "remove request";
+        const json request = parse_request(required_text(request_json, "request_json"), what, {"ids", "filter"});
+        const auto ids = request.find("ids");
+        const bool by_filter = request.contains("filter");
+        RAGLINE_CHECK((ids != request.end()) != by_filter, format,
+                      what << ": give either \"ids\" or \"filter\" (one of them)");
+        std::size_t removed = 0;
+        if (by_filter) {
+          const std::string filter = sub_document(request, "filter", what);
+          // An absent or null filter would select everything; never what a caller meant.
+          RAGLINE_CHECK(!filter.empty(), format, what << ": \"filter\" must be a filter object");
+          removed = base.remove_where(filter);
+        } else {
+          RAGLINE_CHECK(ids->is_array(), format, what << ": \"ids\" must be an array of strings");
+          std::vector<std::string> list;
+          for (const auto& id : *ids) {
+            RAGLINE_CHECK(id.is_string(), format, what << ": \"ids\" holds a " << id.type_name() << ", not a string");
+            list.push_back(id.get<std::string>());
+          }
+          removed = base.remove(list);
+        }
+        return to_c_string(json{{"ragline_json", ragline::kJsonVersion}, {"removed", removed}}.dump());
+      },
+      static_cast<char*>(nullptr));
+}
+
+char* ragline_kb_compact_json(ragline_kb* kb) {
+  return guarded([&]() -> char* { return to_c_string(ragline::to_json(knowledge_base(kb).compact())); },
                  static_cast<char*>(nullptr));
 }
 

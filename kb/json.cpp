@@ -510,6 +510,11 @@ std::vector<DocumentInput> documents_from_json(std::string_view text) {
   return documents;
 }
 
+DocumentInput document_input_from_json(std::string_view text) {
+  const std::string path = "document";
+  return read_document_input(parse_document(text, path), path);
+}
+
 StoredDocument stored_document_from_json(std::string_view text) {
   const std::string path = "stored_document";
   const json parsed = parse_document(text, path);

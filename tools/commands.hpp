@@ -5,7 +5,8 @@
 //
 // Exit codes: 0 success; 1 the command failed (message on stderr); 2 bad usage (options CLI11
 // refuses, a UsageError: a bad query mode, fusion setting or filter, an ingest path that does not
-// exist; check: the KB cannot be checked); 3 ingest finished but some inputs failed.
+// exist, an upsert file that cannot be read; check: the KB cannot be checked); 3 ingest or upsert
+// finished but some inputs failed.
 
 #include <CLI/CLI.hpp>
 #include <functional>
@@ -50,6 +51,7 @@ struct Command {
 Command add_ingest_command(CLI::App& app);   // ingest_command.cpp
 Command add_embed_command(CLI::App& app);    // ingest_command.cpp
 Command add_reindex_command(CLI::App& app);  // ingest_command.cpp
+Command add_upsert_command(CLI::App& app);   // upsert_command.cpp
 Command add_search_command(CLI::App& app);   // query_command.cpp
 Command add_query_command(CLI::App& app);    // query_command.cpp
 Command add_prompt_command(CLI::App& app);   // query_command.cpp

@@ -21,11 +21,11 @@ int main(int argc, char** argv) {
 
   // In the order --help lists them.
   const std::vector<rag_query::Command> commands = {
-      rag_query::add_ingest_command(app),  rag_query::add_search_command(app), rag_query::add_query_command(app),
-      rag_query::add_prompt_command(app),  rag_query::add_ask_command(app),    rag_query::add_embed_command(app),
-      rag_query::add_reindex_command(app), rag_query::add_stats_command(app),  rag_query::add_docs_command(app),
-      rag_query::add_delete_command(app),  rag_query::add_check_command(app),  rag_query::add_repair_command(app),
-      rag_query::add_compact_command(app),
+      rag_query::add_ingest_command(app), rag_query::add_upsert_command(app),  rag_query::add_search_command(app),
+      rag_query::add_query_command(app),  rag_query::add_prompt_command(app),  rag_query::add_ask_command(app),
+      rag_query::add_embed_command(app),  rag_query::add_reindex_command(app), rag_query::add_stats_command(app),
+      rag_query::add_docs_command(app),   rag_query::add_delete_command(app),  rag_query::add_check_command(app),
+      rag_query::add_repair_command(app), rag_query::add_compact_command(app),
   };
 
   try {

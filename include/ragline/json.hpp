@@ -55,6 +55,10 @@ RAGLINE_API PromptOptions prompt_options_from_json(std::string_view json);
 // object of strings, numbers, booleans and lists of strings. Empty or bad ids are not refused
 // here: KnowledgeBase::upsert reports them, one failure each.
 RAGLINE_API std::vector<DocumentInput> documents_from_json(std::string_view json);
+// One document to upsert, {"id": "...", "title": "...", "text": "...", "metadata": {...}}, as
+// an element of documents_from_json's list (a JSON Lines record of `rag-query upsert`); errors
+// name the field as "document.text".
+RAGLINE_API DocumentInput document_input_from_json(std::string_view json);
 // What to_json(StoredDocument) wrote.
 RAGLINE_API StoredDocument stored_document_from_json(std::string_view json);
 

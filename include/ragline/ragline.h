@@ -78,6 +78,23 @@ RAGLINE_API char* ragline_kb_prompt_json(ragline_kb* kb, const char* request_jso
 /* The KB's Stats as JSON (documents, chunks, settings, generations). */
 RAGLINE_API char* ragline_kb_stats_json(ragline_kb* kb);
 
+/* The KB's documents in URI order, with their metadata (KnowledgeBase::documents), as
+ * {"ragline_json": 1, "documents": [...]}. request_json: {"filter": {...}, "limit": 100,
+ * "offset": 200}, every field optional (filter as in a query; limit 0 or absent: no limit);
+ * NULL or "" for all documents. A bad filter is invalid_argument, naming the position. */
+RAGLINE_API char* ragline_kb_documents_json(ragline_kb* kb, const char* request_json);
+
+/* Removes documents and their chunks in one transaction (KnowledgeBase::remove / remove_where).
+ * request_json: {"ids": ["id1", ...]} (ids with no document are passed over) or
+ * {"filter": {...}} (every document passing it; an empty filter is refused), not both.
+ * Returns {"ragline_json": 1, "removed": N}. */
+RAGLINE_API char* ragline_kb_remove_json(ragline_kb* kb, const char* request_json);
+
+/* Gives the space of removed documents back to the file system (KnowledgeBase::compact):
+ * rewrites kb.sqlite and rebuilds vectors.faiss. Returns the CompactReport as JSON
+ * ({"bytes_before", "bytes_after", "actions"}). A writer: takes the KB's write lock. */
+RAGLINE_API char* ragline_kb_compact_json(ragline_kb* kb);
+
 /* The calling thread's last error as JSON (see "Errors" above); never NULL. */
 RAGLINE_API const char* ragline_last_error(void);
 

@@ -1,7 +1,8 @@
 /* The C API (ragline/ragline.h) from C, linked against libragline.so: open with options JSON,
  * ingest a folder with sidecar metadata, search with an equals filter, upsert in-memory
  * documents (added, filtered, unchanged, updated), build prompts from a query and from given hits,
- * read stats, and the errors (NULL + ragline_last_error()). */
+ * read stats, list documents (filter, limit, offset), remove by id and by filter, compact, and the
+ * errors (NULL + ragline_last_error()). */
 
 #define _XOPEN_SOURCE 700
 
@@ -185,6 +186,53 @@ int main(void) {
   result = ragline_kb_search_json(kb, "{\"text\": \"refund paid\", \"k\": 1, \"mode\": \"bm25\"}");
   check(contains(result, "crm/ticket-1") && contains(result, "The refund was paid."), "search finds the new text");
   ragline_free(result);
+
+  /* Listing in URI order (crm/ before file:), filtered and paged. */
+  char* listed = ragline_kb_documents_json(kb, NULL);
+  check(occurrences(listed, "\"uri\":") == 5, "documents lists all five documents");
+  check(contains(listed, "\"ragline_json\":1") && contains(listed, "\"priority\":1"),
+        "the listing is the library's JSON, with metadata");
+  ragline_free(listed);
+  listed = ragline_kb_documents_json(kb, "{\"limit\": 2, \"offset\": 1}");
+  check(occurrences(listed, "\"uri\":") == 2 && contains(listed, "crm/ticket-2") && contains(listed, "expenses.md") &&
+            !contains(listed, "crm/ticket-1"),
+        "limit 2 after offset 1 is the second and third documents");
+  ragline_free(listed);
+  listed = ragline_kb_documents_json(kb, "{\"filter\": {\"equals\": {\"key\": \"team\", \"value\": \"engineering\"}}}");
+  check(occurrences(listed, "\"uri\":") == 1 && contains(listed, "laptops.md"), "a filtered listing");
+  ragline_free(listed);
+
+  /* Removing by id (an unknown id is passed over), then by filter, then compacting. */
+  char* removed = ragline_kb_remove_json(kb, "{\"ids\": [\"crm/ticket-1\", \"crm/no-such-ticket\"]}");
+  check(contains(removed, "\"removed\":1"), "remove by ids removes the one that exists");
+  ragline_free(removed);
+  removed = ragline_kb_remove_json(kb, "{\"filter\": {\"equals\": {\"key\": \"queue\", \"value\": \"support\"}}}");
+  check(contains(removed, "\"removed\":1"), "remove by filter removes the matching document");
+  ragline_free(removed);
+  result = ragline_kb_search_json(kb, "{\"text\": \"subscription dashboard customer\", \"k\": 5, \"mode\": \"bm25\"}");
+  check(result != NULL && !contains(result, "crm/ticket"), "removed documents are not found any more");
+  ragline_free(result);
+  stats = ragline_kb_stats_json(kb);
+  check(contains(stats, "\"documents\":3"), "three documents remain");
+  ragline_free(stats);
+  char* compacted = ragline_kb_compact_json(kb);
+  check(contains(compacted, "\"bytes_before\":") && contains(compacted, "\"bytes_after\":"),
+        "compact reports the sizes before and after");
+  ragline_free(compacted);
+  result = ragline_kb_search_json(kb, "{\"text\": \"receipts\", \"k\": 5, \"mode\": \"bm25\"}");
+  check(contains(result, "expenses.md") && contains(result, "laptops.md"), "search answers after compact");
+  ragline_free(result);
+
+  check_error(ragline_kb_remove_json(kb, "{}"), "format", "either", "remove with neither ids nor filter");
+  check_error(ragline_kb_remove_json(kb, "{\"ids\": [\"a\"], \"filter\": {}}"), "format", "either",
+              "remove with both ids and filter");
+  check_error(ragline_kb_remove_json(kb, "{\"filter\": {}}"), "invalid_argument", "filter",
+              "remove with an empty filter");
+  check_error(ragline_kb_remove_json(kb, "{\"ids\": [3]}"), "format", "ids", "remove with an id that is no string");
+  check_error(ragline_kb_documents_json(kb, "{\"limit\": -1}"), "format", "limit", "documents with a negative limit");
+  check_error(ragline_kb_documents_json(kb, "{\"filter\": {\"equals\": 3}}"), "invalid_argument", "equals",
+              "documents with a malformed filter");
+  check_error(ragline_kb_compact_json(NULL), "invalid_argument", "NULL", "compact of a NULL handle");
 
   check_error(ragline_kb_search_json(kb, "not json"), "format", "not JSON", "search with a query that is not JSON");
   check_error(ragline_kb_search_json(kb, "{\"text\": \"x\", \"k\": \"three\"}"), "format", "k",

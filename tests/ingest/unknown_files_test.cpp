@@ -136,6 +136,41 @@ TEST(UnknownFiles, GzipBombsAndDamagedGzipAreFailuresOfTheirFile) {
   EXPECT_EQ(ingest::gunzip(two, 0), "A well-formed file about the axolotl.\nA well-formed file about the axolotl.\n");
 }
 
+TEST(UnknownFiles, FilesWithNoTextAreSkippedButBlankRecordsStayFailures) {
+  TempDir dir;
+  const fs::path root = dir / "doc";
+  write_file(root / "blank.txt", "  \n\t\n   \n");
+  write_file(root / "bom-only.md", "\xEF\xBB\xBF\n");
+  write_file(root / "NOTES", "   \n\n");  // sniffed as text, then nothing in it
+  write_file(root / "tags-only.html", "<html><body> <p>  </p> </body></html>\n");
+  write_file(root / "kept.txt", "The only file about the okapi.\n");
+  write_file(root / "records.jsonl",
+             "{\"id\": \"a\", \"text\": \"The gecko record.\"}\n"
+             "{\"id\": \"b\", \"text\": \"  \\n\\t \"}\n");
+
+  auto kb = KnowledgeBase::open(dir / "kb", without_vectors());
+  const auto report = kb.ingest({root});
+  const auto skipped = skipped_by_name(report);
+  EXPECT_EQ(
+      skipped,
+      (std::map<std::string, std::string>{
+          {"NOTES", "no text"}, {"blank.txt", "no text"}, {"bom-only.md", "no text"}, {"tags-only.html", "no text"}}));
+  // Only the blank record of the JSON Lines file fails, located by its URI.
+  ASSERT_EQ(report.failures.size(), 1u);
+  EXPECT_NE(report.failures[0].location.find("records.jsonl#b"), std::string::npos) << report.failures[0].location;
+  EXPECT_NE(report.failures[0].reason.find("no text after normalisation"), std::string::npos);
+  EXPECT_EQ(document_names(kb), (std::set<std::string>{"kept.txt", "records.jsonl#a"}));
+
+  // A file emptied of text since the last ingest is skipped, and --prune removes its old version,
+  // as it does an emptied file's.
+  write_file(root / "kept.txt", "\n \n");
+  IngestOptions prune;
+  prune.prune = true;
+  const auto again = kb.ingest({root}, prune);
+  EXPECT_EQ(skipped_by_name(again).at("kept.txt"), "no text");
+  EXPECT_EQ(document_names(kb), (std::set<std::string>{"records.jsonl#a"}));
+}
+
 TEST(UnknownFiles, RestructuredTextTitlesBecomeTheHeadingPath) {
   TempDir dir;
   write_file(dir / "guide.rst",

@@ -243,6 +243,24 @@ TEST(Upsert, DocumentsJson) {
   EXPECT_NE(error_of(R"({"docs": []})").find("docs"), std::string::npos);
   EXPECT_NE(error_of("7").find("documents"), std::string::npos);
 
+  // One document alone (a JSON Lines record of rag-query upsert), its fields named "document.*".
+  const auto single = document_input_from_json(R"({"id": "c", "text": "gamma", "metadata": {"n": 1}})");
+  EXPECT_EQ(single.id, "c");
+  EXPECT_EQ(single.text, "gamma");
+  EXPECT_EQ(std::get<double>(single.metadata.at("n")), 1.0);
+  const auto single_error_of = [](const char* json) {
+    try {
+      document_input_from_json(json);
+    } catch (const Error& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(single_error_of(R"({"id": "c"})").find("document.text"), std::string::npos);
+  EXPECT_NE(single_error_of(R"([{"id": "c", "text": "x"}])").find("document"), std::string::npos);
+  EXPECT_NE(single_error_of(R"({"id": "c", "text": "x"} {"id": "d", "text": "y"})").find("not JSON"),
+            std::string::npos);
+
   TempDir dir;
   auto kb = KnowledgeBase::open(dir / "kb");
   ASSERT_TRUE(kb.upsert(list).ok());
