@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 // Embedder and vector index options of `ingest` (and the index options of `reindex`).
 struct VectorArguments {
   std::string embedder, model, base_url, api_key_env, region, models_dir;
-  std::string query_prefix, passage_prefix;
+  std::string query_prefix, passage_prefix, precision;
   int dimension = 0;
   std::size_t batch = 0;
   int in_flight = 0, retries = -1;
@@ -37,6 +37,8 @@ struct VectorArguments {
     command->add_option("--embed-model", model, "openai: model name; bedrock: model id; bert: model folder");
     command->add_option("--query-prefix", query_prefix, "bert: text before each query (none: no prefix)");
     command->add_option("--passage-prefix", passage_prefix, "bert: text before each document chunk (none: no prefix)");
+    command->add_option("--precision", precision, "bert: fp32 | int8 (default fp32; part of the KB's embedder)")
+        ->check(CLI::IsMember({"fp32", "int8"}));
     command->add_option("--embed-url", base_url, "openai: base URL (e.g. http://localhost:11434); bedrock: endpoint");
     command->add_option("--api-key-env", api_key_env, "openai: environment variable holding the API key");
     command->add_option("--region", region, "bedrock: AWS region (default $AWS_REGION)");
@@ -65,7 +67,8 @@ struct VectorArguments {
     const bool operational = !base_url.empty() || !api_key_env.empty() || !region.empty() || batch > 0 ||
                              in_flight > 0 || retries >= 0 || timeout > 0 || !models_dir.empty();
     if (embedder.empty()) {
-      if (operational || dimension > 0 || !model.empty() || !query_prefix.empty() || !passage_prefix.empty()) {
+      if (operational || dimension > 0 || !model.empty() || !query_prefix.empty() || !passage_prefix.empty() ||
+          !precision.empty()) {
         throw ragline::Error(ragline::ErrorKind::invalid_argument,
                              "embedder options need --embedder NAME (the KB's embedder)");
       }
@@ -86,6 +89,7 @@ struct VectorArguments {
     if (!models_dir.empty()) config.models_dir = fs::absolute(models_dir).string();
     if (!query_prefix.empty()) config.query_prefix = query_prefix;
     if (!passage_prefix.empty()) config.passage_prefix = passage_prefix;
+    if (!precision.empty()) config.precision = precision;
     if (batch > 0) config.batch_size = batch;
     if (in_flight > 0) config.max_in_flight = in_flight;
     if (retries >= 0) config.max_retries = retries;
@@ -258,7 +262,9 @@ Command add_ingest_command(CLI::App& app) {
   ingest->add_flag("--no-stopwords", ingest_arguments.no_stopwords, "Keep stopwords (new KB)");
   ingest->add_option("--include", ingest_arguments.options.include_globs, "Only files matching this glob (repeatable)");
   ingest->add_option("--exclude", ingest_arguments.options.exclude_globs, "Skip files matching this glob (repeatable)");
-  ingest->add_flag("--prune", ingest_arguments.options.prune, "Remove documents under PATHS that this run did not find: sources that are gone, and files that --include/--exclude no longer select");
+  ingest->add_flag("--prune", ingest_arguments.options.prune,
+                   "Remove documents under PATHS that this run did not find: sources that are gone, and files that "
+                   "--include/--exclude no longer select");
   ingest->add_option("--id-field", ingest_arguments.options.id_field, "JSON record id field (default id, then _id)");
   ingest->add_option("--title-field", ingest_arguments.options.title_field, "JSON record title field");
   ingest->add_option("--text-field", ingest_arguments.options.text_field, "JSON record text field");
