@@ -282,7 +282,13 @@ def main() -> int:
                     session.embed([QUERY])
                     latency[f"ORT {variant}"].append(1e3 * (time.perf_counter() - start))
         reference = vectors["torch (sentence-transformers)"]
-        set_result: dict = {"texts": len(texts), "tokens_hf": token_count, "tokens_ours": ours_tokens, "rows": []}
+        set_result: dict = {
+            "texts": len(texts),
+            "tokens_hf": token_count,
+            "tokens_ours": ours_tokens,
+            "ours_last_report": ours,
+            "rows": [],
+        }
         for threads in args.threads:
             ort = {}
             for variant in ["fp32", "int8"]:
@@ -309,7 +315,18 @@ def main() -> int:
         set_result["query_12_words_ms_1_thread"] = {k: statistics.median(v) for k, v in latency.items() if v}
         results["sets"][set_name] = set_result
 
-        print(f"\n{args.model.name}, {set_name}: {len(texts)} texts, {token_count} tokens (HF), {ours_tokens} (ours)")
+        print(
+            f"\n{args.model.name}, {set_name}: {len(texts)} texts, {token_count} tokens (HF), {ours_tokens} (ours); "
+            f"OpenBLAS core {ours['openblas_core']}, int8 kernel {ours['int8_kernel']}"
+        )
+        for precision in ["fp32", "int8"]:
+            for threads in args.threads:
+                figures = ours[precision][f"threads_{threads}"]
+                print(
+                    f"ours {precision}, {threads} thread(s), last round: {figures['gflops']:.1f} GFLOP/s wall, "
+                    f"{figures['share_of_sgemm_peak_cpu']:.2f} of sgemm peak per CPU s "
+                    f"({figures['sgemm_peak_gflops']:.0f} GFLOP/s wall)"
+                )
         print("| system | threads | tokens/s | texts/s | tokens per CPU s | × ORT (wall) | × ORT (CPU) | cosine to torch mean / min |")
         print("|---|---|---|---|---|---|---|---|")
         for row in set_result["rows"]:

@@ -6,12 +6,14 @@
 
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "models/embedder.hpp"
 #include "models/local/bert.hpp"
 #include "ragline/error.hpp"
+#include "ragline/knowledge_base.hpp"
 #include "support/test_support.hpp"
 
 namespace ragline::models::local {
@@ -103,6 +105,50 @@ TEST(BertInt8, EmbedderConfigChoosesThePrecision) {
   EXPECT_NE(make_embedder(config)->id(), fp32_id);
   config.precision = "bf16";
   EXPECT_THROW(make_embedder(config), Error);
+}
+
+TEST(BertInt8, KnowledgeBaseKeepsItsPrecisionAndTheCliEmbedsInInt8) {
+  testing::TempDir dir;
+  testing::write_file(dir / "docs" / "a.txt", "Wind tunnel measurements of lift on a slender wing.");
+  OpenOptions options;
+  EmbedderConfig embedder;
+  embedder.name = "bert";
+  embedder.model = test_data("bert-tiny").string();
+  embedder.precision = "int8";
+  options.embedder = embedder;
+  {
+    auto kb = KnowledgeBase::open(dir / "kb", options);
+    ASSERT_TRUE(kb.ingest({dir / "docs"}).ok());
+  }
+  // Reopened as int8: fine; as fp32 (or with the precision left to the default): refused.
+  EXPECT_NO_THROW(KnowledgeBase::open(dir / "kb", options));
+  for (const char* other : {"fp32", ""}) {
+    embedder.precision = other;
+    options.embedder = embedder;
+    try {
+      KnowledgeBase::open(dir / "kb", options);
+      ADD_FAILURE() << "an int8 KB opened with precision \"" << other << "\"";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("int8"), std::string::npos) << e.what();
+    }
+  }
+
+  const std::string command = std::string(RAGLINE_RAG_QUERY) + " embed 'hello world' --embedder bert --embed-model '" +
+                              test_data("bert-tiny").string() + "' --json --precision ";
+  const auto fp32_run = testing::run_command(command + "fp32");
+  const auto int8_run = testing::run_command(command + "int8");
+  ASSERT_EQ(fp32_run.exit_code, 0) << fp32_run.stderr_text;
+  ASSERT_EQ(int8_run.exit_code, 0) << int8_run.stderr_text;
+  const auto fp32_vector = nlohmann::json::parse(fp32_run.stdout_text).at("vectors").at(0).get<std::vector<float>>();
+  const auto int8_vector = nlohmann::json::parse(int8_run.stdout_text).at("vectors").at(0).get<std::vector<float>>();
+  ASSERT_EQ(fp32_vector.size(), int8_vector.size());
+  EXPECT_NE(fp32_vector, int8_vector);
+  double dot = 0;
+  for (std::size_t d = 0; d < fp32_vector.size(); ++d) dot += static_cast<double>(fp32_vector[d]) * int8_vector[d];
+  EXPECT_GT(dot, 0.98);
+  const auto bad = testing::run_command(command + "fp16");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.stderr_text.find("fp16"), std::string::npos) << bad.stderr_text;
 }
 
 TEST(BertInt8, RealMiniLmMeanCosineToFp32AtLeast0995) {
