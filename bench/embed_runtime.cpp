@@ -264,6 +264,7 @@ int main(int argc, char** argv) {
         {"texts", texts.size()},
         {"batch", batch},
         {"repeats", repeats},
+        {"openblas_core", ragline::models::local::blas_core_name()},
         {"int8_kernel",
          std::string(ragline::models::local::int8_kernel_name(ragline::models::local::best_int8_kernel()))}};
     bool ok = true;
@@ -362,13 +363,16 @@ int main(int argc, char** argv) {
       ragline::models::local::set_thread_count(1);
       const std::vector<std::string> queries = {query};
       embedder->embed(queries, EmbedPurpose::document);
-      std::vector<double> query_ms;
+      std::vector<double> query_ms, query_cpu_ms;
       for (int r = 0; r < query_repeats; ++r) {
         const auto start = Clock::now();
+        const double cpu_start = process_cpu_seconds();
         embedder->embed(queries, EmbedPurpose::document);
         query_ms.push_back(1e3 * std::chrono::duration<double>(Clock::now() - start).count());
+        query_cpu_ms.push_back(1e3 * (process_cpu_seconds() - cpu_start));
       }
       section["query_12_words_ms_1_thread"] = query_repeats > 0 ? median(query_ms) : 0.0;
+      section["query_12_words_cpu_ms_1_thread"] = query_repeats > 0 ? median(query_cpu_ms) : 0.0;
     }
     report["self_checks"] = ok ? "passed" : "failed";
     if (random_model) fs::remove_all(folder);
