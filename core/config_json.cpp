@@ -32,7 +32,8 @@ void to_json(nlohmann::json& json, const EmbedderConfig& config) {
           {"max_retries", config.max_retries},
           {"models_dir", config.models_dir},
           {"query_prefix", config.query_prefix},
-          {"passage_prefix", config.passage_prefix}};
+          {"passage_prefix", config.passage_prefix},
+          {"precision", config.precision}};
 }
 
 void to_json(nlohmann::json& json, const VectorIndexConfig& config) {
@@ -186,6 +187,7 @@ void read_config(const nlohmann::json& json, std::string_view path, UnknownField
   fields.read("models_dir", config.models_dir);
   fields.read("query_prefix", config.query_prefix);
   fields.read("passage_prefix", config.passage_prefix);
+  fields.read("precision", config.precision);
   fields.finish();
 }
 

@@ -24,6 +24,8 @@ nlohmann::json embedder_identity(const EmbedderConfig& config) {
   // Prefixes change vectors; kept out of the identity when unset so older KBs still match.
   if (!config.query_prefix.empty()) identity["query_prefix"] = config.query_prefix;
   if (!config.passage_prefix.empty()) identity["passage_prefix"] = config.passage_prefix;
+  // fp32 is the default and what older KBs computed: only another precision changes the identity.
+  if (!config.precision.empty() && config.precision != "fp32") identity["precision"] = config.precision;
   return identity;
 }
 
@@ -41,6 +43,8 @@ void validate_embedder(const EmbedderConfig& config) {
   RAGLINE_CHECK(config.max_in_flight >= 1, invalid_argument, "embedder max_in_flight must be at least 1");
   RAGLINE_CHECK(config.timeout_seconds > 0, invalid_argument, "embedder timeout_seconds must be positive");
   RAGLINE_CHECK(config.max_retries >= 0, invalid_argument, "embedder max_retries must not be negative");
+  RAGLINE_CHECK(config.precision.empty() || config.precision == "fp32" || config.precision == "int8", invalid_argument,
+                "embedder precision \"" << config.precision << "\" is not fp32 or int8");
 }
 
 std::string describe(const ChunkerConfig& config) { return nlohmann::json(config).dump(); }

@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 // Embedder and vector index options of `ingest` (and the index options of `reindex`).
 struct VectorArguments {
   std::string embedder, model, base_url, api_key_env, region, models_dir;
-  std::string query_prefix, passage_prefix;
+  std::string query_prefix, passage_prefix, precision;
   int dimension = 0;
   std::size_t batch = 0;
   int in_flight = 0, retries = -1;
@@ -40,6 +40,8 @@ struct VectorArguments {
                         "model folder's path");
     command->add_option("--query-prefix", query_prefix, "bert: text before each query (none: no prefix)");
     command->add_option("--passage-prefix", passage_prefix, "bert: text before each document chunk (none: no prefix)");
+    command->add_option("--precision", precision, "bert: fp32 | int8 (default fp32; part of the KB's embedder)")
+        ->check(CLI::IsMember({"fp32", "int8"}));
     command->add_option("--embed-url", base_url, "openai: base URL (e.g. http://localhost:11434); bedrock: endpoint");
     command->add_option("--api-key-env", api_key_env, "openai: environment variable holding the API key");
     command->add_option("--region", region, "bedrock: AWS region (default $AWS_REGION)");
@@ -68,7 +70,8 @@ struct VectorArguments {
     const bool operational = !base_url.empty() || !api_key_env.empty() || !region.empty() || batch > 0 ||
                              in_flight > 0 || retries >= 0 || timeout > 0 || !models_dir.empty();
     if (embedder.empty()) {
-      if (operational || dimension > 0 || !model.empty() || !query_prefix.empty() || !passage_prefix.empty()) {
+      if (operational || dimension > 0 || !model.empty() || !query_prefix.empty() || !passage_prefix.empty() ||
+          !precision.empty()) {
         throw ragline::Error(ragline::ErrorKind::invalid_argument,
                              "embedder options need --embedder NAME (the KB's embedder)");
       }
@@ -92,6 +95,7 @@ struct VectorArguments {
     if (!models_dir.empty()) config.models_dir = fs::absolute(models_dir).string();
     if (!query_prefix.empty()) config.query_prefix = query_prefix;
     if (!passage_prefix.empty()) config.passage_prefix = passage_prefix;
+    if (!precision.empty()) config.precision = precision;
     if (batch > 0) config.batch_size = batch;
     if (in_flight > 0) config.max_in_flight = in_flight;
     if (retries >= 0) config.max_retries = retries;

@@ -76,6 +76,10 @@ struct EmbedderConfig {
   // family's default (e5: "query: " / "passage: "; bge: its query instruction); "none": no prefix.
   std::string query_prefix;
   std::string passage_prefix;
+  // Local models (bert): arithmetic of the linear layers, fp32 or int8 (faster, vectors slightly
+  // different: mean cosine to fp32 >= 0.995). Empty: the embedder's default (fp32). Part of the
+  // KB's embedder identity, so a KB never mixes the two.
+  std::string precision;
 
   bool operator==(const EmbedderConfig&) const = default;
 };

@@ -9,6 +9,7 @@
 
 #include "core/check.hpp"
 #include "core/hash.hpp"
+#include "models/local/int8_gemm.hpp"
 #include "models/local/runtime.hpp"
 #include "models/local/safetensors.hpp"
 #include "models/local/wordpiece.hpp"
@@ -83,6 +84,10 @@ struct BertEmbedder::Model {
     Matrix query_weight, query_bias, key_weight, key_bias, value_weight, value_bias;
     Matrix attention_output_weight, attention_output_bias, attention_norm_weight, attention_norm_bias;
     Matrix intermediate_weight, intermediate_bias, output_weight, output_bias, output_norm_weight, output_norm_bias;
+    // Q, K and V projections stacked (3·hidden × hidden): one product instead of three.
+    Matrix qkv_weight, qkv_bias;
+    // precision int8: the four products' weights quantised (the float ones are then dropped).
+    PackedInt8Weights qkv_int8, attention_output_int8, intermediate_int8, output_int8;
   };
 
   std::string folder_name;
@@ -91,6 +96,7 @@ struct BertEmbedder::Model {
   std::size_t max_tokens = 0;
   std::string query_prefix, passage_prefix;
   std::size_t batch_size = 32;
+  BertPrecision precision = BertPrecision::fp32;
   std::string id;
   std::optional<FusionConfig> fusion;
   std::unique_ptr<WordPieceTokenizer> tokenizer;
@@ -114,7 +120,17 @@ Matrix BertEmbedder::Model::forward(const std::vector<const std::vector<int>*>& 
   for (std::size_t b = 0; b < batch; ++b)
     std::copy(sequences[b]->begin(), sequences[b]->end(), ids.begin() + b * max_length);
 
-  Matrix x, q, k, v, context, projected, intermediate;
+  Matrix x, qkv, context, projected, intermediate;
+  QuantizedRows quantized;
+  const auto project = [&](const Matrix& input, const Matrix& weight, const PackedInt8Weights& weight_int8,
+                           const Matrix& bias, Matrix& output) {
+    if (precision == BertPrecision::int8) {
+      quantized.quantize(input);
+      int8_linear(quantized, weight_int8, bias.values, output);
+    } else {
+      linear(input, weight, bias.values, output);
+    }
+  };
   gather_rows(word_embeddings, ids, x);
   for (std::size_t b = 0; b < batch; ++b) {
     for (std::size_t t = 0; t < max_length; ++t) {
@@ -126,18 +142,23 @@ Matrix BertEmbedder::Model::forward(const std::vector<const std::vector<int>*>& 
   }
   layer_norm(x, embedding_norm_weight.values, embedding_norm_bias.values, config.layer_norm_eps);
 
+  const Matrix no_bias;
   for (const Layer& layer : layers) {
-    linear(x, layer.query_weight, layer.query_bias.values, q);
-    linear(x, layer.key_weight, layer.key_bias.values, k);
-    linear(x, layer.value_weight, layer.value_bias.values, v);
-    multi_head_attention(q, k, v, lengths, max_length, config.num_heads, context);
-    linear(context, layer.attention_output_weight, layer.attention_output_bias.values, projected);
+    project(x, layer.qkv_weight, layer.qkv_int8, layer.qkv_bias, qkv);
+    multi_head_attention_fused(qkv, lengths, max_length, config.num_heads, context);
+    project(context, layer.attention_output_weight, layer.attention_output_int8, layer.attention_output_bias,
+            projected);
     add_in_place(projected, x);
     layer_norm(projected, layer.attention_norm_weight.values, layer.attention_norm_bias.values, config.layer_norm_eps);
     std::swap(x, projected);
-    linear(x, layer.intermediate_weight, layer.intermediate_bias.values, intermediate);
-    gelu_erf(intermediate);
-    linear(intermediate, layer.output_weight, layer.output_bias.values, projected);
+    if (precision == BertPrecision::int8) {
+      project(x, layer.intermediate_weight, layer.intermediate_int8, layer.intermediate_bias, intermediate);
+      bias_gelu_erf(intermediate, {});
+    } else {
+      matmul(x, false, layer.intermediate_weight, true, intermediate);
+      bias_gelu_erf(intermediate, layer.intermediate_bias.values);
+    }
+    project(intermediate, layer.output_weight, layer.output_int8, layer.output_bias, projected);
     add_in_place(projected, x);
     layer_norm(projected, layer.output_norm_weight.values, layer.output_norm_bias.values, config.layer_norm_eps);
     std::swap(x, projected);
@@ -324,6 +345,26 @@ std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const B
     layer.output_bias = tensor(p + "output.dense.bias", 1, h);
     layer.output_norm_weight = tensor(p + "output.LayerNorm.weight", 1, h);
     layer.output_norm_bias = tensor(p + "output.LayerNorm.bias", 1, h);
+    layer.qkv_weight.resize(3 * h, h);
+    layer.qkv_bias.resize(1, 3 * h);
+    std::size_t part = 0;
+    for (const Matrix* weight : {&layer.query_weight, &layer.key_weight, &layer.value_weight}) {
+      std::copy(weight->values.begin(), weight->values.end(), layer.qkv_weight.data() + part * h * h);
+      ++part;
+    }
+    part = 0;
+    for (const Matrix* bias : {&layer.query_bias, &layer.key_bias, &layer.value_bias}) {
+      std::copy(bias->values.begin(), bias->values.end(), layer.qkv_bias.data() + part * h);
+      ++part;
+    }
+    layer.query_weight = layer.key_weight = layer.value_weight = Matrix();
+    if (options.precision == BertPrecision::int8) {
+      layer.qkv_int8 = PackedInt8Weights::quantize(layer.qkv_weight);
+      layer.attention_output_int8 = PackedInt8Weights::quantize(layer.attention_output_weight);
+      layer.intermediate_int8 = PackedInt8Weights::quantize(layer.intermediate_weight);
+      layer.output_int8 = PackedInt8Weights::quantize(layer.output_weight);
+      layer.qkv_weight = layer.attention_output_weight = layer.intermediate_weight = layer.output_weight = Matrix();
+    }
     model->layers.push_back(std::move(layer));
   }
 
@@ -340,6 +381,8 @@ std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const B
                    {"max_tokens", model->max_tokens},
                    {"query_prefix", model->query_prefix},
                    {"passage_prefix", model->passage_prefix}};
+  model->precision = options.precision;
+  if (options.precision == BertPrecision::int8) settings["precision"] = "int8";
   const std::string digest =
       core::sha256_hex(weights.header() + '\0' + core::sha256(vocab_bytes.str()) + '\0' + settings.dump());
   model->id = "bert/" + model->folder_name + "/" + std::to_string(h) + "/" + digest.substr(0, 12);
@@ -356,6 +399,13 @@ BertPooling BertEmbedder::pooling() const { return model_->pooling; }
 std::size_t BertEmbedder::max_tokens() const { return model_->max_tokens; }
 const std::string& BertEmbedder::query_prefix() const { return model_->query_prefix; }
 const std::string& BertEmbedder::passage_prefix() const { return model_->passage_prefix; }
+BertPrecision BertEmbedder::precision() const { return model_->precision; }
+
+BertPrecision parse_bert_precision(std::string_view name) {
+  if (name.empty() || name == "fp32") return BertPrecision::fp32;
+  if (name == "int8") return BertPrecision::int8;
+  RAGLINE_THROW(invalid_argument, "bert precision \"" << name << "\" is not fp32 or int8");
+}
 
 std::vector<int> BertEmbedder::token_ids(std::string_view text, EmbedPurpose purpose, bool* truncated) const {
   const std::string& prefix = purpose == EmbedPurpose::query ? model_->query_prefix : model_->passage_prefix;
@@ -443,6 +493,7 @@ std::unique_ptr<Embedder> make_bert_embedder(const EmbedderConfig& config) {
   options.query_prefix = prefix(config.query_prefix);
   options.passage_prefix = prefix(config.passage_prefix);
   options.batch_size = std::max<std::size_t>(1, std::min<std::size_t>(config.batch_size, 64));
+  options.precision = parse_bert_precision(config.precision);
   auto embedder = BertEmbedder::load(bert_model_folder(config), options);
   RAGLINE_CHECK(config.dimension == 0 || static_cast<std::size_t>(config.dimension) == embedder->dimension(),
                 invalid_argument,

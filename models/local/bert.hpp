@@ -53,6 +53,15 @@ struct BertConfig {
 
 enum class BertPooling { mean, cls };
 
+// Arithmetic of the linear layers (int8_gemm.hpp). fp32: float32 through OpenBLAS. int8: weights
+// quantised per output channel at load and activations per row at each layer, 8-bit integer
+// products (AVX-512 VNNI, AVX2 or scalar, chosen by CPU), layer norms, softmax, GELU and
+// attention in float32. The vectors differ slightly (mean cosine to fp32 >= 0.995 on
+// all-MiniLM-L6-v2), so the precision is part of the embedder id: a KB never mixes them.
+enum class BertPrecision { fp32, int8 };
+// "fp32" / "int8"; an empty string is fp32. Throws Error(invalid_argument) naming the value.
+BertPrecision parse_bert_precision(std::string_view name);
+
 struct BertOptions {
   // Tokens per text including [CLS] and [SEP]; longer texts are cut (and counted, see
   // texts_truncated()). 0: max_seq_length of sentence_bert_config.json, else 512. Always clipped
@@ -68,6 +77,7 @@ struct BertOptions {
   // at 8192 padded tokens, which bounds its activations.
   std::size_t batch_size = 32;
   int threads = 0;  // OpenBLAS threads (process-wide); 0 leaves the current setting
+  BertPrecision precision = BertPrecision::fp32;
 };
 
 class BertEmbedder final : public Embedder {
@@ -80,7 +90,7 @@ class BertEmbedder final : public Embedder {
 
   // "bert/<folder name>/<dimension>/<12 hex digits>": SHA-256 over the safetensors header, the
   // file size, vocab.txt, and every setting that changes vectors (lower casing, pooling, token
-  // limit, prefixes).
+  // limit, prefixes, and the precision when int8: fp32 ids predate it).
   std::string id() const override;
   std::size_t dimension() const override;
   EmbeddingMatrix embed(std::span<const std::string> texts, EmbedPurpose purpose) override;
@@ -100,6 +110,7 @@ class BertEmbedder final : public Embedder {
   std::size_t max_tokens() const;
   const std::string& query_prefix() const;
   const std::string& passage_prefix() const;
+  BertPrecision precision() const;
 
   struct Model;
 
@@ -113,7 +124,8 @@ class BertEmbedder final : public Embedder {
 // path separator looked up in the models folder (local_models_dir: --models-dir,
 // $RAGLINE_MODELS_DIR, ./models; scripts/fetch-models.sh fills it), or else a folder's path.
 // A name not found there is Error(not_found) naming the fetch script. query_prefix /
-// passage_prefix override the family defaults when not empty ("none" means no prefix).
+// passage_prefix override the family defaults when not empty ("none" means no prefix); config.precision is
+// fp32 (also when empty) or int8.
 std::unique_ptr<Embedder> make_bert_embedder(const EmbedderConfig& config);
 
 }  // namespace ragline::models::local

@@ -50,6 +50,11 @@ struct Matrix {
   float at(std::size_t r, std::size_t c) const { return values[r * cols + c]; }
 };
 
+// The name of the kernel set OpenBLAS runs (its own CPU detection, or $OPENBLAS_CORETYPE), for
+// reports: OpenBLAS 0.3.21 picks Cooperlake (AVX-512) on AMD Zen 5, and a forced Haswell
+// (AVX2) halves its sgemm rate there.
+const char* blas_core_name();
+
 // Threads OpenBLAS may use for one product (process-wide; >= 1). 0 leaves OpenBLAS's default
 // (OPENBLAS_NUM_THREADS or the core count).
 void set_thread_count(int threads);
@@ -80,6 +85,11 @@ void softmax(std::span<float> values);
 
 // Element-wise activations in place.
 void gelu_erf(Matrix& x);  // x · ½(1 + erf(x / √2)): BERT's exact GELU, not the tanh approximation
+// x = gelu_erf(x + bias) in one pass over x (bias cols long, or empty: none). erf here is a
+// rational approximation (absolute error below 1e-6, the form Eigen and XLA use) that the
+// compiler vectorises, where std::erf is a scalar call per element: on MiniLM-sized models the
+// GELU of the intermediate layer costs about a tenth of the forward pass with std::erf.
+void bias_gelu_erf(Matrix& x, std::span<const float> bias);
 void relu(Matrix& x);
 void tanh_in_place(Matrix& x);
 
@@ -92,6 +102,13 @@ void tanh_in_place(Matrix& x);
 // gives all-zero rows. Throws Error(invalid_argument) when hidden is not a multiple of heads.
 void multi_head_attention(const Matrix& q, const Matrix& k, const Matrix& v, std::span<const std::size_t> lengths,
                           std::size_t max_length, std::size_t heads, Matrix& output);
+
+// The same attention reading q, k and v side by side from one matrix, as one fused projection
+// (x · [Wq; Wk; Wv]ᵀ) writes them: qkv is (batch * max_length) × (3 · hidden), q in columns
+// [0, hidden), k in [hidden, 2 · hidden), v in [2 · hidden, 3 · hidden). Per sequence and head,
+// only the length × length score block is materialised.
+void multi_head_attention_fused(const Matrix& qkv, std::span<const std::size_t> lengths, std::size_t max_length,
+                                std::size_t heads, Matrix& output);
 
 // output row b = mean of the real rows of sequence b (rows b * max_length .. + lengths[b]);
 // zero for a sequence of length 0. output: batch × hidden.

@@ -1,6 +1,7 @@
 // The local transformer runtime (models/local/runtime.hpp): each operation against a naive loop.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <thread>
@@ -219,6 +220,61 @@ TEST(LocalRuntime, MultiHeadAttentionMasksPaddingLikeNaiveLoops) {
   expect_near(out_dirty, out, 0.0f);
   EXPECT_THROW(multi_head_attention(q, k, v, lengths, max_length, 5, out), Error);
   EXPECT_THROW(multi_head_attention(q, k, v, std::vector<std::size_t>{7, 0, 0, 0}, max_length, heads, out), Error);
+}
+
+TEST(LocalRuntime, FusedQkvAttentionEqualsSeparateMatrices) {
+  std::mt19937 rng(16);
+  const std::size_t max_length = 7, hidden = 16, heads = 4;
+  const std::vector<std::size_t> lengths = {7, 2, 0, 5};
+  const std::size_t rows = lengths.size() * max_length;
+  const Matrix q = random_matrix(rows, hidden, rng), k = random_matrix(rows, hidden, rng),
+               v = random_matrix(rows, hidden, rng);
+  Matrix qkv(rows, 3 * hidden);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < hidden; ++c) {
+      qkv.at(r, c) = q.at(r, c);
+      qkv.at(r, hidden + c) = k.at(r, c);
+      qkv.at(r, 2 * hidden + c) = v.at(r, c);
+    }
+  Matrix fused;
+  multi_head_attention_fused(qkv, lengths, max_length, heads, fused);
+  expect_near(fused, naive_attention(q, k, v, lengths, max_length, heads), 1e-5f);
+  EXPECT_THROW(multi_head_attention_fused(random_matrix(rows, 3 * hidden + 1, rng), lengths, max_length, heads, fused),
+               Error);
+}
+
+TEST(LocalRuntime, VectorisedSoftmaxAndGeluMatchTheLibraryFunctions) {
+  // The polynomial exp of softmax and erf of bias_gelu_erf against std::exp / std::erf, over
+  // the range attention scores and intermediate activations take, in odd lengths (vector tails).
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> wide(-30.0f, 30.0f);
+  for (std::size_t length : {1u, 7u, 33u, 161u}) {
+    std::vector<float> values(length);
+    for (float& v : values) v = wide(rng);
+    std::vector<double> expected(length);
+    const double maximum = *std::max_element(values.begin(), values.end());
+    double sum = 0;
+    for (std::size_t i = 0; i < length; ++i) sum += expected[i] = std::exp(values[i] - maximum);
+    softmax(values);
+    for (std::size_t i = 0; i < length; ++i) EXPECT_NEAR(values[i], expected[i] / sum, 1e-6 + 1e-5 * expected[i] / sum);
+  }
+  Matrix x(3, 37);
+  std::vector<float> bias(37);
+  std::uniform_real_distribution<float> activations(-8.0f, 8.0f);
+  for (float& v : x.values) v = activations(rng);
+  for (float& v : bias) v = activations(rng) / 4;
+  Matrix reference = x;
+  add_bias(reference, bias);
+  gelu_erf(reference);
+  bias_gelu_erf(x, bias);
+  expect_near(x, reference, 2e-6f);
+  Matrix no_bias(1, 5);
+  no_bias.values = {-3.0f, -0.5f, 0.0f, 0.5f, 3.0f};
+  Matrix no_bias_reference = no_bias;
+  gelu_erf(no_bias_reference);
+  bias_gelu_erf(no_bias, {});
+  expect_near(no_bias, no_bias_reference, 1e-6f);
+  EXPECT_THROW(bias_gelu_erf(no_bias, std::vector<float>(4)), Error);
 }
 
 TEST(LocalRuntime, MaskedMeanPoolAveragesRealRowsOnly) {
