@@ -36,21 +36,33 @@ std::int8_t quantize_value(float value, float inverse_scale) {
 // and a clone per instruction set.
 #define RAGLINE_VECTOR_LOOP __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
 
-RAGLINE_VECTOR_LOOP float largest_magnitude(const float* __restrict row, std::size_t count) {
-  float largest = 0;
-  for (std::size_t k = 0; k < count; ++k) largest = std::max(largest, std::abs(row[k]));
-  return largest;
+// The row's range widened to include 0 (so that 0 gets an exact code, the zero point). GCC
+// vectorises a float min/max reduction only when it may ignore NaNs and the sign of zero (which
+// do not change the range here), and only written as comparisons: std::min/std::max stayed
+// scalar, a sixteenth of the int8 forward pass.
+struct RowRange {
+  float low = 0, high = 0;
+};
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3", "finite-math-only", "no-signed-zeros")))
+RowRange
+row_range(const float* __restrict row, std::size_t count) {
+  float low = 0, high = 0;
+  for (std::size_t k = 0; k < count; ++k) {
+    const float value = row[k];
+    low = value < low ? value : low;
+    high = value > high ? value : high;
+  }
+  return {low, high};
 }
 
-// Rounds half away from zero (value * inverse is within ±127 by the choice of the scale).
-RAGLINE_VECTOR_LOOP void quantize_row(const float* __restrict row, std::size_t count, float inverse,
-                                      std::int8_t* __restrict values, std::uint8_t* __restrict shifted) {
+// Rounds half away from zero, then shifts by the zero point; the clamp only catches the rounding
+// at the ends of the range.
+RAGLINE_VECTOR_LOOP void quantize_row(const float* __restrict row, std::size_t count, float inverse, int zero_point,
+                                      std::uint8_t* __restrict values) {
   for (std::size_t k = 0; k < count; ++k) {
     const float scaled = row[k] * inverse;
     const int rounded = static_cast<int>(scaled + (scaled >= 0.0f ? 0.5f : -0.5f));
-    const int clamped = std::clamp(rounded, -127, 127);
-    values[k] = static_cast<std::int8_t>(clamped);
-    shifted[k] = static_cast<std::uint8_t>(clamped + 128);
+    values[k] = static_cast<std::uint8_t>(std::clamp(rounded + zero_point, 0, 255));
   }
 }
 
@@ -61,18 +73,19 @@ RAGLINE_VECTOR_LOOP void dequantize_row(const std::int32_t* __restrict sums, std
     destination[c] = static_cast<float>(sums[c]) * (row_scale * weight_scales[c]) + bias[c];
 }
 
-// A tile kernel: rows (<= its row tile) of a (row stride lda bytes) times `blocks` packed weight
-// blocks (1 or 2, consecutive, each groups * 64 bytes), written as exact int32 sums to out (row
-// stride ldo, blocks * 16 columns). a_unsigned is a + 128 (only the vnni kernel reads it).
+// A tile kernel: rows (<= its row tile) of a (unsigned, row stride lda bytes, zero points
+// zero_points[0 .. rows)) times `blocks` packed weight blocks (1 or 2, consecutive, each
+// groups * 64 bytes), written as exact int32 sums (a − zp) · w to out (row stride ldo,
+// blocks * 16 columns).
 struct TileArgs {
-  const std::int8_t* a;
-  const std::uint8_t* a_unsigned;
+  const std::uint8_t* a;
+  const std::int32_t* zero_points;
   std::size_t lda;
   std::size_t rows;
   const std::int8_t* weights;
   std::size_t groups;
   std::size_t blocks;
-  const std::int32_t* weight_sums;  // blocks * 16 channel sums (vnni offset correction)
+  const std::int32_t* weight_sums;  // blocks * 16 channel sums (zero-point correction)
   std::int32_t* out;
   std::size_t ldo;
 };
@@ -84,11 +97,12 @@ void scalar_tile(const TileArgs& t) {
       for (std::size_t column = 0; column < kBlock; ++column) {
         std::int32_t sum = 0;
         for (std::size_t g = 0; g < t.groups; ++g) {
-          const std::int8_t* a = t.a + r * t.lda + g * kGroup;
+          const std::uint8_t* a = t.a + r * t.lda + g * kGroup;
           const std::int8_t* b = w + g * kGroupBytes + column * kGroup;
           for (std::size_t k = 0; k < kGroup; ++k) sum += static_cast<std::int32_t>(a[k]) * b[k];
         }
-        t.out[r * t.ldo + block * kBlock + column] = sum;
+        const std::size_t channel = block * kBlock + column;
+        t.out[r * t.ldo + channel] = sum - t.zero_points[r] * t.weight_sums[channel];
       }
     }
   }
@@ -114,7 +128,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_tile_fixed(cons
 #pragma GCC unroll 16
     for (std::size_t r = 0; r < Rows; ++r) {
       std::int32_t quad;
-      std::memcpy(&quad, t.a_unsigned + r * t.lda + g * kGroup, sizeof quad);
+      std::memcpy(&quad, t.a + r * t.lda + g * kGroup, sizeof quad);
       const __m512i a = _mm512_set1_epi32(quad);
 #pragma GCC unroll 2
       for (std::size_t b = 0; b < Blocks; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], a, w[b]);
@@ -122,12 +136,12 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_tile_fixed(cons
   }
 #pragma GCC unroll 2
   for (std::size_t b = 0; b < Blocks; ++b) {
-    // (a + 128) · w = a · w + 128 · Σw: subtract the offset's share.
-    const __m512i correction =
-        _mm512_mullo_epi32(_mm512_loadu_si512(t.weight_sums + b * kBlock), _mm512_set1_epi32(128));
+    const __m512i weight_sums = _mm512_loadu_si512(t.weight_sums + b * kBlock);
 #pragma GCC unroll 16
-    for (std::size_t r = 0; r < Rows; ++r)
+    for (std::size_t r = 0; r < Rows; ++r) {
+      const __m512i correction = _mm512_mullo_epi32(weight_sums, _mm512_set1_epi32(t.zero_points[r]));
       _mm512_storeu_si512(t.out + r * t.ldo + b * kBlock, _mm512_sub_epi32(acc[r][b], correction));
+    }
   }
 }
 
@@ -178,7 +192,7 @@ __attribute__((target("avx2"))) void avx2_tile_fixed(const TileArgs& t) {
       for (std::size_t r = 0; r < Rows; ++r) {
         std::int32_t quad;
         std::memcpy(&quad, t.a + r * t.lda + g * kGroup, sizeof quad);
-        const __m128i a16 = _mm_cvtepi8_epi16(_mm_cvtsi32_si128(quad));
+        const __m128i a16 = _mm_cvtepu8_epi16(_mm_cvtsi32_si128(quad));
         const __m256i a = _mm256_broadcastq_epi64(a16);
 #pragma GCC unroll 4
         for (std::size_t c = 0; c < 4; ++c) acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(a, w[c]));
@@ -189,8 +203,10 @@ __attribute__((target("avx2"))) void avx2_tile_fixed(const TileArgs& t) {
       alignas(32) std::int32_t lanes[8];
       for (std::size_t c = 0; c < 4; ++c) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc[r][c]);
-        for (std::size_t j = 0; j < 4; ++j)
-          t.out[r * t.ldo + block * kBlock + c * 4 + j] = lanes[2 * j] + lanes[2 * j + 1];
+        for (std::size_t j = 0; j < 4; ++j) {
+          const std::size_t channel = block * kBlock + c * 4 + j;
+          t.out[r * t.ldo + channel] = lanes[2 * j] + lanes[2 * j + 1] - t.zero_points[r] * t.weight_sums[channel];
+        }
       }
     }
   }
@@ -204,19 +220,18 @@ struct KernelInfo {
   void (*tile)(const TileArgs&);
   std::size_t rows;    // row tile
   std::size_t blocks;  // weight blocks per tile call
-  bool needs_unsigned;
 };
 
 KernelInfo kernel_info(Int8Kernel kernel) {
   switch (kernel) {
 #ifdef RAGLINE_INT8_X86
     case Int8Kernel::avx512_vnni:
-      return {vnni_tile, kVnniRows, 2, true};
+      return {vnni_tile, kVnniRows, 2};
     case Int8Kernel::avx2:
-      return {avx2_tile, kAvx2Rows, 1, false};
+      return {avx2_tile, kAvx2Rows, 1};
 #endif
     default:
-      return {scalar_tile, kScalarRows, 1, false};
+      return {scalar_tile, kScalarRows, 1};
   }
 }
 
@@ -244,7 +259,7 @@ void run_gemm(const QuantizedRows& a, const PackedInt8Weights& w, Int8Kernel ker
       for (std::size_t r = 0; r < chunk_rows; r += info.rows) {
         TileArgs args{};
         args.a = a.values.data() + (row0 + r) * a.padded_in;
-        args.a_unsigned = info.needs_unsigned ? a.shifted.data() + (row0 + r) * a.padded_in : nullptr;
+        args.zero_points = a.zero_points.data() + row0 + r;
         args.lda = a.padded_in;
         args.rows = std::min(info.rows, chunk_rows - r);
         args.weights = w.packed.data() + block * block_bytes;
@@ -313,6 +328,8 @@ PackedInt8Weights PackedInt8Weights::pack(std::span<const std::int8_t> values, s
   RAGLINE_CHECK(
       values.size() == out * in && scales.size() == out, invalid_argument,
       "int8 weights: " << values.size() << " values and " << scales.size() << " scales for " << out << "×" << in);
+  // Beyond this many inputs 255 · 127 · in could leave int32.
+  RAGLINE_CHECK(in <= 66000, invalid_argument, "int8 weights: " << in << " inputs, more than int32 sums allow");
   PackedInt8Weights w;
   w.out = out;
   w.in = in;
@@ -354,38 +371,50 @@ void QuantizedRows::quantize(const Matrix& x) {
   in = x.cols;
   padded_in = round_up(in, kGroup);
   values.resize(rows * padded_in);
-  shifted.resize(rows * padded_in);
+  zero_points.resize(rows);
   scales.resize(rows);
   for (std::size_t i = 0; i < rows; ++i) {
     const float* row = x.data() + i * in;
-    const float largest = largest_magnitude(row, in);
-    scales[i] = largest / 127.0f;
-    const float inverse = largest > 0 ? 127.0f / largest : 0.0f;
-    std::int8_t* destination = values.data() + i * padded_in;
-    std::uint8_t* destination_shifted = shifted.data() + i * padded_in;
-    quantize_row(row, in, inverse, destination, destination_shifted);
-    for (std::size_t k = in; k < padded_in; ++k) {
-      destination[k] = 0;
-      destination_shifted[k] = 128;
-    }
+    const RowRange range = row_range(row, in);
+    const float width = range.high - range.low;
+    scales[i] = width / 255.0f;
+    const float inverse = width > 0 ? 255.0f / width : 0.0f;
+    zero_points[i] = std::clamp(static_cast<int>(std::nearbyint(-range.low * inverse)), 0, 255);
+    std::uint8_t* destination = values.data() + i * padded_in;
+    quantize_row(row, in, inverse, zero_points[i], destination);
+    std::fill(destination + in, destination + padded_in, static_cast<std::uint8_t>(zero_points[i]));
   }
 }
 
 void QuantizedRows::assign(std::span<const std::int8_t> quantized, std::size_t row_count, std::size_t in_count) {
   RAGLINE_CHECK(quantized.size() == row_count * in_count, invalid_argument,
                 "int8 rows: " << quantized.size() << " values for " << row_count << "×" << in_count);
+  std::vector<std::uint8_t> shifted(quantized.size());
+  for (std::size_t k = 0; k < quantized.size(); ++k) {
+    RAGLINE_CHECK(quantized[k] != -128, invalid_argument, "int8 activations must lie in [-127, 127]");
+    shifted[k] = static_cast<std::uint8_t>(quantized[k] + 128);
+  }
+  assign(shifted, std::vector<std::int32_t>(row_count, 128), row_count, in_count);
+}
+
+void QuantizedRows::assign(std::span<const std::uint8_t> quantized, std::span<const std::int32_t> row_zero_points,
+                           std::size_t row_count, std::size_t in_count) {
+  RAGLINE_CHECK(quantized.size() == row_count * in_count && row_zero_points.size() == row_count, invalid_argument,
+                "int8 rows: " << quantized.size() << " values and " << row_zero_points.size() << " zero points for "
+                              << row_count << "×" << in_count);
+  for (std::int32_t zero_point : row_zero_points)
+    RAGLINE_CHECK(zero_point >= 0 && zero_point <= 255, invalid_argument,
+                  "int8 rows: zero point " << zero_point << " outside [0, 255]");
   rows = row_count;
   in = in_count;
   padded_in = round_up(in, kGroup);
   values.assign(rows * padded_in, 0);
-  shifted.assign(rows * padded_in, 128);
+  zero_points.assign(row_zero_points.begin(), row_zero_points.end());
   scales.assign(rows, 1.0f);
   for (std::size_t i = 0; i < rows; ++i) {
-    for (std::size_t k = 0; k < in; ++k) {
-      RAGLINE_CHECK(quantized[i * in + k] != -128, invalid_argument, "int8 activations must lie in [-127, 127]");
-      values[i * padded_in + k] = quantized[i * in + k];
-      shifted[i * padded_in + k] = static_cast<std::uint8_t>(quantized[i * in + k] + 128);
-    }
+    std::copy_n(quantized.data() + i * in, in, values.data() + i * padded_in);
+    std::fill(values.data() + i * padded_in + in, values.data() + (i + 1) * padded_in,
+              static_cast<std::uint8_t>(zero_points[i]));
   }
 }
 

@@ -83,7 +83,7 @@ TEST(BertInt8, TinyFixtureStaysCloseToFp32AndHasItsOwnId) {
   const auto quantized = int8->embed(texts, EmbedPurpose::document);
   const CosineSummary summary = cosines(quantized, reference);
   // A random 2-layer model of width 32: coarser than a trained one (quantisation steps of
-  // 1/127 of a row's largest value over only 32 inputs), hence the looser bound here.
+  // 1/255 of a row's range over only 32 inputs), hence the looser bound here.
   EXPECT_GT(summary.mean, 0.99);
   EXPECT_GT(summary.min, 0.97);
   // Not the same vectors: the int8 path really ran.
