@@ -1,7 +1,7 @@
 // The bert embedder's int8 path (BertOptions::precision, EmbedderConfig::precision) against its
 // fp32 path: on the tiny random fixture (tests/data/bert-tiny) and, when fetched, on the real
 // all-MiniLM-L6-v2 ($RAGLINE_MODELS_DIR/all-MiniLM-L6-v2), where issue 13 asks for a mean cosine
-// of at least 0.995.
+// of at least 0.995 (held here at 0.997).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -151,7 +151,7 @@ TEST(BertInt8, KnowledgeBaseKeepsItsPrecisionAndTheCliEmbedsInInt8) {
   EXPECT_NE(bad.stderr_text.find("fp16"), std::string::npos) << bad.stderr_text;
 }
 
-TEST(BertInt8, RealMiniLmMeanCosineToFp32AtLeast0995) {
+TEST(BertInt8, RealMiniLmMeanCosineToFp32AtLeast0997) {
   const char* configured = std::getenv("RAGLINE_MODELS_DIR");
   const fs::path folder =
       (configured && *configured ? fs::path(configured) : fs::path(RAGLINE_SOURCE_DIR) / "models") / "all-MiniLM-L6-v2";
@@ -168,8 +168,10 @@ TEST(BertInt8, RealMiniLmMeanCosineToFp32AtLeast0995) {
   texts.push_back(long_text);
   const CosineSummary summary =
       cosines(int8->embed(texts, EmbedPurpose::document), fp32->embed(texts, EmbedPurpose::document));
-  EXPECT_GE(summary.mean, 0.995);
-  EXPECT_GE(summary.min, 0.98);
+  // Issue 13 asks for 0.995. With zero-point activations these texts measure 0.9986 (min 0.9974)
+  // and 32 random 120-word texts 0.9974 (min 0.9964, symmetric activations: 0.9941 / 0.9894).
+  EXPECT_GE(summary.mean, 0.997);
+  EXPECT_GE(summary.min, 0.995);
 }
 
 }  // namespace
