@@ -8,7 +8,6 @@
 #include <sstream>
 
 #include "core/check.hpp"
-#include "core/hash.hpp"
 #include "models/local/bert_encoder.hpp"
 #include "models/local/runtime.hpp"
 #include "models/local/safetensors.hpp"
@@ -98,20 +97,11 @@ BertEmbedder::BertEmbedder(std::unique_ptr<Model> model) : model_(std::move(mode
 BertEmbedder::~BertEmbedder() = default;
 
 std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const BertOptions& options) {
+  require_bert_folder(folder, "bert", " (download a Hugging Face model folder)",
+                      " (only the safetensors weight format is read, not pytorch_model.bin)");
   std::error_code error;
-  RAGLINE_CHECK(fs::is_directory(folder, error), not_found,
-                "bert model folder " << folder.string() << " does not exist (download a Hugging Face model folder)");
-  for (const char* required : {"config.json", "vocab.txt", "model.safetensors"}) {
-    RAGLINE_CHECK(fs::is_regular_file(folder / required, error), not_found,
-                  "bert model folder " << folder.string() << " lacks " << required
-                                       << (std::string_view(required) == "model.safetensors"
-                                               ? " (only the safetensors weight format is read, not pytorch_model.bin)"
-                                               : ""));
-  }
   auto model = std::make_unique<Model>();
-  model->folder_name = fs::absolute(folder).lexically_normal().filename().string();
-  if (model->folder_name.empty())
-    model->folder_name = fs::absolute(folder).lexically_normal().parent_path().filename().string();
+  model->folder_name = model_folder_name(folder);
 
   model->fusion = measured_fusion_defaults(model->folder_name);
 
@@ -193,9 +183,6 @@ std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const B
 
   // Identity: what the weights are (header + size is cheap and changes with any re-export) and
   // every setting that changes vectors.
-  std::ifstream vocab_in(folder / "vocab.txt", std::ios::binary);
-  std::stringstream vocab_bytes;
-  vocab_bytes << vocab_in.rdbuf();
   json settings = {{"file_size", weights.file_size()},
                    {"lower_case", tokenizer_options.lower_case},
                    {"strip_accents", tokenizer_options.strip_accents.value_or(tokenizer_options.lower_case)},
@@ -205,9 +192,8 @@ std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const B
                    {"query_prefix", model->query_prefix},
                    {"passage_prefix", model->passage_prefix}};
   if (options.precision == BertPrecision::int8) settings["precision"] = "int8";
-  const std::string digest =
-      core::sha256_hex(weights.header() + '\0' + core::sha256(vocab_bytes.str()) + '\0' + settings.dump());
-  model->id = "bert/" + model->folder_name + "/" + std::to_string(c.hidden_size) + "/" + digest.substr(0, 12);
+  model->id = "bert/" + model->folder_name + "/" + std::to_string(c.hidden_size) + "/" +
+              bert_model_digest(weights, folder / "vocab.txt", settings);
   return std::unique_ptr<BertEmbedder>(new BertEmbedder(std::move(model)));
 }
 

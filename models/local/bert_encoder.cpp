@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/check.hpp"
+#include "core/hash.hpp"
 
 namespace ragline::models::local {
 namespace {
@@ -20,6 +21,32 @@ std::size_t positive_field(const json& config, const fs::path& path, const char*
 }
 
 }  // namespace
+
+void require_bert_folder(const fs::path& folder, std::string_view kind, std::string_view folder_hint,
+                         std::string_view weights_hint) {
+  std::error_code error;
+  RAGLINE_CHECK(fs::is_directory(folder, error), not_found,
+                kind << " model folder " << folder.string() << " does not exist" << folder_hint);
+  for (const char* required : {"config.json", "vocab.txt", "model.safetensors"}) {
+    RAGLINE_CHECK(fs::is_regular_file(folder / required, error), not_found,
+                  kind << " model folder " << folder.string() << " lacks " << required
+                       << (std::string_view(required) == "model.safetensors" ? weights_hint : ""));
+  }
+}
+
+std::string model_folder_name(const fs::path& folder) {
+  const fs::path normal = fs::absolute(folder).lexically_normal();
+  std::string name = normal.filename().string();
+  return name.empty() ? normal.parent_path().filename().string() : name;
+}
+
+std::string bert_model_digest(const SafetensorsFile& weights, const fs::path& vocab, const json& settings) {
+  std::ifstream vocab_in(vocab, std::ios::binary);
+  std::stringstream vocab_bytes;
+  vocab_bytes << vocab_in.rdbuf();
+  return core::sha256_hex(weights.header() + '\0' + core::sha256(vocab_bytes.str()) + '\0' + settings.dump())
+      .substr(0, 12);
+}
 
 json read_model_json(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "models/local/bert.hpp"
@@ -28,6 +29,18 @@
 #include "models/local/wordpiece.hpp"
 
 namespace ragline::models::local {
+
+// Error(not_found) unless `folder` is a folder holding config.json, vocab.txt and
+// model.safetensors; the messages name the model `kind` ("bert", "cross-encoder"), end a missing
+// folder's with folder_hint and a missing model.safetensors's with weights_hint.
+void require_bert_folder(const std::filesystem::path& folder, std::string_view kind, std::string_view folder_hint,
+                         std::string_view weights_hint);
+// The folder's own name (that of its parent for "dir/" or "dir/."): the readable part of an id.
+std::string model_folder_name(const std::filesystem::path& folder);
+// 12 hex digits of SHA-256 over the weights' header (cheap, and changes with any re-export), the
+// digest of vocab.txt and `settings` (whatever else changes the model's output).
+std::string bert_model_digest(const SafetensorsFile& weights, const std::filesystem::path& vocab,
+                              const nlohmann::json& settings);
 
 // A JSON file's contents. Error(not_found) for a missing file, Error(format) naming it when it
 // does not parse.

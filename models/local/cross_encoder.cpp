@@ -8,7 +8,6 @@
 #include <sstream>
 
 #include "core/check.hpp"
-#include "core/hash.hpp"
 #include "models/local/bert_encoder.hpp"
 
 namespace ragline::models::local {
@@ -68,19 +67,10 @@ CrossEncoder::CrossEncoder(std::unique_ptr<Model> model) : model_(std::move(mode
 CrossEncoder::~CrossEncoder() = default;
 
 std::unique_ptr<CrossEncoder> CrossEncoder::load(const fs::path& folder, const CrossEncoderOptions& options) {
+  require_bert_folder(folder, "cross-encoder", "", " (only the safetensors weight format is read)");
   std::error_code error;
-  RAGLINE_CHECK(fs::is_directory(folder, error), not_found,
-                "cross-encoder model folder " << folder.string() << " does not exist");
-  for (const char* required : {"config.json", "vocab.txt", "model.safetensors"}) {
-    RAGLINE_CHECK(fs::is_regular_file(folder / required, error), not_found,
-                  "cross-encoder model folder " << folder.string() << " lacks " << required
-                                                << (std::string_view(required) == "model.safetensors"
-                                                        ? " (only the safetensors weight format is read)"
-                                                        : ""));
-  }
   auto model = std::make_unique<Model>();
-  std::string folder_name = fs::absolute(folder).lexically_normal().filename().string();
-  if (folder_name.empty()) folder_name = fs::absolute(folder).lexically_normal().parent_path().filename().string();
+  const std::string folder_name = model_folder_name(folder);
 
   const fs::path config_path = folder / "config.json";
   const json config = read_model_json(config_path);
@@ -140,18 +130,13 @@ std::unique_ptr<CrossEncoder> CrossEncoder::load(const fs::path& folder, const C
   model->classifier_weight = read_bert_tensor(weights, "classifier.weight", 1, h);
   model->classifier_bias = read_bert_tensor(weights, "classifier.bias", 1, 1);
 
-  std::ifstream vocab_in(folder / "vocab.txt", std::ios::binary);
-  std::stringstream vocab_bytes;
-  vocab_bytes << vocab_in.rdbuf();
   json settings = {{"file_size", weights.file_size()},
                    {"lower_case", tokenizer_options.lower_case},
                    {"max_tokens", model->max_tokens},
                    {"activation", model->activation == CrossEncoderActivation::sigmoid ? "sigmoid" : "identity"}};
   // fp32 ids predate the precision setting.
   if (options.precision == BertPrecision::int8) settings["precision"] = "int8";
-  const std::string digest =
-      core::sha256_hex(weights.header() + '\0' + core::sha256(vocab_bytes.str()) + '\0' + settings.dump());
-  model->id = "cross-encoder/" + folder_name + "/" + digest.substr(0, 12);
+  model->id = "cross-encoder/" + folder_name + "/" + bert_model_digest(weights, folder / "vocab.txt", settings);
   return std::unique_ptr<CrossEncoder>(new CrossEncoder(std::move(model)));
 }
 
