@@ -4,7 +4,6 @@
 #include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <numeric>
 #include <sstream>
 
 #include "core/check.hpp"
@@ -19,8 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr std::size_t kDefaultMaxTokens = 512;
-constexpr std::size_t kMaxBatchTokens = 8192;
 constexpr std::string_view kBgeQueryInstruction = "Represent this sentence for searching relevant passages: ";
 
 // The family a model belongs to, from the words of its folder name and config's _name_or_path.
@@ -164,7 +161,7 @@ std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const B
       max_tokens = sentence_config["max_seq_length"].get<std::size_t>();
     }
   }
-  if (max_tokens == 0) max_tokens = kDefaultMaxTokens;
+  if (max_tokens == 0) max_tokens = kBertDefaultMaxTokens;
   model->max_tokens = std::max<std::size_t>(2, std::min(max_tokens, c.max_position_embeddings));
 
   // Prefixes.
@@ -242,27 +239,17 @@ EmbeddingMatrix BertEmbedder::embed(std::span<const std::string> texts, EmbedPur
     truncated_count += truncated ? 1 : 0;
   }
   truncated_texts_ += truncated_count;
-  // Sorting by length keeps padding, which costs as much as real tokens in the projections, small.
-  std::vector<std::size_t> order(texts.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return sequences[a].size() < sequences[b].size(); });
-  for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
-    // A batch also stops at kMaxBatchTokens padded tokens, which bounds the activations (the
-    // intermediate layer holds batch × length × intermediate_size floats).
-    end = start + 1;
-    while (end < order.size() && end - start < model_->batch_size &&
-           (end - start + 1) * sequences[order[end]].size() <= kMaxBatchTokens) {
-      ++end;
-    }
+  std::vector<std::size_t> lengths(sequences.size());
+  for (std::size_t i = 0; i < sequences.size(); ++i) lengths[i] = sequences[i].size();
+  for_each_length_batch(lengths, model_->batch_size, [&](std::span<const std::size_t> indices) {
     std::vector<const std::vector<int>*> batch;
-    for (std::size_t i = start; i < end; ++i) batch.push_back(&sequences[order[i]]);
+    for (const std::size_t i : indices) batch.push_back(&sequences[i]);
     const Matrix pooled = model_->forward(batch);
-    for (std::size_t i = start; i < end; ++i) {
-      std::copy_n(pooled.data() + (i - start) * result.dimension, result.dimension,
-                  result.values.data() + order[i] * result.dimension);
+    for (std::size_t j = 0; j < indices.size(); ++j) {
+      std::copy_n(pooled.data() + j * result.dimension, result.dimension,
+                  result.values.data() + indices[j] * result.dimension);
     }
-  }
+  });
   return result;
 }
 

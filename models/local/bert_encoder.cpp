@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 
 #include "core/check.hpp"
@@ -117,6 +118,22 @@ Matrix read_bert_tensor(const SafetensorsFile& weights, const std::string& name,
 
 std::string bert_tensor_prefix(const SafetensorsFile& weights) {
   return weights.find("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+}
+
+void for_each_length_batch(std::span<const std::size_t> lengths, std::size_t batch_size,
+                           const std::function<void(std::span<const std::size_t>)>& run) {
+  constexpr std::size_t kMaxBatchTokens = 8192;
+  std::vector<std::size_t> order(lengths.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return lengths[a] < lengths[b]; });
+  for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
+    end = start + 1;
+    while (end < order.size() && end - start < batch_size &&
+           (end - start + 1) * lengths[order[end]] <= kMaxBatchTokens) {
+      ++end;
+    }
+    run(std::span<const std::size_t>(order.data() + start, end - start));
+  }
 }
 
 BertEncoderInput BertEncoderInput::pad(const std::vector<const std::vector<int>*>& sequences, int pad_id,

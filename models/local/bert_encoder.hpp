@@ -17,7 +17,9 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +63,16 @@ Matrix read_bert_tensor(const SafetensorsFile& weights, const std::string& name,
 // "bert." when the checkpoint nests the encoder under it (BertModel saved inside a task head),
 // else "".
 std::string bert_tensor_prefix(const SafetensorsFile& weights);
+
+// The token limit when neither the caller nor the model folder sets one.
+inline constexpr std::size_t kBertDefaultMaxTokens = 512;
+
+// Splits sequences of the given lengths into forward-pass batches and calls run with the indices
+// of each. They go sorted by length (stable), since padding costs as much as real tokens; a batch
+// holds at most batch_size sequences and stops before 8192 padded tokens, which bounds its
+// activations (the intermediate layer holds batch × length × intermediate_size floats).
+void for_each_length_batch(std::span<const std::size_t> lengths, std::size_t batch_size,
+                           const std::function<void(std::span<const std::size_t>)>& run);
 
 // A padded batch of token sequences.
 struct BertEncoderInput {

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <numeric>
 #include <sstream>
 
 #include "core/check.hpp"
@@ -16,8 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr std::size_t kDefaultMaxTokens = 512;
-constexpr std::size_t kMaxBatchTokens = 8192;
 constexpr std::size_t kSpecialTokensPerPair = 3;  // [CLS], [SEP], [SEP]
 
 CrossEncoderActivation read_activation(const json& config, const fs::path& path) {
@@ -111,7 +108,7 @@ std::unique_ptr<CrossEncoder> CrossEncoder::load(const fs::path& folder, const C
       max_tokens = tokenizer_config["model_max_length"].get<std::size_t>();
     }
   }
-  if (max_tokens == 0) max_tokens = kDefaultMaxTokens;
+  if (max_tokens == 0) max_tokens = kBertDefaultMaxTokens;
   model->max_tokens = std::max(kSpecialTokensPerPair + 2, std::min(max_tokens, c.max_position_embeddings));
   model->tokenizer =
       std::make_unique<WordPieceTokenizer>(WordPieceTokenizer::load(folder / "vocab.txt", tokenizer_options));
@@ -181,22 +178,14 @@ std::vector<float> CrossEncoder::logits(std::string_view query, std::span<const 
   pairs.reserve(passages.size());
   for (const auto& passage : passages) pairs.push_back(encode_pair(query, passage));
   std::vector<float> result(passages.size(), 0.0f);
-  // Sorting by length keeps padding, which costs as much as real tokens, small.
-  std::vector<std::size_t> order(pairs.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return pairs[a].ids.size() < pairs[b].ids.size(); });
-  for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
-    end = start + 1;
-    while (end < order.size() && end - start < model_->batch_size &&
-           (end - start + 1) * pairs[order[end]].ids.size() <= kMaxBatchTokens) {
-      ++end;
-    }
+  std::vector<std::size_t> lengths(pairs.size());
+  for (std::size_t i = 0; i < pairs.size(); ++i) lengths[i] = pairs[i].ids.size();
+  for_each_length_batch(lengths, model_->batch_size, [&](std::span<const std::size_t> indices) {
     std::vector<const CrossEncoderPair*> batch;
-    for (std::size_t i = start; i < end; ++i) batch.push_back(&pairs[order[i]]);
+    for (const std::size_t i : indices) batch.push_back(&pairs[i]);
     const std::vector<float> batch_logits = model_->forward(batch);
-    for (std::size_t i = start; i < end; ++i) result[order[i]] = batch_logits[i - start];
-  }
+    for (std::size_t j = 0; j < indices.size(); ++j) result[indices[j]] = batch_logits[j];
+  });
   return result;
 }
 
