@@ -32,5 +32,12 @@ echo "== the same, only English policies owned by Finance (a metadata filter, ap
 "$rag_query" query "$question" --kb "$kb" -k 3 \
   --filter '{"andAll":[{"equals":{"key":"owner","value":"Finance"}},{"equals":{"key":"language","value":"en"}}]}'
 echo
+semantic_kb="$build_dir/demo-kb-minilm"
+rm -rf "$semantic_kb"
+echo "== semantic: the same corpus embedded in process by all-MiniLM-L6-v2 (int8 path), hybrid with its own fusion"
+"$rag_query" ingest corpora/handbook/corpus.jsonl --kb "$semantic_kb" --embedder bert --embed-model all-MiniLM-L6-v2 \
+  --precision int8
+"$rag_query" query "$question" --kb "$semantic_kb" -k 3 --explain
+echo
 echo "== the grounded prompt a model would get: top passages within the budget, cited [n], with a sources list"
 "$rag_query" prompt "$question" --kb "$kb" -k 3 --context-window 4096 --answer-reserve 1024 --expand sentences

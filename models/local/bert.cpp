@@ -4,12 +4,10 @@
 #include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <numeric>
 #include <sstream>
 
 #include "core/check.hpp"
-#include "core/hash.hpp"
-#include "models/local/int8_gemm.hpp"
+#include "models/local/bert_encoder.hpp"
 #include "models/local/runtime.hpp"
 #include "models/local/safetensors.hpp"
 #include "models/local/wordpiece.hpp"
@@ -20,27 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr std::size_t kDefaultMaxTokens = 512;
-constexpr std::size_t kMaxBatchTokens = 8192;
 constexpr std::string_view kBgeQueryInstruction = "Represent this sentence for searching relevant passages: ";
-
-json read_json(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  RAGLINE_CHECK(in, not_found, "missing " << path.string());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  try {
-    return json::parse(buffer.str());
-  } catch (const json::exception& e) {
-    RAGLINE_THROW(format, path.string() << ": not valid JSON (" << e.what() << ")");
-  }
-}
-
-std::size_t positive_field(const json& config, const fs::path& path, const char* field) {
-  RAGLINE_CHECK(config.contains(field) && config[field].is_number_unsigned() && config[field].get<std::size_t>() > 0,
-                format, path.string() << ": field " << field << " must be a positive integer");
-  return config[field].get<std::size_t>();
-}
 
 // The family a model belongs to, from the words of its folder name and config's _name_or_path.
 std::string model_family(const std::string& folder_name, const json& config) {
@@ -80,97 +58,32 @@ std::optional<FusionConfig> measured_fusion_defaults(const std::string& folder_n
 }  // namespace
 
 struct BertEmbedder::Model {
-  struct Layer {
-    Matrix query_weight, query_bias, key_weight, key_bias, value_weight, value_bias;
-    Matrix attention_output_weight, attention_output_bias, attention_norm_weight, attention_norm_bias;
-    Matrix intermediate_weight, intermediate_bias, output_weight, output_bias, output_norm_weight, output_norm_bias;
-    // Q, K and V projections stacked (3·hidden × hidden): one product instead of three.
-    Matrix qkv_weight, qkv_bias;
-    // precision int8: the four products' weights quantised (the float ones are then dropped).
-    PackedInt8Weights qkv_int8, attention_output_int8, intermediate_int8, output_int8;
-  };
-
   std::string folder_name;
-  BertConfig config;
   BertPooling pooling = BertPooling::mean;
   std::size_t max_tokens = 0;
   std::string query_prefix, passage_prefix;
   std::size_t batch_size = 32;
-  BertPrecision precision = BertPrecision::fp32;
   std::string id;
   std::optional<FusionConfig> fusion;
   std::unique_ptr<WordPieceTokenizer> tokenizer;
-  Matrix word_embeddings, position_embeddings, token_type_embeddings, embedding_norm_weight, embedding_norm_bias;
-  std::vector<Layer> layers;
+  BertEncoder encoder;
 
   // Pooled, normalised vectors of a batch of token sequences (each within max_tokens).
   Matrix forward(const std::vector<const std::vector<int>*>& sequences) const;
 };
 
 Matrix BertEmbedder::Model::forward(const std::vector<const std::vector<int>*>& sequences) const {
-  const std::size_t batch = sequences.size();
-  std::size_t max_length = 0;
-  std::vector<std::size_t> lengths(batch);
-  for (std::size_t b = 0; b < batch; ++b) {
-    lengths[b] = sequences[b]->size();
-    max_length = std::max(max_length, lengths[b]);
-  }
-  const std::size_t hidden = config.hidden_size;
-  std::vector<int> ids(batch * max_length, tokenizer->pad_id());
-  for (std::size_t b = 0; b < batch; ++b)
-    std::copy(sequences[b]->begin(), sequences[b]->end(), ids.begin() + b * max_length);
-
-  Matrix x, qkv, context, projected, intermediate;
-  QuantizedRows quantized;
-  const auto project = [&](const Matrix& input, const Matrix& weight, const PackedInt8Weights& weight_int8,
-                           const Matrix& bias, Matrix& output) {
-    if (precision == BertPrecision::int8) {
-      quantized.quantize(input);
-      int8_linear(quantized, weight_int8, bias.values, output);
-    } else {
-      linear(input, weight, bias.values, output);
-    }
-  };
-  gather_rows(word_embeddings, ids, x);
-  for (std::size_t b = 0; b < batch; ++b) {
-    for (std::size_t t = 0; t < max_length; ++t) {
-      float* row = x.data() + (b * max_length + t) * hidden;
-      const float* position = position_embeddings.data() + t * hidden;
-      const float* token_type = token_type_embeddings.data();  // single-segment input: type 0
-      for (std::size_t c = 0; c < hidden; ++c) row[c] += position[c] + token_type[c];
-    }
-  }
-  layer_norm(x, embedding_norm_weight.values, embedding_norm_bias.values, config.layer_norm_eps);
-
-  const Matrix no_bias;
-  for (const Layer& layer : layers) {
-    project(x, layer.qkv_weight, layer.qkv_int8, layer.qkv_bias, qkv);
-    multi_head_attention_fused(qkv, lengths, max_length, config.num_heads, context);
-    project(context, layer.attention_output_weight, layer.attention_output_int8, layer.attention_output_bias,
-            projected);
-    add_in_place(projected, x);
-    layer_norm(projected, layer.attention_norm_weight.values, layer.attention_norm_bias.values, config.layer_norm_eps);
-    std::swap(x, projected);
-    if (precision == BertPrecision::int8) {
-      project(x, layer.intermediate_weight, layer.intermediate_int8, layer.intermediate_bias, intermediate);
-      bias_gelu_erf(intermediate, {});
-    } else {
-      matmul(x, false, layer.intermediate_weight, true, intermediate);
-      bias_gelu_erf(intermediate, layer.intermediate_bias.values);
-    }
-    project(intermediate, layer.output_weight, layer.output_int8, layer.output_bias, projected);
-    add_in_place(projected, x);
-    layer_norm(projected, layer.output_norm_weight.values, layer.output_norm_bias.values, config.layer_norm_eps);
-    std::swap(x, projected);
-  }
-
+  const BertEncoderInput input = BertEncoderInput::pad(sequences, tokenizer->pad_id());
   Matrix pooled;
   if (pooling == BertPooling::mean) {
-    masked_mean_pool(x, lengths, max_length, pooled);
+    masked_mean_pool(encoder.encode(input), input.lengths, input.max_length, pooled);
   } else {
-    pooled.resize(batch, hidden);
-    for (std::size_t b = 0; b < batch; ++b) {
-      std::copy_n(x.data() + b * max_length * hidden, hidden, pooled.data() + b * hidden);
+    // The full last layer, not encode_cls: the vectors stay bit-for-bit those KBs already hold.
+    const Matrix states = encoder.encode(input);
+    const std::size_t hidden = encoder.config().hidden_size;
+    pooled.resize(input.lengths.size(), hidden);
+    for (std::size_t b = 0; b < input.lengths.size(); ++b) {
+      std::copy_n(states.data() + b * input.max_length * hidden, hidden, pooled.data() + b * hidden);
     }
   }
   l2_normalize_rows(pooled);
@@ -181,68 +94,25 @@ BertEmbedder::BertEmbedder(std::unique_ptr<Model> model) : model_(std::move(mode
 BertEmbedder::~BertEmbedder() = default;
 
 std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const BertOptions& options) {
+  require_bert_folder(folder, "bert", " (download a Hugging Face model folder)",
+                      " (only the safetensors weight format is read, not pytorch_model.bin)");
   std::error_code error;
-  RAGLINE_CHECK(fs::is_directory(folder, error), not_found,
-                "bert model folder " << folder.string() << " does not exist (download a Hugging Face model folder)");
-  for (const char* required : {"config.json", "vocab.txt", "model.safetensors"}) {
-    RAGLINE_CHECK(fs::is_regular_file(folder / required, error), not_found,
-                  "bert model folder " << folder.string() << " lacks " << required
-                                       << (std::string_view(required) == "model.safetensors"
-                                               ? " (only the safetensors weight format is read, not pytorch_model.bin)"
-                                               : ""));
-  }
   auto model = std::make_unique<Model>();
-  model->folder_name = fs::absolute(folder).lexically_normal().filename().string();
-  if (model->folder_name.empty())
-    model->folder_name = fs::absolute(folder).lexically_normal().parent_path().filename().string();
+  model->folder_name = model_folder_name(folder);
 
   model->fusion = measured_fusion_defaults(model->folder_name);
 
   // config.json
   const fs::path config_path = folder / "config.json";
-  const json config = read_json(config_path);
+  const json config = read_model_json(config_path);
   RAGLINE_CHECK(config.is_object(), format, config_path.string() << ": not a JSON object");
-  BertConfig& c = model->config;
-  c.hidden_size = positive_field(config, config_path, "hidden_size");
-  c.num_layers = positive_field(config, config_path, "num_hidden_layers");
-  c.num_heads = positive_field(config, config_path, "num_attention_heads");
-  c.intermediate_size = positive_field(config, config_path, "intermediate_size");
-  c.max_position_embeddings = positive_field(config, config_path, "max_position_embeddings");
-  c.type_vocab_size = positive_field(config, config_path, "type_vocab_size");
-  c.vocab_size = positive_field(config, config_path, "vocab_size");
-  if (config.contains("layer_norm_eps")) {
-    RAGLINE_CHECK(config["layer_norm_eps"].is_number(), format,
-                  config_path.string() << ": layer_norm_eps is not a number");
-    c.layer_norm_eps = config["layer_norm_eps"].get<float>();
-  }
-  RAGLINE_CHECK(c.hidden_size % c.num_heads == 0, format,
-                config_path.string() << ": hidden_size " << c.hidden_size
-                                     << " is not a multiple of num_attention_heads " << c.num_heads);
-  const std::string activation = config.value("hidden_act", std::string("gelu"));
-  RAGLINE_CHECK(
-      activation == "gelu", unsupported,
-      config_path.string() << ": hidden_act \"" << activation << "\" is not supported (only gelu, the exact erf form)");
-  const std::string position_type = config.value("position_embedding_type", std::string("absolute"));
-  RAGLINE_CHECK(position_type == "absolute", unsupported,
-                config_path.string() << ": position_embedding_type \"" << position_type << "\" is not supported");
+  const BertConfig c = read_bert_config(config, config_path);
 
   // Tokenizer.
   WordPieceOptions tokenizer_options;
   const fs::path tokenizer_config_path = folder / "tokenizer_config.json";
   if (fs::is_regular_file(tokenizer_config_path, error)) {
-    const json tokenizer_config = read_json(tokenizer_config_path);
-    if (tokenizer_config.contains("do_lower_case")) {
-      RAGLINE_CHECK(tokenizer_config["do_lower_case"].is_boolean(), format,
-                    tokenizer_config_path.string() << ": do_lower_case is not a boolean");
-      tokenizer_options.lower_case = tokenizer_config["do_lower_case"].get<bool>();
-    }
-    if (tokenizer_config.contains("strip_accents") && tokenizer_config["strip_accents"].is_boolean()) {
-      tokenizer_options.strip_accents = tokenizer_config["strip_accents"].get<bool>();
-    }
-    if (tokenizer_config.contains("tokenize_chinese_chars") &&
-        tokenizer_config["tokenize_chinese_chars"].is_boolean()) {
-      tokenizer_options.split_cjk = tokenizer_config["tokenize_chinese_chars"].get<bool>();
-    }
+    tokenizer_options = read_wordpiece_options(read_model_json(tokenizer_config_path), tokenizer_config_path);
   }
   model->tokenizer =
       std::make_unique<WordPieceTokenizer>(WordPieceTokenizer::load(folder / "vocab.txt", tokenizer_options));
@@ -254,7 +124,7 @@ std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const B
   fs::path pooling_path = folder / "1_Pooling" / "config.json";
   const fs::path modules_path = folder / "modules.json";
   if (fs::is_regular_file(modules_path, error)) {
-    const json modules = read_json(modules_path);
+    const json modules = read_model_json(modules_path);
     RAGLINE_CHECK(modules.is_array(), format, modules_path.string() << ": not a JSON array");
     for (const auto& module : modules) {
       const std::string type = module.is_object() ? module.value("type", std::string()) : std::string();
@@ -268,7 +138,7 @@ std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const B
     }
   }
   if (fs::is_regular_file(pooling_path, error)) {
-    const json pooling = read_json(pooling_path);
+    const json pooling = read_model_json(pooling_path);
     const bool cls = pooling.value("pooling_mode_cls_token", false);
     const bool mean = pooling.value("pooling_mode_mean_tokens", false);
     for (const char* other : {"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
@@ -286,12 +156,12 @@ std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const B
   std::size_t max_tokens = options.max_tokens;
   const fs::path sentence_config_path = folder / "sentence_bert_config.json";
   if (max_tokens == 0 && fs::is_regular_file(sentence_config_path, error)) {
-    const json sentence_config = read_json(sentence_config_path);
+    const json sentence_config = read_model_json(sentence_config_path);
     if (sentence_config.contains("max_seq_length") && sentence_config["max_seq_length"].is_number_unsigned()) {
       max_tokens = sentence_config["max_seq_length"].get<std::size_t>();
     }
   }
-  if (max_tokens == 0) max_tokens = kDefaultMaxTokens;
+  if (max_tokens == 0) max_tokens = kBertDefaultMaxTokens;
   model->max_tokens = std::max<std::size_t>(2, std::min(max_tokens, c.max_position_embeddings));
 
   // Prefixes.
@@ -306,73 +176,10 @@ std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const B
 
   // Weights.
   const SafetensorsFile weights = SafetensorsFile::open(folder / "model.safetensors");
-  const std::string prefix = weights.find("bert.embeddings.word_embeddings.weight") ? "bert." : "";
-  const auto tensor = [&](const std::string& name, std::size_t rows, std::size_t cols) {
-    std::string full = prefix + name;
-    // Old checkpoints name LayerNorm parameters gamma and beta.
-    if (!weights.find(full) && full.ends_with("LayerNorm.weight")) full = full.substr(0, full.size() - 6) + "gamma";
-    if (!weights.find(full) && full.ends_with("LayerNorm.bias")) full = full.substr(0, full.size() - 4) + "beta";
-    RAGLINE_CHECK(weights.find(full) != nullptr, format,
-                  weights.path().string() << ": no tensor \"" << prefix + name << "\"");
-    Matrix matrix = weights.read_matrix(full);
-    RAGLINE_CHECK(matrix.rows == rows && matrix.cols == cols, format,
-                  weights.path().string() << ": tensor \"" << full << "\" is " << matrix.rows << "×" << matrix.cols
-                                          << ", config.json implies " << rows << "×" << cols);
-    return matrix;
-  };
-  const std::size_t h = c.hidden_size;
-  model->word_embeddings = tensor("embeddings.word_embeddings.weight", c.vocab_size, h);
-  model->position_embeddings = tensor("embeddings.position_embeddings.weight", c.max_position_embeddings, h);
-  model->token_type_embeddings = tensor("embeddings.token_type_embeddings.weight", c.type_vocab_size, h);
-  model->embedding_norm_weight = tensor("embeddings.LayerNorm.weight", 1, h);
-  model->embedding_norm_bias = tensor("embeddings.LayerNorm.bias", 1, h);
-  for (std::size_t i = 0; i < c.num_layers; ++i) {
-    const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    Model::Layer layer;
-    layer.query_weight = tensor(p + "attention.self.query.weight", h, h);
-    layer.query_bias = tensor(p + "attention.self.query.bias", 1, h);
-    layer.key_weight = tensor(p + "attention.self.key.weight", h, h);
-    layer.key_bias = tensor(p + "attention.self.key.bias", 1, h);
-    layer.value_weight = tensor(p + "attention.self.value.weight", h, h);
-    layer.value_bias = tensor(p + "attention.self.value.bias", 1, h);
-    layer.attention_output_weight = tensor(p + "attention.output.dense.weight", h, h);
-    layer.attention_output_bias = tensor(p + "attention.output.dense.bias", 1, h);
-    layer.attention_norm_weight = tensor(p + "attention.output.LayerNorm.weight", 1, h);
-    layer.attention_norm_bias = tensor(p + "attention.output.LayerNorm.bias", 1, h);
-    layer.intermediate_weight = tensor(p + "intermediate.dense.weight", c.intermediate_size, h);
-    layer.intermediate_bias = tensor(p + "intermediate.dense.bias", 1, c.intermediate_size);
-    layer.output_weight = tensor(p + "output.dense.weight", h, c.intermediate_size);
-    layer.output_bias = tensor(p + "output.dense.bias", 1, h);
-    layer.output_norm_weight = tensor(p + "output.LayerNorm.weight", 1, h);
-    layer.output_norm_bias = tensor(p + "output.LayerNorm.bias", 1, h);
-    layer.qkv_weight.resize(3 * h, h);
-    layer.qkv_bias.resize(1, 3 * h);
-    std::size_t part = 0;
-    for (const Matrix* weight : {&layer.query_weight, &layer.key_weight, &layer.value_weight}) {
-      std::copy(weight->values.begin(), weight->values.end(), layer.qkv_weight.data() + part * h * h);
-      ++part;
-    }
-    part = 0;
-    for (const Matrix* bias : {&layer.query_bias, &layer.key_bias, &layer.value_bias}) {
-      std::copy(bias->values.begin(), bias->values.end(), layer.qkv_bias.data() + part * h);
-      ++part;
-    }
-    layer.query_weight = layer.key_weight = layer.value_weight = Matrix();
-    if (options.precision == BertPrecision::int8) {
-      layer.qkv_int8 = PackedInt8Weights::quantize(layer.qkv_weight);
-      layer.attention_output_int8 = PackedInt8Weights::quantize(layer.attention_output_weight);
-      layer.intermediate_int8 = PackedInt8Weights::quantize(layer.intermediate_weight);
-      layer.output_int8 = PackedInt8Weights::quantize(layer.output_weight);
-      layer.qkv_weight = layer.attention_output_weight = layer.intermediate_weight = layer.output_weight = Matrix();
-    }
-    model->layers.push_back(std::move(layer));
-  }
+  model->encoder = BertEncoder::load(weights, bert_tensor_prefix(weights), c, options.precision);
 
   // Identity: what the weights are (header + size is cheap and changes with any re-export) and
   // every setting that changes vectors.
-  std::ifstream vocab_in(folder / "vocab.txt", std::ios::binary);
-  std::stringstream vocab_bytes;
-  vocab_bytes << vocab_in.rdbuf();
   json settings = {{"file_size", weights.file_size()},
                    {"lower_case", tokenizer_options.lower_case},
                    {"strip_accents", tokenizer_options.strip_accents.value_or(tokenizer_options.lower_case)},
@@ -381,25 +188,23 @@ std::unique_ptr<BertEmbedder> BertEmbedder::load(const fs::path& folder, const B
                    {"max_tokens", model->max_tokens},
                    {"query_prefix", model->query_prefix},
                    {"passage_prefix", model->passage_prefix}};
-  model->precision = options.precision;
   if (options.precision == BertPrecision::int8) settings["precision"] = "int8";
-  const std::string digest =
-      core::sha256_hex(weights.header() + '\0' + core::sha256(vocab_bytes.str()) + '\0' + settings.dump());
-  model->id = "bert/" + model->folder_name + "/" + std::to_string(h) + "/" + digest.substr(0, 12);
+  model->id = "bert/" + model->folder_name + "/" + std::to_string(c.hidden_size) + "/" +
+              bert_model_digest(weights, folder / "vocab.txt", settings);
   return std::unique_ptr<BertEmbedder>(new BertEmbedder(std::move(model)));
 }
 
 std::string BertEmbedder::id() const { return model_->id; }
-std::size_t BertEmbedder::dimension() const { return model_->config.hidden_size; }
+std::size_t BertEmbedder::dimension() const { return model_->encoder.config().hidden_size; }
 FusionConfig BertEmbedder::fusion_defaults() const {
   return model_->fusion ? *model_->fusion : models::model_fusion_defaults();
 }
-const BertConfig& BertEmbedder::config() const { return model_->config; }
+const BertConfig& BertEmbedder::config() const { return model_->encoder.config(); }
 BertPooling BertEmbedder::pooling() const { return model_->pooling; }
 std::size_t BertEmbedder::max_tokens() const { return model_->max_tokens; }
 const std::string& BertEmbedder::query_prefix() const { return model_->query_prefix; }
 const std::string& BertEmbedder::passage_prefix() const { return model_->passage_prefix; }
-BertPrecision BertEmbedder::precision() const { return model_->precision; }
+BertPrecision BertEmbedder::precision() const { return model_->encoder.precision(); }
 
 BertPrecision parse_bert_precision(std::string_view name) {
   if (name.empty() || name == "fp32") return BertPrecision::fp32;
@@ -434,27 +239,17 @@ EmbeddingMatrix BertEmbedder::embed(std::span<const std::string> texts, EmbedPur
     truncated_count += truncated ? 1 : 0;
   }
   truncated_texts_ += truncated_count;
-  // Sorting by length keeps padding, which costs as much as real tokens in the projections, small.
-  std::vector<std::size_t> order(texts.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return sequences[a].size() < sequences[b].size(); });
-  for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
-    // A batch also stops at kMaxBatchTokens padded tokens, which bounds the activations (the
-    // intermediate layer holds batch × length × intermediate_size floats).
-    end = start + 1;
-    while (end < order.size() && end - start < model_->batch_size &&
-           (end - start + 1) * sequences[order[end]].size() <= kMaxBatchTokens) {
-      ++end;
-    }
+  std::vector<std::size_t> lengths(sequences.size());
+  for (std::size_t i = 0; i < sequences.size(); ++i) lengths[i] = sequences[i].size();
+  for_each_length_batch(lengths, model_->batch_size, [&](std::span<const std::size_t> indices) {
     std::vector<const std::vector<int>*> batch;
-    for (std::size_t i = start; i < end; ++i) batch.push_back(&sequences[order[i]]);
+    for (const std::size_t i : indices) batch.push_back(&sequences[i]);
     const Matrix pooled = model_->forward(batch);
-    for (std::size_t i = start; i < end; ++i) {
-      std::copy_n(pooled.data() + (i - start) * result.dimension, result.dimension,
-                  result.values.data() + order[i] * result.dimension);
+    for (std::size_t j = 0; j < indices.size(); ++j) {
+      std::copy_n(pooled.data() + j * result.dimension, result.dimension,
+                  result.values.data() + indices[j] * result.dimension);
     }
-  }
+  });
   return result;
 }
 

@@ -4,14 +4,10 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <numeric>
 #include <sstream>
 
 #include "core/check.hpp"
-#include "core/hash.hpp"
-#include "models/local/runtime.hpp"
-#include "models/local/safetensors.hpp"
-#include "models/local/wordpiece.hpp"
+#include "models/local/bert_encoder.hpp"
 
 namespace ragline::models::local {
 namespace {
@@ -19,27 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr std::size_t kDefaultMaxTokens = 512;
-constexpr std::size_t kMaxBatchTokens = 8192;
 constexpr std::size_t kSpecialTokensPerPair = 3;  // [CLS], [SEP], [SEP]
-
-json read_json(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  RAGLINE_CHECK(in, not_found, "missing " << path.string());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  try {
-    return json::parse(buffer.str());
-  } catch (const json::exception& e) {
-    RAGLINE_THROW(format, path.string() << ": not valid JSON (" << e.what() << ")");
-  }
-}
-
-std::size_t positive_field(const json& config, const fs::path& path, const char* field) {
-  RAGLINE_CHECK(config.contains(field) && config[field].is_number_unsigned() && config[field].get<std::size_t>() > 0,
-                format, path.string() << ": field " << field << " must be a positive integer");
-  return config[field].get<std::size_t>();
-}
 
 CrossEncoderActivation read_activation(const json& config, const fs::path& path) {
   std::string name;
@@ -56,20 +32,12 @@ CrossEncoderActivation read_activation(const json& config, const fs::path& path)
 }  // namespace
 
 struct CrossEncoder::Model {
-  struct Layer {
-    Matrix query_weight, query_bias, key_weight, key_bias, value_weight, value_bias;
-    Matrix attention_output_weight, attention_output_bias, attention_norm_weight, attention_norm_bias;
-    Matrix intermediate_weight, intermediate_bias, output_weight, output_bias, output_norm_weight, output_norm_bias;
-  };
-
-  BertConfig config;
   std::size_t max_tokens = 0;
   std::size_t batch_size = 32;
   CrossEncoderActivation activation = CrossEncoderActivation::sigmoid;
   std::string id;
   std::unique_ptr<WordPieceTokenizer> tokenizer;
-  Matrix word_embeddings, position_embeddings, token_type_embeddings, embedding_norm_weight, embedding_norm_bias;
-  std::vector<Layer> layers;
+  BertEncoder encoder;
   Matrix pooler_weight, pooler_bias, classifier_weight, classifier_bias;
 
   // Logits of a batch of pairs (each within max_tokens).
@@ -77,94 +45,15 @@ struct CrossEncoder::Model {
 };
 
 std::vector<float> CrossEncoder::Model::forward(const std::vector<const CrossEncoderPair*>& pairs) const {
-  const std::size_t batch = pairs.size();
-  const std::size_t hidden = config.hidden_size;
-  std::size_t max_length = 0;
-  std::vector<std::size_t> lengths(batch);
-  for (std::size_t b = 0; b < batch; ++b) {
-    lengths[b] = pairs[b]->ids.size();
-    max_length = std::max(max_length, lengths[b]);
+  std::vector<const std::vector<int>*> ids, token_types;
+  for (const CrossEncoderPair* pair : pairs) {
+    ids.push_back(&pair->ids);
+    token_types.push_back(&pair->token_types);
   }
-  std::vector<int> ids(batch * max_length, tokenizer->pad_id());
-  for (std::size_t b = 0; b < batch; ++b)
-    std::copy(pairs[b]->ids.begin(), pairs[b]->ids.end(), ids.begin() + b * max_length);
-
-  Matrix x, q, k, v, context, projected, intermediate;
-  gather_rows(word_embeddings, ids, x);
-  for (std::size_t b = 0; b < batch; ++b) {
-    for (std::size_t t = 0; t < max_length; ++t) {
-      float* row = x.data() + (b * max_length + t) * hidden;
-      const float* position = position_embeddings.data() + t * hidden;
-      const int type = t < lengths[b] ? pairs[b]->token_types[t] : 0;
-      const float* token_type = token_type_embeddings.data() + static_cast<std::size_t>(type) * hidden;
-      for (std::size_t c = 0; c < hidden; ++c) row[c] += position[c] + token_type[c];
-    }
-  }
-  layer_norm(x, embedding_norm_weight.values, embedding_norm_bias.values, config.layer_norm_eps);
-
-  // Every layer but the last runs on all tokens; the head reads only the [CLS] row, so the last
-  // layer needs keys and values of all tokens but a query, attention output and feed-forward for
-  // [CLS] alone (about 5/6 of that layer's work saved).
-  for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
-    const Layer& layer = layers[l];
-    linear(x, layer.query_weight, layer.query_bias.values, q);
-    linear(x, layer.key_weight, layer.key_bias.values, k);
-    linear(x, layer.value_weight, layer.value_bias.values, v);
-    multi_head_attention(q, k, v, lengths, max_length, config.num_heads, context);
-    linear(context, layer.attention_output_weight, layer.attention_output_bias.values, projected);
-    add_in_place(projected, x);
-    layer_norm(projected, layer.attention_norm_weight.values, layer.attention_norm_bias.values, config.layer_norm_eps);
-    std::swap(x, projected);
-    linear(x, layer.intermediate_weight, layer.intermediate_bias.values, intermediate);
-    gelu_erf(intermediate);
-    linear(intermediate, layer.output_weight, layer.output_bias.values, projected);
-    add_in_place(projected, x);
-    layer_norm(projected, layer.output_norm_weight.values, layer.output_norm_bias.values, config.layer_norm_eps);
-    std::swap(x, projected);
-  }
-
-  const Layer& last = layers.back();
-  Matrix cls(batch, hidden), pooled, logit;
-  for (std::size_t b = 0; b < batch; ++b) {
-    std::copy_n(x.data() + b * max_length * hidden, hidden, cls.data() + b * hidden);
-  }
-  linear(x, last.key_weight, last.key_bias.values, k);
-  linear(x, last.value_weight, last.value_bias.values, v);
-  linear(cls, last.query_weight, last.query_bias.values, q);
-  const std::size_t head_dim = hidden / config.num_heads;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  context.resize(batch, hidden);
-  std::fill(context.values.begin(), context.values.end(), 0.0f);
-  std::vector<float> weights(max_length);
-  for (std::size_t b = 0; b < batch; ++b) {
-    for (std::size_t head = 0; head < config.num_heads; ++head) {
-      const float* query = q.data() + b * hidden + head * head_dim;
-      for (std::size_t t = 0; t < lengths[b]; ++t) {
-        const float* key = k.data() + (b * max_length + t) * hidden + head * head_dim;
-        float dot = 0;
-        for (std::size_t d = 0; d < head_dim; ++d) dot += query[d] * key[d];
-        weights[t] = dot * scale;
-      }
-      softmax(std::span<float>(weights.data(), lengths[b]));
-      float* out = context.data() + b * hidden + head * head_dim;
-      for (std::size_t t = 0; t < lengths[b]; ++t) {
-        const float* value = v.data() + (b * max_length + t) * hidden + head * head_dim;
-        for (std::size_t d = 0; d < head_dim; ++d) out[d] += weights[t] * value[d];
-      }
-    }
-  }
-  linear(context, last.attention_output_weight, last.attention_output_bias.values, projected);
-  add_in_place(projected, cls);
-  layer_norm(projected, last.attention_norm_weight.values, last.attention_norm_bias.values, config.layer_norm_eps);
-  std::swap(cls, projected);
-  linear(cls, last.intermediate_weight, last.intermediate_bias.values, intermediate);
-  gelu_erf(intermediate);
-  linear(intermediate, last.output_weight, last.output_bias.values, projected);
-  add_in_place(projected, cls);
-  layer_norm(projected, last.output_norm_weight.values, last.output_norm_bias.values, config.layer_norm_eps);
-  std::swap(cls, projected);
-
+  // The head reads only the [CLS] row.
+  const Matrix cls = encoder.encode_cls(BertEncoderInput::pad(ids, tokenizer->pad_id(), token_types));
   // BertPooler: dense + tanh on the [CLS] row; then the one-label classifier.
+  Matrix pooled, logit;
   linear(cls, pooler_weight, pooler_bias.values, pooled);
   tanh_in_place(pooled);
   linear(pooled, classifier_weight, classifier_bias.values, logit);
@@ -175,22 +64,13 @@ CrossEncoder::CrossEncoder(std::unique_ptr<Model> model) : model_(std::move(mode
 CrossEncoder::~CrossEncoder() = default;
 
 std::unique_ptr<CrossEncoder> CrossEncoder::load(const fs::path& folder, const CrossEncoderOptions& options) {
+  require_bert_folder(folder, "cross-encoder", "", " (only the safetensors weight format is read)");
   std::error_code error;
-  RAGLINE_CHECK(fs::is_directory(folder, error), not_found,
-                "cross-encoder model folder " << folder.string() << " does not exist");
-  for (const char* required : {"config.json", "vocab.txt", "model.safetensors"}) {
-    RAGLINE_CHECK(fs::is_regular_file(folder / required, error), not_found,
-                  "cross-encoder model folder " << folder.string() << " lacks " << required
-                                                << (std::string_view(required) == "model.safetensors"
-                                                        ? " (only the safetensors weight format is read)"
-                                                        : ""));
-  }
   auto model = std::make_unique<Model>();
-  std::string folder_name = fs::absolute(folder).lexically_normal().filename().string();
-  if (folder_name.empty()) folder_name = fs::absolute(folder).lexically_normal().parent_path().filename().string();
+  const std::string folder_name = model_folder_name(folder);
 
   const fs::path config_path = folder / "config.json";
-  const json config = read_json(config_path);
+  const json config = read_model_json(config_path);
   RAGLINE_CHECK(config.is_object(), format, config_path.string() << ": not a JSON object");
   if (config.contains("architectures")) {
     RAGLINE_CHECK(config["architectures"].is_array(), format,
@@ -210,50 +90,17 @@ std::unique_ptr<CrossEncoder> CrossEncoder::load(const fs::path& folder, const C
                                      << " labels; a reranker needs a one-label (relevance) classifier");
   model->activation = read_activation(config, config_path);
 
-  BertConfig& c = model->config;
-  c.hidden_size = positive_field(config, config_path, "hidden_size");
-  c.num_layers = positive_field(config, config_path, "num_hidden_layers");
-  c.num_heads = positive_field(config, config_path, "num_attention_heads");
-  c.intermediate_size = positive_field(config, config_path, "intermediate_size");
-  c.max_position_embeddings = positive_field(config, config_path, "max_position_embeddings");
-  c.type_vocab_size = positive_field(config, config_path, "type_vocab_size");
-  c.vocab_size = positive_field(config, config_path, "vocab_size");
-  if (config.contains("layer_norm_eps")) {
-    RAGLINE_CHECK(config["layer_norm_eps"].is_number(), format,
-                  config_path.string() << ": layer_norm_eps is not a number");
-    c.layer_norm_eps = config["layer_norm_eps"].get<float>();
-  }
-  RAGLINE_CHECK(c.hidden_size % c.num_heads == 0, format,
-                config_path.string() << ": hidden_size " << c.hidden_size
-                                     << " is not a multiple of num_attention_heads " << c.num_heads);
+  const BertConfig c = read_bert_config(config, config_path);
   RAGLINE_CHECK(c.type_vocab_size >= 2, format,
                 config_path.string() << ": type_vocab_size " << c.type_vocab_size
                                      << " leaves no token type for the passage (a pair needs 2)");
-  const std::string activation = config.value("hidden_act", std::string("gelu"));
-  RAGLINE_CHECK(
-      activation == "gelu", unsupported,
-      config_path.string() << ": hidden_act \"" << activation << "\" is not supported (only gelu, the exact erf form)");
-  const std::string position_type = config.value("position_embedding_type", std::string("absolute"));
-  RAGLINE_CHECK(position_type == "absolute", unsupported,
-                config_path.string() << ": position_embedding_type \"" << position_type << "\" is not supported");
 
   WordPieceOptions tokenizer_options;
   std::size_t max_tokens = options.max_tokens;
   const fs::path tokenizer_config_path = folder / "tokenizer_config.json";
   if (fs::is_regular_file(tokenizer_config_path, error)) {
-    const json tokenizer_config = read_json(tokenizer_config_path);
-    if (tokenizer_config.contains("do_lower_case")) {
-      RAGLINE_CHECK(tokenizer_config["do_lower_case"].is_boolean(), format,
-                    tokenizer_config_path.string() << ": do_lower_case is not a boolean");
-      tokenizer_options.lower_case = tokenizer_config["do_lower_case"].get<bool>();
-    }
-    if (tokenizer_config.contains("strip_accents") && tokenizer_config["strip_accents"].is_boolean()) {
-      tokenizer_options.strip_accents = tokenizer_config["strip_accents"].get<bool>();
-    }
-    if (tokenizer_config.contains("tokenize_chinese_chars") &&
-        tokenizer_config["tokenize_chinese_chars"].is_boolean()) {
-      tokenizer_options.split_cjk = tokenizer_config["tokenize_chinese_chars"].get<bool>();
-    }
+    const json tokenizer_config = read_model_json(tokenizer_config_path);
+    tokenizer_options = read_wordpiece_options(tokenizer_config, tokenizer_config_path);
     // Hugging Face writes a huge sentinel (1e30) when the tokenizer has no limit.
     if (max_tokens == 0 && tokenizer_config.contains("model_max_length") &&
         tokenizer_config["model_max_length"].is_number_unsigned() &&
@@ -261,7 +108,7 @@ std::unique_ptr<CrossEncoder> CrossEncoder::load(const fs::path& folder, const C
       max_tokens = tokenizer_config["model_max_length"].get<std::size_t>();
     }
   }
-  if (max_tokens == 0) max_tokens = kDefaultMaxTokens;
+  if (max_tokens == 0) max_tokens = kBertDefaultMaxTokens;
   model->max_tokens = std::max(kSpecialTokensPerPair + 2, std::min(max_tokens, c.max_position_embeddings));
   model->tokenizer =
       std::make_unique<WordPieceTokenizer>(WordPieceTokenizer::load(folder / "vocab.txt", tokenizer_options));
@@ -272,66 +119,27 @@ std::unique_ptr<CrossEncoder> CrossEncoder::load(const fs::path& folder, const C
   model->batch_size = options.batch_size;
 
   const SafetensorsFile weights = SafetensorsFile::open(folder / "model.safetensors");
-  const std::string prefix = weights.find("bert.embeddings.word_embeddings.weight") ? "bert." : "";
-  const auto tensor = [&](const std::string& name, std::size_t rows, std::size_t cols, bool encoder = true) {
-    std::string full = (encoder ? prefix : std::string()) + name;
-    if (!weights.find(full) && full.ends_with("LayerNorm.weight")) full = full.substr(0, full.size() - 6) + "gamma";
-    if (!weights.find(full) && full.ends_with("LayerNorm.bias")) full = full.substr(0, full.size() - 4) + "beta";
-    RAGLINE_CHECK(weights.find(full) != nullptr, format,
-                  weights.path().string() << ": no tensor \"" << (encoder ? prefix : std::string()) + name << "\"");
-    Matrix matrix = weights.read_matrix(full);
-    RAGLINE_CHECK(matrix.rows == rows && matrix.cols == cols, format,
-                  weights.path().string() << ": tensor \"" << full << "\" is " << matrix.rows << "×" << matrix.cols
-                                          << ", config.json implies " << rows << "×" << cols);
-    return matrix;
-  };
+  const std::string prefix = bert_tensor_prefix(weights);
+  model->encoder = BertEncoder::load(weights, prefix, c, options.precision);
   const std::size_t h = c.hidden_size;
-  model->word_embeddings = tensor("embeddings.word_embeddings.weight", c.vocab_size, h);
-  model->position_embeddings = tensor("embeddings.position_embeddings.weight", c.max_position_embeddings, h);
-  model->token_type_embeddings = tensor("embeddings.token_type_embeddings.weight", c.type_vocab_size, h);
-  model->embedding_norm_weight = tensor("embeddings.LayerNorm.weight", 1, h);
-  model->embedding_norm_bias = tensor("embeddings.LayerNorm.bias", 1, h);
-  for (std::size_t i = 0; i < c.num_layers; ++i) {
-    const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    Model::Layer layer;
-    layer.query_weight = tensor(p + "attention.self.query.weight", h, h);
-    layer.query_bias = tensor(p + "attention.self.query.bias", 1, h);
-    layer.key_weight = tensor(p + "attention.self.key.weight", h, h);
-    layer.key_bias = tensor(p + "attention.self.key.bias", 1, h);
-    layer.value_weight = tensor(p + "attention.self.value.weight", h, h);
-    layer.value_bias = tensor(p + "attention.self.value.bias", 1, h);
-    layer.attention_output_weight = tensor(p + "attention.output.dense.weight", h, h);
-    layer.attention_output_bias = tensor(p + "attention.output.dense.bias", 1, h);
-    layer.attention_norm_weight = tensor(p + "attention.output.LayerNorm.weight", 1, h);
-    layer.attention_norm_bias = tensor(p + "attention.output.LayerNorm.bias", 1, h);
-    layer.intermediate_weight = tensor(p + "intermediate.dense.weight", c.intermediate_size, h);
-    layer.intermediate_bias = tensor(p + "intermediate.dense.bias", 1, c.intermediate_size);
-    layer.output_weight = tensor(p + "output.dense.weight", h, c.intermediate_size);
-    layer.output_bias = tensor(p + "output.dense.bias", 1, h);
-    layer.output_norm_weight = tensor(p + "output.LayerNorm.weight", 1, h);
-    layer.output_norm_bias = tensor(p + "output.LayerNorm.bias", 1, h);
-    model->layers.push_back(std::move(layer));
-  }
-  model->pooler_weight = tensor("pooler.dense.weight", h, h);
-  model->pooler_bias = tensor("pooler.dense.bias", 1, h);
-  model->classifier_weight = tensor("classifier.weight", 1, h, false);
-  model->classifier_bias = tensor("classifier.bias", 1, 1, false);
+  model->pooler_weight = read_bert_tensor(weights, prefix + "pooler.dense.weight", h, h);
+  model->pooler_bias = read_bert_tensor(weights, prefix + "pooler.dense.bias", 1, h);
+  model->classifier_weight = read_bert_tensor(weights, "classifier.weight", 1, h);
+  model->classifier_bias = read_bert_tensor(weights, "classifier.bias", 1, 1);
 
-  std::ifstream vocab_in(folder / "vocab.txt", std::ios::binary);
-  std::stringstream vocab_bytes;
-  vocab_bytes << vocab_in.rdbuf();
-  const json settings = {{"file_size", weights.file_size()},
-                         {"lower_case", tokenizer_options.lower_case},
-                         {"max_tokens", model->max_tokens},
-                         {"activation", model->activation == CrossEncoderActivation::sigmoid ? "sigmoid" : "identity"}};
-  const std::string digest =
-      core::sha256_hex(weights.header() + '\0' + core::sha256(vocab_bytes.str()) + '\0' + settings.dump());
-  model->id = "cross-encoder/" + folder_name + "/" + digest.substr(0, 12);
+  json settings = {{"file_size", weights.file_size()},
+                   {"lower_case", tokenizer_options.lower_case},
+                   {"max_tokens", model->max_tokens},
+                   {"activation", model->activation == CrossEncoderActivation::sigmoid ? "sigmoid" : "identity"}};
+  // fp32 ids predate the precision setting.
+  if (options.precision == BertPrecision::int8) settings["precision"] = "int8";
+  model->id = "cross-encoder/" + folder_name + "/" + bert_model_digest(weights, folder / "vocab.txt", settings);
   return std::unique_ptr<CrossEncoder>(new CrossEncoder(std::move(model)));
 }
 
 const std::string& CrossEncoder::id() const { return model_->id; }
-const BertConfig& CrossEncoder::config() const { return model_->config; }
+const BertConfig& CrossEncoder::config() const { return model_->encoder.config(); }
+BertPrecision CrossEncoder::precision() const { return model_->encoder.precision(); }
 std::size_t CrossEncoder::max_tokens() const { return model_->max_tokens; }
 CrossEncoderActivation CrossEncoder::activation() const { return model_->activation; }
 
@@ -370,22 +178,14 @@ std::vector<float> CrossEncoder::logits(std::string_view query, std::span<const 
   pairs.reserve(passages.size());
   for (const auto& passage : passages) pairs.push_back(encode_pair(query, passage));
   std::vector<float> result(passages.size(), 0.0f);
-  // Sorting by length keeps padding, which costs as much as real tokens, small.
-  std::vector<std::size_t> order(pairs.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return pairs[a].ids.size() < pairs[b].ids.size(); });
-  for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
-    end = start + 1;
-    while (end < order.size() && end - start < model_->batch_size &&
-           (end - start + 1) * pairs[order[end]].ids.size() <= kMaxBatchTokens) {
-      ++end;
-    }
+  std::vector<std::size_t> lengths(pairs.size());
+  for (std::size_t i = 0; i < pairs.size(); ++i) lengths[i] = pairs[i].ids.size();
+  for_each_length_batch(lengths, model_->batch_size, [&](std::span<const std::size_t> indices) {
     std::vector<const CrossEncoderPair*> batch;
-    for (std::size_t i = start; i < end; ++i) batch.push_back(&pairs[order[i]]);
+    for (const std::size_t i : indices) batch.push_back(&pairs[i]);
     const std::vector<float> batch_logits = model_->forward(batch);
-    for (std::size_t i = start; i < end; ++i) result[order[i]] = batch_logits[i - start];
-  }
+    for (std::size_t j = 0; j < indices.size(); ++j) result[indices[j]] = batch_logits[j];
+  });
   return result;
 }
 

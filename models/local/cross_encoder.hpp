@@ -29,9 +29,9 @@
 // return raw logits. Both are monotone, so the ranking is the logit's either way; only the scale
 // (what a min_score means) differs.
 //
-// The encoder is BERT's (bert.hpp) with token types, except that the last layer computes keys and
-// values for every token but the query, attention output and feed-forward for [CLS] only: the
-// head reads nothing else (5/6 of that layer's work saved; same results).
+// The encoder is the bert embedder's (bert_encoder.hpp) with token types, its last layer run for
+// the [CLS] row alone past the QKV projection (BertEncoder::encode_cls): the head reads nothing
+// else.
 //
 // Thread safety: read-only after load(); scores() keeps its activations in locals.
 
@@ -56,6 +56,10 @@ struct CrossEncoderOptions {
   // Pairs per forward pass at most (sorted by length first); a batch also stops at 8192 padded
   // tokens, which bounds its activations.
   std::size_t batch_size = 32;
+  // The encoder's arithmetic, as the bert embedder's (bert.hpp, BertPrecision): int8 quantises
+  // the encoder layers' products (not the pooler and classifier); scores differ slightly from
+  // fp32, so int8 is part of the id.
+  BertPrecision precision = BertPrecision::fp32;
 };
 
 struct CrossEncoderPair {
@@ -79,11 +83,13 @@ class CrossEncoder {
   // The classifier's logits, before the activation.
   std::vector<float> logits(std::string_view query, std::span<const std::string> passages) const;
 
-  // "cross-encoder/<folder name>/<12 hex digits of the weights' header digest>".
+  // "cross-encoder/<folder name>/<12 hex digits of the weights' header digest>" (the digest
+  // covers the settings, and the precision when int8).
   const std::string& id() const;
   const BertConfig& config() const;
   std::size_t max_tokens() const;
   CrossEncoderActivation activation() const;
+  BertPrecision precision() const;
 
   struct Model;
 

@@ -12,6 +12,7 @@
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <thread>
 
 #include "ragline/error.hpp"
@@ -111,6 +112,41 @@ TEST(CrossEncoder, BatchingAndThreadsDoNotChangeScores) {
     ASSERT_EQ(result.size(), alone.size());
     for (std::size_t i = 0; i < alone.size(); ++i) EXPECT_NEAR(result[i], alone[i], 1e-5) << passages[i];
   }
+}
+
+// Precision int8 runs the encoder through the embedder's int8 path (bert_encoder.hpp): the logits
+// of the 50 reference pairs follow fp32's closely (correlation and the largest gap relative to
+// their spread), and the id tells the two apart while fp32's stays what it was.
+TEST(CrossEncoder, Int8LogitsFollowFp32) {
+  CrossEncoderOptions int8_options;
+  int8_options.precision = BertPrecision::int8;
+  const auto int8_model = CrossEncoder::load(test_data("cross-encoder-tiny"), int8_options);
+  EXPECT_EQ(int8_model->precision(), BertPrecision::int8);
+  EXPECT_EQ(fixture().precision(), BertPrecision::fp32);
+  EXPECT_NE(int8_model->id(), fixture().id());
+  std::vector<double> fp32, int8;
+  for (const auto& record : expected().at("pairs")) {
+    const std::vector<std::string> passage = {record.at("passage").get<std::string>()};
+    const auto query = record.at("query").get<std::string>();
+    fp32.push_back(fixture().logits(query, passage).at(0));
+    int8.push_back(int8_model->logits(query, passage).at(0));
+  }
+  const auto mean = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / v.size(); };
+  const double mean_fp32 = mean(fp32), mean_int8 = mean(int8);
+  double covariance = 0, variance_fp32 = 0, variance_int8 = 0, worst = 0;
+  for (std::size_t i = 0; i < fp32.size(); ++i) {
+    covariance += (fp32[i] - mean_fp32) * (int8[i] - mean_int8);
+    variance_fp32 += (fp32[i] - mean_fp32) * (fp32[i] - mean_fp32);
+    variance_int8 += (int8[i] - mean_int8) * (int8[i] - mean_int8);
+    worst = std::max(worst, std::abs(fp32[i] - int8[i]));
+  }
+  const double correlation = covariance / std::sqrt(variance_fp32 * variance_int8);
+  const double spread = std::sqrt(variance_fp32 / fp32.size());
+  std::cout << "int8 vs fp32 logits: correlation " << correlation << ", max gap " << worst << " (fp32 sd " << spread
+            << ")\n";
+  RecordProperty("int8_logit_correlation", std::to_string(correlation));
+  EXPECT_GT(correlation, 0.99);
+  EXPECT_LT(worst, 0.25 * spread);
 }
 
 TEST(CrossEncoder, IdentityActivationReturnsTheLogits) {

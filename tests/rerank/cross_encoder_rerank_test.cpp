@@ -13,6 +13,7 @@
 #include "models/local/cross_encoder.hpp"
 #include "ragline/ragline.hpp"
 #include "rerank/reranker_service.hpp"
+#include "support/notes_kb.hpp"
 #include "support/test_support.hpp"
 
 namespace ragline {
@@ -26,19 +27,16 @@ using testing::run_command;
 using testing::TempDir;
 
 // Notes in the fixture's vocabulary, so the model sees real pieces rather than [UNK].
-void write_notes(const fs::path& path) {
-  const std::vector<std::string> notes = {
-      "wind tunnel measure pressure flow",       "aircraft wing lift and drag in a wind tunnel",
-      "red and white blood cell study",          "patient study of cancer in the blood",
-      "information retrieval in a library book", "the quick brown fox jumps over the lazy dog in the wind",
-      "heat flow and pressure on a wing",        "searching relevant passages with a search engine",
-  };
-  std::string lines;
-  for (std::size_t i = 0; i < notes.size(); ++i) {
-    lines += json{{"_id", "n" + std::to_string(i)}, {"title", ""}, {"text", notes[i]}}.dump() + "\n";
-  }
-  testing::write_file(path, lines);
-}
+const testing::Notes kNotes = {
+    {"n0", "wind tunnel measure pressure flow"},
+    {"n1", "aircraft wing lift and drag in a wind tunnel"},
+    {"n2", "red and white blood cell study"},
+    {"n3", "patient study of cancer in the blood"},
+    {"n4", "information retrieval in a library book"},
+    {"n5", "the quick brown fox jumps over the lazy dog in the wind"},
+    {"n6", "heat flow and pressure on a wing"},
+    {"n7", "searching relevant passages with a search engine"},
+};
 
 RerankerConfig cross_encoder_stage(const std::string& model) {
   RerankerConfig config;
@@ -47,15 +45,9 @@ RerankerConfig cross_encoder_stage(const std::string& model) {
   return config;
 }
 
-class CrossEncoderRerank : public ::testing::Test {
+class CrossEncoderRerank : public testing::NotesKbTest {
  protected:
-  void SetUp() override {
-    write_notes(dir_ / "notes.jsonl");
-    kb_.emplace(KnowledgeBase::open(dir_ / "kb", {}));
-    ASSERT_TRUE(kb_->ingest({dir_ / "notes.jsonl"}, {}).ok());
-  }
-  TempDir dir_;
-  std::optional<KnowledgeBase> kb_;
+  CrossEncoderRerank() : NotesKbTest(kNotes) {}
 };
 
 TEST_F(CrossEncoderRerank, IsRegistered) {

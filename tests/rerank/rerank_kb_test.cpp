@@ -9,6 +9,7 @@
 
 #include "ragline/ragline.hpp"
 #include "support/http_test_server.hpp"
+#include "support/notes_kb.hpp"
 #include "support/test_support.hpp"
 
 namespace ragline {
@@ -22,19 +23,14 @@ using testing::TestResponse;
 
 // Two identical notes about rocket engines lead the ranking of a rocket query; diversity should
 // keep the second copy off rank 2.
-void write_notes(const std::filesystem::path& path) {
-  const std::vector<std::pair<std::string, std::string>> notes = {
-      {"a", "Rocket engine thrust grows with chamber pressure and nozzle expansion ratio."},
-      {"b", "Rocket engine thrust grows with chamber pressure and nozzle expansion ratio."},
-      {"c", "Liquid rocket propellants store more energy than solid grains."},
-      {"d", "Rocket stages separate once their engine burns out."},
-      {"e", "Wing flutter couples structural vibration with unsteady pressure."},
-      {"f", "Jet engine noise grows with exhaust velocity."},
-  };
-  std::string lines;
-  for (const auto& [id, text] : notes) lines += json{{"_id", id}, {"title", ""}, {"text", text}}.dump() + "\n";
-  testing::write_file(path, lines);
-}
+const testing::Notes kRocketNotes = {
+    {"a", "Rocket engine thrust grows with chamber pressure and nozzle expansion ratio."},
+    {"b", "Rocket engine thrust grows with chamber pressure and nozzle expansion ratio."},
+    {"c", "Liquid rocket propellants store more energy than solid grains."},
+    {"d", "Rocket stages separate once their engine burns out."},
+    {"e", "Wing flutter couples structural vibration with unsteady pressure."},
+    {"f", "Jet engine noise grows with exhaust velocity."},
+};
 
 RerankerConfig stage(const std::string& name) {
   RerankerConfig config;
@@ -48,15 +44,9 @@ std::vector<std::int64_t> ids_of(const std::vector<Hit>& hits) {
   return ids;
 }
 
-class RerankKb : public ::testing::Test {
+class RerankKb : public testing::NotesKbTest {
  protected:
-  void SetUp() override {
-    write_notes(dir_ / "notes.jsonl");
-    kb_.emplace(KnowledgeBase::open(dir_ / "kb", {}));
-    ASSERT_TRUE(kb_->ingest({dir_ / "notes.jsonl"}, {}).ok());
-  }
-  TempDir dir_;
-  std::optional<KnowledgeBase> kb_;
+  RerankKb() : NotesKbTest(kRocketNotes) {}
 };
 
 TEST_F(RerankKb, MmrThenReorderDiversifiesAndArrangesTheHits) {
@@ -137,7 +127,7 @@ TEST_F(RerankKb, FirstStageDefaultsToFiftyCandidatesAndKeepsK) {
 
 TEST(RerankHierarchicalKb, MmrEmbedsParentChunksThatHaveNoStoredVector) {
   TempDir dir;
-  write_notes(dir / "notes.jsonl");
+  testing::write_notes_jsonl(dir / "notes.jsonl", kRocketNotes);
   OpenOptions options;
   ChunkerConfig chunker;
   chunker.name = "hierarchical";
