@@ -11,6 +11,18 @@ void emit(const LogCallback& log, LogLevel level, const std::string& message) {
 
 }  // namespace
 
+std::vector<VectorHit> search_rescored(Store& store, const VectorIndex& index, std::span<const float> query,
+                                       std::size_t k, const ChunkIdSet* allowed, const VectorSearchOptions& options) {
+  const std::size_t candidates = index.rescore_candidates(k);
+  if (candidates == 0) return index.search(query, k, allowed, options);
+  const auto found = index.search(query, candidates, allowed, options);
+  std::vector<std::int64_t> ids;
+  ids.reserve(found.size());
+  for (const auto& hit : found) ids.push_back(hit.chunk_id);
+  const auto stored = store.vectors_of(ids);
+  return exact_top_k(query, k, stored.ids, stored.values);
+}
+
 bool SyncedVectorIndex::adopt_file(Store& store, const std::string& embedder_id, std::size_t dimension,
                                    const LogCallback& log) {
   std::optional<std::pair<VectorIndex, VectorIndexHeader>> loaded;
