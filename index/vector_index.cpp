@@ -567,6 +567,14 @@ float VectorIndex::vector_tolerance() const {
   return 1e-5f;
 }
 
+float VectorIndex::score_error_bound(std::span<const float> query) const {
+  const auto* codes = impl_->flat_codes();
+  if (codes == nullptr) return 0;
+  float absolute_sum = 0;
+  for (const float value : query) absolute_sum += std::abs(value);
+  return codes->sq.trained[1] / 255.0f * absolute_sum;
+}
+
 std::string VectorIndex::description() const {
   switch (impl_->state) {
     case State::flat:

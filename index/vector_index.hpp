@@ -66,6 +66,10 @@ class VectorIndex {
   std::size_t rescore_candidates(std::size_t k) const;
   // The largest per-component difference vector() may show against the stored float vector.
   float vector_tolerance() const;
+  // How far search() may score any vector from its exact inner product with `query`: 0 for full
+  // vectors; for flat's int8 codes (range / 255) · sum |query_i|, since a component decodes to
+  // within half a step and the code scan rounds a little on top.
+  float score_error_bound(std::span<const float> query) const;
   // "flat", "hnsw", "ivf-flat", "ivf-pq", or "flat (ivf untrained)" while IVF waits for vectors.
   std::string description() const;
 
