@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "index/vector_index.hpp"
@@ -62,6 +63,33 @@ TEST(VectorFileFormat, TheFuzzSeedsOfEveryFormatLoad) {
   EXPECT_GE(format1, 3);
   EXPECT_GE(format2, 3);
   EXPECT_GE(format3, 1);
+}
+
+TEST(VectorFileFormat, AFormat2FlatFileIsWrittenAsFormat3CodesOnTheNextSave) {
+  // A flat file of format 2 holds float rows; loaded, they become int8 codes, and save() writes
+  // format 3 at about a quarter of the vector bytes.
+  TempDir dir;
+  const auto corpus = std::filesystem::path(RAGLINE_SOURCE_DIR) / "fuzz" / "corpus" / "vector_index";
+  auto old_file = VectorIndex::load(corpus / "flat-v2.faiss");
+  ASSERT_TRUE(old_file);
+  EXPECT_FALSE(old_file->first.holds_full_vectors());
+  const auto ids = old_file->first.ids();
+  old_file->first.save(dir / "vectors.faiss", old_file->second.generation, old_file->second.embedder_id,
+                       old_file->second.kb_id);
+  std::ifstream saved(dir / "vectors.faiss", std::ios::binary);
+  char magic[8];
+  std::uint32_t version = 0;
+  saved.read(magic, sizeof magic);
+  saved.read(reinterpret_cast<char*>(&version), sizeof version);
+  EXPECT_EQ(version, 3u);
+  const auto dimension = old_file->second.dimension;
+  EXPECT_LT(std::filesystem::file_size(dir / "vectors.faiss"),
+            std::filesystem::file_size(corpus / "flat-v2.faiss") - ids.size() * dimension * 3 + 64);
+  auto reloaded = VectorIndex::load(dir / "vectors.faiss");
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(reloaded->first.ids(), ids);
+  EXPECT_EQ(reloaded->second.kb_id, old_file->second.kb_id);
+  for (const auto id : ids) EXPECT_EQ(reloaded->first.vector(id), old_file->first.vector(id));
 }
 
 }  // namespace
