@@ -4,10 +4,12 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexScalarQuantizer.h>
 #include <faiss/invlists/InvertedLists.h>
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -34,6 +36,29 @@ void check_flat_blob(BoundedReader& blob) {
     throw CorruptFile{"FAISS flat index sizes do not match its data"};
   }
   blob.skip(floats * sizeof(float));
+}
+
+// IndexScalarQuantizer ("IxSQ", the `flat` type's int8 codes): index header, then the quantizer
+// (qtype, rangestat, rangestat_arg, d, code_size, trained floats), then the codes.
+void check_scalar_quantizer_blob(BoundedReader& blob) {
+  const auto dimension = blob.read_value<std::int32_t>();
+  const auto ntotal = blob.read_value<std::int64_t>();
+  blob.skip(2 * sizeof(std::int64_t) + 1);
+  const auto metric = blob.read_value<std::int32_t>();
+  if (metric > 1) blob.skip(sizeof(float));
+  blob.skip(2 * sizeof(std::int32_t) + sizeof(float));
+  const auto quantizer_dimension = blob.read_value<std::uint64_t>();
+  const auto code_size = blob.read_value<std::uint64_t>();
+  const auto trained = blob.read_value<std::uint64_t>();
+  if (trained > blob.remaining() / sizeof(float)) throw CorruptFile{"FAISS scalar quantizer sizes exceed the file"};
+  blob.skip(trained * sizeof(float));
+  const auto code_bytes = blob.read_value<std::uint64_t>();
+  if (dimension <= 0 || ntotal < 0 || quantizer_dimension != static_cast<std::uint64_t>(dimension) ||
+      code_size != quantizer_dimension || code_bytes > blob.remaining() ||
+      code_bytes != static_cast<std::uint64_t>(ntotal) * code_size) {
+    throw CorruptFile{"FAISS int8 code sizes do not match its data"};
+  }
+  blob.skip(code_bytes);
 }
 
 // FAISS's reader takes sizes and ids as they come: a graph or an inverted list pointing past
@@ -120,6 +145,7 @@ void check_faiss_blob(BoundedReader& blob) {
   blob.read(fourcc.data(), fourcc.size());
   const std::string_view kind(fourcc.data(), fourcc.size());
   if (kind == "IxFI") return check_flat_blob(blob);
+  if (kind == "IxSQ") return check_scalar_quantizer_blob(blob);
   if (kind != "IHNf") return;
   blob.skip(sizeof(std::int32_t) + 3 * sizeof(std::int64_t) + 1 + sizeof(std::int32_t));  // as in check_flat_blob
   // assign_probas (double), cum_nneighbor_per_level (int), levels (int), offsets (size_t), neighbors (int)
@@ -147,6 +173,16 @@ void check_loaded_index(const faiss::Index& loaded, VectorIndexState state, std:
     case State::flat:
     case State::ivf_untrained:
       if (const auto* flat = dynamic_cast<const faiss::IndexFlatIP*>(&loaded)) expected = flat_codes_sound(*flat);
+      break;
+    case State::flat_codes:
+      if (const auto* codes = dynamic_cast<const faiss::IndexScalarQuantizer*>(&loaded)) {
+        const auto& quantizer = codes->sq;
+        expected = codes->is_trained && quantizer.qtype == faiss::ScalarQuantizer::QT_8bit_uniform &&
+                   quantizer.d == dimension && quantizer.code_size == dimension && codes->code_size == dimension &&
+                   quantizer.trained.size() == 2 && std::isfinite(quantizer.trained[0]) &&
+                   std::isfinite(quantizer.trained[1]) && quantizer.trained[1] > 0 &&
+                   codes->codes.size() == static_cast<std::size_t>(codes->ntotal) * codes->code_size;
+      }
       break;
     case State::hnsw:
       if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSWFlat*>(&loaded)) {

@@ -22,8 +22,9 @@ namespace {
 using State = VectorIndexState;
 
 constexpr char kMagic[8] = {'R', 'A', 'G', 'L', 'V', 'E', 'C', '1'};
-// 2 added the KB id after the embedder id; format 1 files (no KB id) are still read.
-constexpr std::uint32_t kFormatVersion = 2;
+// 2 added the KB id after the embedder id; format 1 files (no KB id) are still read. 3: the
+// `flat` type holds int8 codes (state flat_codes) instead of float rows; 1 and 2 are still read.
+constexpr std::uint32_t kFormatVersion = 3;
 constexpr std::size_t kMaxKbIdBytes = 256;
 constexpr std::size_t kMaxEmbedderIdBytes = 4096;
 constexpr std::size_t kMaxTypeBytes = 64;
@@ -138,12 +139,15 @@ FileHeader read_file_header(BoundedReader& reader) {
   reader.read(magic, sizeof magic);
   if (std::memcmp(magic, kMagic, sizeof kMagic) != 0) throw CorruptFile{"not a ragline vector index (bad magic)"};
   const auto version = reader.read_value<std::uint32_t>();
-  if (version != 1 && version != kFormatVersion) {
-    throw CorruptFile{"format version " + std::to_string(version) + " is not 1 or " + std::to_string(kFormatVersion)};
+  if (version < 1 || version > kFormatVersion) {
+    throw CorruptFile{"format version " + std::to_string(version) + " is not 1 to " + std::to_string(kFormatVersion)};
   }
   FileHeader file;
   const auto state = reader.read_value<std::uint32_t>();
   if (state > static_cast<std::uint32_t>(kLastVectorIndexState)) throw CorruptFile{"unknown index state"};
+  if (version < 3 && state == static_cast<std::uint32_t>(State::flat_codes)) {
+    throw CorruptFile{"int8 codes in a format " + std::to_string(version) + " file"};
+  }
   file.state = static_cast<State>(state);
   file.header.generation = reader.read_value<std::int64_t>();
   file.header.dimension = reader.read_value<std::uint64_t>();

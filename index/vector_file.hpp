@@ -1,6 +1,6 @@
 #pragma once
 // vectors.faiss, the file a VectorIndex is saved to. Layout (native little-endian): magic
-// "RAGLVEC1", format version (u32, 2), state (u32, VectorIndexState), KB generation (i64),
+// "RAGLVEC1", format version (u32, 3; 1 and 2 are read), state (u32, VectorIndexState), KB generation (i64),
 // dimension (u64), embedder id (u32 length + bytes), KB id (u32 length + bytes; not in format 1,
 // which is still read, with an empty KB id), VectorIndexConfig (type as u32 length +
 // bytes, then hnsw_m, ef_construction, ef_search, nlist, nprobe, pq_m, pq_bits as i32), positions

@@ -4,6 +4,7 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexScalarQuantizer.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/invlists/InvertedLists.h>
@@ -47,6 +48,21 @@ float inner_product(const float* a, const float* b, std::size_t dimension) {
   float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
   for (; i < dimension; ++i) sum += a[i] * b[i];
   return sum;
+}
+
+// The inner product with an int8 code row of the flat type: component c decodes to
+// min + (c + 0.5) * range / 255 (FAISS's QT_8bit_uniform), so the score is
+// min * sum(q) + range / 255 * (0.5 * sum(q) + sum(q * c)).
+float inner_product_codes(const float* query, const std::uint8_t* code, std::size_t dimension, float query_sum,
+                          float vmin, float vdiff) {
+  float acc[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= dimension; i += 8) {
+    for (std::size_t lane = 0; lane < 8; ++lane) acc[lane] += query[i + lane] * static_cast<float>(code[i + lane]);
+  }
+  float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < dimension; ++i) sum += query[i] * static_cast<float>(code[i]);
+  return vmin * query_sum + vdiff / 255.0f * (0.5f * query_sum + sum);
 }
 
 bool better(const VectorHit& a, const VectorHit& b) {
@@ -159,6 +175,7 @@ struct VectorIndex::Impl {
   }
 
   std::size_t live() const { return labels.size() - tombstone_count; }
+  bool holds_full_vectors() const { return state != State::ivf_pq && state != State::flat_codes; }
 
   // The IndexFlat holding every position's full vector, or nullptr for IVF.
   const faiss::IndexFlat* flat_rows() const {
@@ -171,6 +188,10 @@ struct VectorIndex::Impl {
       default:
         return nullptr;
     }
+  }
+
+  const faiss::IndexScalarQuantizer* flat_codes() const {
+    return state == State::flat_codes ? static_cast<const faiss::IndexScalarQuantizer*>(index.get()) : nullptr;
   }
 
   faiss::IndexIVF* ivf() const { return static_cast<faiss::IndexIVF*>(index.get()); }
@@ -226,7 +247,7 @@ struct VectorIndex::Impl {
   }
 
   void compact_flat() {
-    auto& flat = static_cast<faiss::IndexFlat&>(*index);
+    auto& flat = static_cast<faiss::IndexFlatCodes&>(*index);
     const std::size_t row_bytes = flat.code_size;
     std::size_t next = 0;
     for (std::size_t position = 0; position < labels.size(); ++position) {
@@ -300,6 +321,7 @@ struct VectorIndex::Impl {
     if (tombstone_count == 0) return;
     switch (state) {
       case State::flat:
+      case State::flat_codes:
       case State::ivf_untrained:
         compact_flat();
         break;
@@ -365,7 +387,23 @@ struct VectorIndex::Impl {
     }
   }
 
+  std::vector<VectorHit> scan_codes(std::span<const float> query, std::size_t k, const ChunkIdSet* allowed) const {
+    const auto& codes = *flat_codes();
+    float query_sum = 0;
+    for (const float value : query) query_sum += value;
+    const float vmin = codes.sq.trained[0];
+    const float vdiff = codes.sq.trained[1];
+    TopK top(k);
+    for (std::size_t position = 0; position < labels.size(); ++position) {
+      if (tombstoned[position] || (allowed != nullptr && !allowed->contains(labels[position]))) continue;
+      top.push(labels[position], inner_product_codes(query.data(), codes.codes.data() + position * codes.code_size,
+                                                     dimension, query_sum, vmin, vdiff));
+    }
+    return top.take();
+  }
+
   std::vector<VectorHit> scan(std::span<const float> query, std::size_t k, const ChunkIdSet* allowed) const {
+    if (state == State::flat_codes) return scan_codes(query, k, allowed);
     const float* rows = flat_rows()->get_xb();
     TopK top(k);
     for (std::size_t position = 0; position < labels.size(); ++position) {
@@ -380,7 +418,9 @@ struct VectorIndex::Impl {
     RAGLINE_CHECK(query.size() == dimension, invalid_argument,
                   "vector index search: query has " << query.size() << " floats, the index dimension is " << dimension);
     if (k == 0 || live() == 0 || (allowed != nullptr && allowed->empty())) return {};
-    if (state == State::flat || state == State::ivf_untrained) return scan(query, k, allowed);
+    if (state == State::flat || state == State::flat_codes || state == State::ivf_untrained) {
+      return scan(query, k, allowed);
+    }
     k = std::min(k, live());  // FAISS gets result buffers of k entries
 
     // The share of FAISS positions the selector lets through (allowed ids not in the index make
@@ -439,7 +479,7 @@ struct VectorIndex::Impl {
                                                      std::span<const std::int64_t> chunk_ids) const {
     RAGLINE_CHECK(query.size() == dimension, invalid_argument,
                   "vector index search: query has " << query.size() << " floats, the index dimension is " << dimension);
-    if (state == State::ivf_pq) return std::nullopt;
+    if (!holds_full_vectors()) return std::nullopt;
     std::vector<std::int64_t> unique_ids(chunk_ids.begin(), chunk_ids.end());
     std::sort(unique_ids.begin(), unique_ids.end());
     unique_ids.erase(std::unique(unique_ids.begin(), unique_ids.end()), unique_ids.end());
@@ -458,6 +498,7 @@ struct VectorIndex::Impl {
                         positions.bucket_count() * sizeof(void*) +
                         positions.size() * (sizeof(std::pair<const std::int64_t, Position>) + 2 * sizeof(void*));
     if (const auto* rows = flat_rows()) bytes += rows->codes.capacity();
+    if (const auto* codes = flat_codes()) bytes += codes->codes.capacity();
     if (state == State::hnsw) {
       const auto& graph = static_cast<const faiss::IndexHNSW&>(*index).hnsw;
       bytes += graph.neighbors.capacity() * sizeof(faiss::HNSW::storage_idx_t) +
@@ -477,9 +518,18 @@ struct VectorIndex::Impl {
 
   // Takes the FAISS structure of a loaded vectors.faiss (read_vector_file checked it against the
   // header); the HNSW beam starts at the configured one.
+  // A `flat` file of format 1 or 2 holds float rows: they are encoded here, and the next save
+  // writes codes.
   void adopt(std::unique_ptr<faiss::Index> loaded, State loaded_state) {
     if (loaded_state == State::hnsw) {
       static_cast<faiss::IndexHNSW&>(*loaded).hnsw.efSearch = member_ef_search(config);
+    }
+    if (loaded_state == State::flat && config.type == "flat") {
+      const auto& rows = static_cast<const faiss::IndexFlat&>(*loaded);
+      auto empty = vector_index_type(config.type).create(dimension, config);
+      call_faiss("encode the flat vectors", [&] { empty.index->add(rows.ntotal, rows.get_xb()); });
+      loaded = std::move(empty.index);
+      loaded_state = empty.state;
     }
     index = std::move(loaded);
     state = loaded_state;
@@ -505,9 +555,30 @@ std::vector<std::int64_t> VectorIndex::ids() const {
   return live;
 }
 
+bool VectorIndex::holds_full_vectors() const { return impl_->holds_full_vectors(); }
+
+std::size_t VectorIndex::rescore_candidates(std::size_t k) const {
+  if (impl_->state != State::flat_codes || k == 0) return 0;
+  return std::max<std::size_t>(4 * k, 100);
+}
+
+float VectorIndex::vector_tolerance() const {
+  if (impl_->state == State::flat_codes) return kFlatCodeRange / 255.0f + 1e-5f;
+  return 1e-5f;
+}
+
+float VectorIndex::score_error_bound(std::span<const float> query) const {
+  const auto* codes = impl_->flat_codes();
+  if (codes == nullptr) return 0;
+  float absolute_sum = 0;
+  for (const float value : query) absolute_sum += std::abs(value);
+  return codes->sq.trained[1] / 255.0f * absolute_sum;
+}
+
 std::string VectorIndex::description() const {
   switch (impl_->state) {
     case State::flat:
+    case State::flat_codes:
       return "flat";
     case State::hnsw:
       return "hnsw";

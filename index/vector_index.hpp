@@ -57,6 +57,19 @@ class VectorIndex {
   bool contains(std::int64_t chunk_id) const;
   // The live chunk ids, ascending (for consistency checks).
   std::vector<std::int64_t> ids() const;
+  // False when the index keeps only codes (flat: int8 codes; IVF-PQ): search_exact is then
+  // unavailable and vector() returns decoded approximations.
+  bool holds_full_vectors() const;
+  // How many candidates a search for the top k must fetch so that rescoring them exactly from
+  // kb.sqlite gives the exact top k: max(4k, 100) for flat's int8 codes, 0 when search() scores are
+  // final already (every other type; IVF-PQ's approximate scores are its documented behaviour).
+  std::size_t rescore_candidates(std::size_t k) const;
+  // The largest per-component difference vector() may show against the stored float vector.
+  float vector_tolerance() const;
+  // How far search() may score any vector from its exact inner product with `query`: 0 for full
+  // vectors; for flat's int8 codes (range / 255) · sum |query_i|, since a component decodes to
+  // within half a step and the code scan rounds a little on top.
+  float score_error_bound(std::span<const float> query) const;
   // "flat", "hnsw", "ivf-flat", "ivf-pq", or "flat (ivf untrained)" while IVF waits for vectors.
   std::string description() const;
 

@@ -2,6 +2,7 @@
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
+#include <faiss/IndexScalarQuantizer.h>
 
 #include <array>
 
@@ -13,10 +14,16 @@ namespace {
 void validate_flat(const VectorIndexConfig&, std::size_t) {}
 
 EmptyVectorIndex create_flat(std::size_t dimension, const VectorIndexConfig&) {
-  return {std::make_unique<faiss::IndexFlatIP>(static_cast<faiss::Index::idx_t>(dimension)), VectorIndexState::flat};
+  auto codes = std::make_unique<faiss::IndexScalarQuantizer>(
+      static_cast<int>(dimension), faiss::ScalarQuantizer::QT_8bit_uniform, faiss::METRIC_INNER_PRODUCT);
+  codes->sq.trained = {kFlatCodeMin, kFlatCodeRange};
+  codes->is_trained = true;
+  return {std::move(codes), VectorIndexState::flat_codes};
 }
 
-bool flat_may_be_in(VectorIndexState state) { return state == VectorIndexState::flat; }
+bool flat_may_be_in(VectorIndexState state) {
+  return state == VectorIndexState::flat || state == VectorIndexState::flat_codes;
+}
 
 // hnsw_m up to 256: the bound a KB's settings always had (VectorIndex alone took up to 512 while
 // the two checks were separate).

@@ -24,8 +24,24 @@ namespace ragline::index {
 // What the FAISS structure inside a VectorIndex is at one moment. An IVF index searches flat
 // until it has enough vectors to train (vector_index.hpp). Recorded in vectors.faiss as a u32:
 // never renumber.
-enum class VectorIndexState : std::uint32_t { flat = 0, hnsw = 1, ivf_untrained = 2, ivf_flat = 3, ivf_pq = 4 };
-inline constexpr VectorIndexState kLastVectorIndexState = VectorIndexState::ivf_pq;
+// flat_codes (format 3) is the `flat` type since vectors.faiss stopped holding a second float copy
+// of kb.sqlite's vectors: int8 codes over [-1, 1] (kFlatCodeMin, kFlatCodeRange), searched for
+// candidates that the owner rescores from kb.sqlite. A loaded `flat` file (formats 1 and 2) is
+// encoded on load.
+enum class VectorIndexState : std::uint32_t {
+  flat = 0,
+  hnsw = 1,
+  ivf_untrained = 2,
+  ivf_flat = 3,
+  ivf_pq = 4,
+  flat_codes = 5
+};
+inline constexpr VectorIndexState kLastVectorIndexState = VectorIndexState::flat_codes;
+// L2-normalised components lie in [-1, 1]: one fixed range makes a vector's code independent of
+// the others (a rebuild gives the same bytes) and needs no training. The error per component is
+// at most kFlatCodeRange / 255.
+inline constexpr float kFlatCodeMin = -1.0f;
+inline constexpr float kFlatCodeRange = 2.0f;
 
 // An empty FAISS structure (inner product) and the state it starts in. The caller owns the index.
 struct EmptyVectorIndex {

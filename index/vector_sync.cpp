@@ -11,6 +11,27 @@ void emit(const LogCallback& log, LogLevel level, const std::string& message) {
 
 }  // namespace
 
+std::vector<VectorHit> search_rescored(Store& store, const VectorIndex& index, std::span<const float> query,
+                                       std::size_t k, const ChunkIdSet* allowed, const VectorSearchOptions& options) {
+  const std::size_t candidates = index.rescore_candidates(k);
+  if (candidates == 0) return index.search(query, k, allowed, options);
+  const auto found = index.search(query, candidates, allowed, options);
+  // A vector of the exact top k scores at least (k-th code score - 2 · bound) on the codes, so
+  // the candidates below that cannot enter it and are not read (often most of them).
+  std::size_t keep = found.size();
+  if (found.size() > k) {
+    const float bound = index.score_error_bound(query);
+    const float floor = found[k - 1].score - 2.0f * bound * 1.01f - 1e-5f;
+    keep = k;
+    while (keep < found.size() && found[keep].score >= floor) ++keep;
+  }
+  std::vector<std::int64_t> ids;
+  ids.reserve(keep);
+  for (std::size_t i = 0; i < keep; ++i) ids.push_back(found[i].chunk_id);
+  const auto stored = store.vectors_of(ids);
+  return exact_top_k(query, k, stored.ids, stored.values);
+}
+
 bool SyncedVectorIndex::adopt_file(Store& store, const std::string& embedder_id, std::size_t dimension,
                                    const LogCallback& log) {
   std::optional<std::pair<VectorIndex, VectorIndexHeader>> loaded;

@@ -12,12 +12,21 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "index/store.hpp"
 #include "index/vector_index.hpp"
 
 namespace ragline::index {
+
+// The top k of `query` among `allowed` (all when null) with exact scores. An index that keeps
+// only int8 codes (flat) is searched for index.rescore_candidates(k) candidates, which are scored
+// again from the float vectors in kb.sqlite: call inside the read snapshot `index` was refreshed
+// in, so that both agree. Other indexes answer as VectorIndex::search does.
+std::vector<VectorHit> search_rescored(Store& store, const VectorIndex& index, std::span<const float> query,
+                                       std::size_t k, const ChunkIdSet* allowed = nullptr,
+                                       const VectorSearchOptions& options = {});
 
 class SyncedVectorIndex {
  public:

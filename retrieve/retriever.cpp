@@ -217,7 +217,7 @@ class Retriever::DenseSide {
     if (exact_threshold_ == 0) {
       exact_threshold_ = kDefaultExactSearchThreshold;
       const auto& config = retriever_.store_.vector_index_config();
-      const bool vectors_in_memory = !(config.type == "ivf" && config.pq_m > 0);
+      const bool vectors_in_memory = !(config.type == "ivf" && config.pq_m > 0) && config.type != "flat";
       if (vector_index_ && vectors_in_memory && vector_index_->dimension() > 0) {
         exact_threshold_ = std::max(exact_threshold_, kExactSearchFloats / vector_index_->dimension());
       }
@@ -241,7 +241,8 @@ class Retriever::DenseSide {
       index::VectorSearchOptions options;
       options.ef_search = query_.ef_search;
       options.nprobe = query_.nprobe;
-      hits = vector_index_->search(query_vector_, depth, allowed_, options);
+      // flat keeps int8 codes in memory: its candidates are rescored from kb.sqlite's floats.
+      hits = index::search_rescored(retriever_.store_, *vector_index_, query_vector_, depth, allowed_, options);
       // An ANN structure can miss allowed vectors under a filter; k matching chunks must still
       // give k hits, so a short answer is redone exactly.
       if (allowed_ && hits.size() < std::min(depth, allowed_->size())) hits = exact(depth);

@@ -24,12 +24,14 @@
 namespace ragline::retrieve {
 
 // Filters that pass at most max(kDefaultExactSearchThreshold, kExactSearchFloats / dimension)
-// chunks are scored exactly on the dense side (just kDefaultExactSearchThreshold for IVF-PQ, whose
-// full vectors are read from kb.sqlite), unless the query says otherwise; above it, the ANN index
-// searches with the filter as an id selector. Evaluating a filter in SQL already costs time in
+// chunks are scored exactly on the dense side (just kDefaultExactSearchThreshold for IVF-PQ and
+// flat, which keep codes in memory: their full vectors are read from kb.sqlite), unless the query says otherwise; above
+// it, the ANN index searches with the filter as an id selector. Evaluating a filter in SQL already costs time in
 // proportion to the chunks it passes (about 1-10 us each), more than scoring them exactly from
 // memory (256 floats: ~0.1 us), so exact scoring adds a fraction of the filter's own cost while
 // an ANN graph walked under a selective filter loses recall (bench/README.md, rag-bench-vectors).
+// flat's int8 codes give candidates only: index::search_rescored scores the top max(4k, 100)
+// again from kb.sqlite's floats in the query's snapshot, so dense scores are exact.
 inline constexpr std::size_t kDefaultExactSearchThreshold = 4096;
 inline constexpr std::size_t kExactSearchFloats = std::size_t{1} << 26;
 

@@ -134,7 +134,7 @@ VectorIndexConfig ivf_config(int pq_m) {
 // a 1% filter loses most of its recall (the owner searches such filters exactly).
 std::vector<IndexKind> index_kinds() {
   return {
-      {"flat", VectorIndexConfig{}, "flat", 1.0, {1.0, 1.0, 1.0}, true},
+      {"flat", VectorIndexConfig{}, "flat", 0.9, {0.9, 0.9, 0.9}, false},  // int8 codes; the owner rescores
       {"hnsw", hnsw_config(), "hnsw", 0.95, {0.95, 0.9, 0.45}, true},
       {"ivf_flat", ivf_config(0), "ivf-flat", 0.95, {0.95, 0.95, 0.95}, true},
       {"ivf_pq", ivf_config(8), "ivf-pq", 0.55, {0.55, 0.55, 0.55}, false},
