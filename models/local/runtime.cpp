@@ -76,10 +76,23 @@ void add_bias(Matrix& x, std::span<const float> bias) {
   }
 }
 
+namespace {
+
+// -O2 left this residual add scalar (1.4% of the int8 forward pass); restrict and -O3 vectorise it.
+__attribute__((optimize("O3"))) void add_values(float* __restrict x, const float* __restrict y, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) x[i] += y[i];
+}
+
+}  // namespace
+
 void add_in_place(Matrix& x, const Matrix& y) {
   RAGLINE_CHECK(x.rows == y.rows && x.cols == y.cols, invalid_argument,
                 "adding a " << y.rows << "×" << y.cols << " matrix to a " << x.rows << "×" << x.cols << " one");
-  for (std::size_t i = 0; i < x.values.size(); ++i) x.values[i] += y.values[i];
+  if (&x == &y) {  // add_values' restrict forbids aliasing
+    for (float& value : x.values) value += value;
+    return;
+  }
+  add_values(x.data(), y.data(), x.values.size());
 }
 
 namespace {
