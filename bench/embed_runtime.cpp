@@ -266,7 +266,9 @@ int main(int argc, char** argv) {
         {"repeats", repeats},
         {"openblas_core", ragline::models::local::blas_core_name()},
         {"int8_kernel",
-         std::string(ragline::models::local::int8_kernel_name(ragline::models::local::best_int8_kernel()))}};
+         std::string(ragline::models::local::int8_kernel_name(ragline::models::local::best_int8_kernel()))},
+        {"vector_isa",
+         std::string(ragline::models::local::vector_isa_name(ragline::models::local::best_vector_isa()))}};
     bool ok = true;
     std::map<int, Rate> peaks;
     for (const std::string& precision_name : precisions) {

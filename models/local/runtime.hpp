@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace ragline::models::local {
@@ -74,14 +75,29 @@ void add_bias(Matrix& x, std::span<const float> bias);
 // x += y (same shape): residual connections.
 void add_in_place(Matrix& x, const Matrix& y);
 
-// Per row: (x - mean) / sqrt(var + eps) * gamma + beta, var the biased variance (as PyTorch's
-// LayerNorm). gamma and beta are cols long.
-void layer_norm(Matrix& x, std::span<const float> gamma, std::span<const float> beta, float eps);
+// Instruction sets the row-wise kernels (layer norm, softmax, bias + GELU) are written for:
+// AVX-512F (16 floats a vector, masked tails), AVX2 + FMA (8 floats) and portable C++.
+// best_vector_isa() is the widest the CPU supports (__builtin_cpu_supports), chosen once per
+// process; RAGLINE_VECTOR_ISA=portable|avx2|avx512 asks for another supported one (for
+// comparisons). An explicit isa the CPU lacks throws Error(invalid_argument). The versions
+// differ only in rounding (FMA, summation order): within about 1e-6 of each other.
+enum class VectorIsa { portable, avx2, avx512 };
+std::string_view vector_isa_name(VectorIsa isa);
+bool vector_isa_supported(VectorIsa isa);
+VectorIsa best_vector_isa();
 
-// Softmax of each row in place (max-subtracted, so large logits do not overflow).
+// Per row: (x - mean) / sqrt(var + eps) * gamma + beta, var the biased variance (as PyTorch's
+// LayerNorm), mean and variance accumulated in double (two passes: no cancellation). gamma and
+// beta are cols long.
+void layer_norm(Matrix& x, std::span<const float> gamma, std::span<const float> beta, float eps,
+                VectorIsa isa = best_vector_isa());
+
+// Softmax of each row in place (max-subtracted, so large logits do not overflow). exp is a
+// polynomial (Cephes expf's, relative error about 1e-7); inputs below the maximum by more than
+// 87 give exactly 0.
 void softmax_rows(Matrix& x);
 // Softmax over one span in place.
-void softmax(std::span<float> values);
+void softmax(std::span<float> values, VectorIsa isa = best_vector_isa());
 
 // Element-wise activations in place.
 void gelu_erf(Matrix& x);  // x · ½(1 + erf(x / √2)): BERT's exact GELU, not the tanh approximation
@@ -89,7 +105,7 @@ void gelu_erf(Matrix& x);  // x · ½(1 + erf(x / √2)): BERT's exact GELU, not
 // rational approximation (absolute error below 1e-6, the form Eigen and XLA use) that the
 // compiler vectorises, where std::erf is a scalar call per element: on MiniLM-sized models the
 // GELU of the intermediate layer costs about a tenth of the forward pass with std::erf.
-void bias_gelu_erf(Matrix& x, std::span<const float> bias);
+void bias_gelu_erf(Matrix& x, std::span<const float> bias, VectorIsa isa = best_vector_isa());
 void relu(Matrix& x);
 void tanh_in_place(Matrix& x);
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 #include <thread>
 
 #include "models/local/runtime.hpp"
@@ -275,6 +276,78 @@ TEST(LocalRuntime, VectorisedSoftmaxAndGeluMatchTheLibraryFunctions) {
   bias_gelu_erf(no_bias, {});
   expect_near(no_bias, no_bias_reference, 1e-6f);
   EXPECT_THROW(bias_gelu_erf(no_bias, std::vector<float>(4)), Error);
+}
+
+std::vector<VectorIsa> supported_vector_isas() {
+  std::vector<VectorIsa> isas;
+  for (VectorIsa isa : {VectorIsa::portable, VectorIsa::avx2, VectorIsa::avx512})
+    if (vector_isa_supported(isa)) isas.push_back(isa);
+  return isas;
+}
+
+TEST(LocalRuntime, EveryVectorIsaMatchesTheDefinitionsInEveryTail) {
+  ASSERT_TRUE(vector_isa_supported(VectorIsa::portable));
+  ASSERT_TRUE(vector_isa_supported(best_vector_isa()));
+  std::mt19937 rng(34);
+  // Lengths around both vector widths (8, 16) and their doubles, so every tail size occurs.
+  const std::vector<std::size_t> lengths = {1, 2, 3, 5, 7, 8, 9, 12, 15, 16, 17, 23, 31, 32, 33, 47, 132, 384, 389};
+  for (VectorIsa isa : supported_vector_isas()) {
+    const std::string name(vector_isa_name(isa));
+    for (std::size_t length : lengths) {
+      // Softmax: scores spread over ±60, so some fall more than 87 below the maximum (exactly 0).
+      std::uniform_real_distribution<float> scores(-60.0f, 60.0f);
+      std::vector<float> values(length);
+      for (float& v : values) v = scores(rng);
+      const double maximum = *std::max_element(values.begin(), values.end());
+      std::vector<double> expected(length);
+      double sum = 0;
+      for (std::size_t i = 0; i < length; ++i) sum += expected[i] = std::exp(values[i] - maximum);
+      const std::vector<float> input = values;
+      softmax(values, isa);
+      for (std::size_t i = 0; i < length; ++i) {
+        if (input[i] - maximum < -87.0) {
+          EXPECT_EQ(values[i], 0.0f) << name << " length " << length;
+        } else {
+          EXPECT_NEAR(values[i], expected[i] / sum, 1e-6 + 1e-5 * expected[i] / sum) << name << " length " << length;
+        }
+      }
+
+      // Layer norm on a row with a large offset: the double accumulation keeps the variance.
+      Matrix x = random_matrix(2, length, rng, 2.0f);
+      for (float& v : x.row(1)) v += 3000.0f;
+      const auto gamma = random_vector(length, rng);
+      const auto beta = random_vector(length, rng);
+      Matrix normalised = x;
+      layer_norm(normalised, gamma, beta, 1e-5f, isa);
+      for (std::size_t r = 0; r < x.rows; ++r) {
+        double mean = 0, var = 0;
+        for (float v : x.row(r)) mean += v;
+        mean /= static_cast<double>(length);
+        for (float v : x.row(r)) var += (v - mean) * (v - mean);
+        var /= static_cast<double>(length);
+        for (std::size_t c = 0; c < length; ++c) {
+          const double want = (x.at(r, c) - mean) / std::sqrt(var + 1e-5) * gamma[c] + beta[c];
+          // Float rounding of the mean (half an ulp of |mean|) is the one error the offset scales.
+          const double tolerance =
+              1e-5 * (1.0 + std::abs(want)) + std::abs(gamma[c]) * std::abs(mean) * 6e-8 / std::sqrt(var + 1e-5);
+          ASSERT_NEAR(normalised.at(r, c), want, tolerance) << name << " length " << length;
+        }
+      }
+
+      // Bias + GELU against std::erf, including |x| past erf's clamp at 3.83·√2.
+      std::uniform_real_distribution<float> activations(-9.0f, 9.0f);
+      Matrix gelu(1, length);
+      for (float& v : gelu.values) v = activations(rng);
+      std::vector<float> bias(length);
+      for (float& v : bias) v = activations(rng) / 4;
+      Matrix reference = gelu;
+      add_bias(reference, bias);
+      gelu_erf(reference);
+      bias_gelu_erf(gelu, bias, isa);
+      for (std::size_t c = 0; c < length; ++c)
+        ASSERT_NEAR(gelu.values[c], reference.values[c], 2e-6f) << name << " length " << length;
+    }
+  }
 }
 
 TEST(LocalRuntime, MaskedMeanPoolAveragesRealRowsOnly) {
