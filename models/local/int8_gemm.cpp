@@ -8,6 +8,7 @@
 
 #include "core/check.hpp"
 #include "models/local/runtime.hpp"
+#include "models/local/vector_loops.hpp"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define RAGLINE_INT8_X86 1
@@ -33,8 +34,7 @@ std::int8_t quantize_value(float value, float inverse_scale) {
 
 // The per-row loops below run once per activation value or output: GCC's -O2 vectorises only
 // loops whose trip count is a multiple of the vector width, so these ask for -O3's vectoriser
-// and a clone per instruction set.
-#define RAGLINE_VECTOR_LOOP __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+// and a clone per instruction set (vector_loops.hpp).
 
 // The row's range widened to include 0 (so that 0 gets an exact code, the zero point). GCC
 // vectorises a float min/max reduction only when it may ignore NaNs and the sign of zero (which
@@ -43,9 +43,8 @@ std::int8_t quantize_value(float value, float inverse_scale) {
 struct RowRange {
   float low = 0, high = 0;
 };
-__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3", "finite-math-only", "no-signed-zeros")))
-RowRange
-row_range(const float* __restrict row, std::size_t count) {
+RAGLINE_FAST_RANGE_LOOP
+RowRange row_range(const float* __restrict row, std::size_t count) {
   float low = 0, high = 0;
   for (std::size_t k = 0; k < count; ++k) {
     const float value = row[k];

@@ -13,6 +13,7 @@
 
 #include "core/check.hpp"
 #include "models/embedder.hpp"
+#include "models/local/vector_loops.hpp"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define RAGLINE_RUNTIME_X86 1
@@ -79,7 +80,7 @@ void add_bias(Matrix& x, std::span<const float> bias) {
 namespace {
 
 // -O2 left this residual add scalar (1.4% of the int8 forward pass); restrict and -O3 vectorise it.
-__attribute__((optimize("O3"))) void add_values(float* __restrict x, const float* __restrict y, std::size_t count) {
+RAGLINE_O3 void add_values(float* __restrict x, const float* __restrict y, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) x[i] += y[i];
 }
 
@@ -100,9 +101,8 @@ namespace {
 // ---- Portable versions: plain C++ (baseline x86-64 or any other target). ----
 
 // Two passes in double: the mean first, then the variance around it (no cancellation).
-__attribute__((optimize("O3"))) void layer_norm_row_portable(float* __restrict row, const float* __restrict gamma,
-                                                             const float* __restrict beta, std::size_t count,
-                                                             float eps) {
+RAGLINE_O3 void layer_norm_row_portable(float* __restrict row, const float* __restrict gamma,
+                                        const float* __restrict beta, std::size_t count, float eps) {
   double sum = 0;
   for (std::size_t c = 0; c < count; ++c) sum += row[c];
   const double mean = sum / static_cast<double>(count);
@@ -134,7 +134,7 @@ inline float exp_non_positive(float input) {
   return input < kExpLowest ? 0.0f : e_r * two_n;
 }
 
-__attribute__((optimize("O3"))) void softmax_row_portable(float* __restrict values, std::size_t count) {
+RAGLINE_O3 void softmax_row_portable(float* __restrict values, std::size_t count) {
   float maximum = values[0];
   for (std::size_t i = 1; i < count; ++i) maximum = std::max(maximum, values[i]);
   // Scalar on baseline x86-64 (GCC does not vectorise this exp loop for SSE2): the AVX2 and
@@ -166,8 +166,7 @@ inline float fast_erf(float x) {
   return x * p / q;
 }
 
-__attribute__((optimize("O3"))) void bias_gelu_row_portable(float* __restrict row, const float* __restrict bias,
-                                                            std::size_t count) {
+RAGLINE_O3 void bias_gelu_row_portable(float* __restrict row, const float* __restrict bias, std::size_t count) {
   for (std::size_t c = 0; c < count; ++c) {
     const float value = row[c] + bias[c];
     row[c] = 0.5f * value * (1.0f + fast_erf(value * kInverseSqrt2));
