@@ -57,6 +57,11 @@ std::unique_ptr<Embedder> make_use_lite_embedder(const EmbedderConfig& config);
 // The models folder of local embedders: config.models_dir, else $RAGLINE_MODELS_DIR, else
 // models/ in the working directory.
 std::filesystem::path local_models_dir(const EmbedderConfig& config);
+// A local model's folder from config.model: a bare name (no path separator, not "." or "..", not
+// starting with "~") is a folder in local_models_dir(config); anything else is a path, returned
+// as it is. A name whose folder is missing is Error(not_found) naming `what` (e.g. "bert model"),
+// the folder searched and scripts/fetch-models.sh.
+std::filesystem::path local_model_folder(const EmbedderConfig& config, std::string_view what);
 
 // Scales a vector to unit L2 length in place (a zero vector stays zero).
 void normalize_vector(std::span<float> vector);

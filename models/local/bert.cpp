@@ -253,28 +253,6 @@ EmbeddingMatrix BertEmbedder::embed(std::span<const std::string> texts, EmbedPur
   return result;
 }
 
-namespace {
-
-// A bare name (no path separator) names a folder in the models folder; anything else is a path.
-bool is_model_name(const std::string& model) {
-  return !model.empty() && model != "." && model != ".." && model.front() != '~' &&
-         model.find_first_of("/\\") == std::string::npos;
-}
-
-fs::path bert_model_folder(const EmbedderConfig& config) {
-  if (!is_model_name(config.model)) return config.model;
-  const fs::path folder = local_models_dir(config) / config.model;
-  std::error_code error;
-  RAGLINE_CHECK(fs::is_directory(folder, error), not_found,
-                "bert model \"" << config.model << "\" not found: " << folder.string()
-                                << " does not exist. Fetch the models with scripts/fetch-models.sh [MODELS_DIR] and "
-                                   "pass that folder as --models-dir (or $RAGLINE_MODELS_DIR), or give a model "
-                                   "folder's path (containing a /)");
-  return folder;
-}
-
-}  // namespace
-
 std::unique_ptr<Embedder> make_bert_embedder(const EmbedderConfig& config) {
   RAGLINE_CHECK(!config.model.empty(), invalid_argument,
                 "the bert embedder needs a model: a name in the models folder (--embed-model all-MiniLM-L6-v2) "
@@ -289,7 +267,7 @@ std::unique_ptr<Embedder> make_bert_embedder(const EmbedderConfig& config) {
   options.passage_prefix = prefix(config.passage_prefix);
   options.batch_size = std::max<std::size_t>(1, std::min<std::size_t>(config.batch_size, 64));
   options.precision = parse_bert_precision(config.precision);
-  auto embedder = BertEmbedder::load(bert_model_folder(config), options);
+  auto embedder = BertEmbedder::load(local_model_folder(config, "bert model"), options);
   RAGLINE_CHECK(config.dimension == 0 || static_cast<std::size_t>(config.dimension) == embedder->dimension(),
                 invalid_argument,
                 "the bert model in " << config.model << " gives " << embedder->dimension()

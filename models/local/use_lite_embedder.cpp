@@ -71,6 +71,21 @@ std::filesystem::path local_models_dir(const EmbedderConfig& config) {
   return "models";
 }
 
+std::filesystem::path local_model_folder(const EmbedderConfig& config, std::string_view what) {
+  const std::string& model = config.model;
+  const bool is_name = !model.empty() && model != "." && model != ".." && model.front() != '~' &&
+                       model.find_first_of("/\\") == std::string::npos;
+  if (!is_name) return model;
+  const std::filesystem::path folder = local_models_dir(config) / model;
+  std::error_code error;
+  RAGLINE_CHECK(std::filesystem::is_directory(folder, error), not_found,
+                what << " \"" << model << "\" not found: " << folder.string()
+                     << " does not exist. Fetch the models with scripts/fetch-models.sh [MODELS_DIR] and "
+                        "pass that folder as --models-dir (or $RAGLINE_MODELS_DIR), or give a model "
+                        "folder's path (containing a /)");
+  return folder;
+}
+
 std::unique_ptr<Embedder> make_use_lite_embedder(const EmbedderConfig& config) {
   RAGLINE_CHECK(config.dimension == 0 || config.dimension == static_cast<int>(local::UseLiteModel::kDimension),
                 invalid_argument,
