@@ -30,6 +30,17 @@ std::vector<Int8Kernel> supported_kernels() {
   return kernels;
 }
 
+// Runs every supported kernel on a · wᵀ (rows × in by out × in) and compares with `expected`.
+void expect_every_kernel_gives(const QuantizedRows& a, const PackedInt8Weights& w,
+                               const std::vector<std::int32_t>& expected, std::size_t rows, std::size_t out,
+                               std::size_t in) {
+  for (Int8Kernel kernel : supported_kernels()) {
+    std::vector<std::int32_t> sums(rows * out, 12345);
+    int8_gemm(a, w, sums, kernel);
+    EXPECT_EQ(sums, expected) << int8_kernel_name(kernel) << " on " << rows << "×" << in << " by " << out << "×" << in;
+  }
+}
+
 TEST(Int8Gemm, EveryKernelGivesTheExactIntegerProduct) {
   std::mt19937 rng(11);
   ASSERT_TRUE(int8_kernel_supported(Int8Kernel::scalar));
@@ -55,12 +66,7 @@ TEST(Int8Gemm, EveryKernelGivesTheExactIntegerProduct) {
         for (std::size_t k = 0; k < in; ++k) sum += std::int64_t{a_values[i * in + k]} * w_values[j * in + k];
         expected[i * out + j] = static_cast<std::int32_t>(sum);
       }
-    for (Int8Kernel kernel : supported_kernels()) {
-      std::vector<std::int32_t> sums(rows * out, 12345);
-      int8_gemm(a, w, sums, kernel);
-      EXPECT_EQ(sums, expected) << int8_kernel_name(kernel) << " on " << rows << "×" << in << " by " << out << "×"
-                                << in;
-    }
+    expect_every_kernel_gives(a, w, expected, rows, out, in);
   }
 }
 
@@ -107,12 +113,7 @@ TEST(Int8Gemm, UnsignedActivationsWithZeroPointsGiveTheExactProduct) {
           sum += (std::int64_t{a_values[i * in + k]} - zero_points[i]) * w_values[j * in + k];
         expected[i * out + j] = static_cast<std::int32_t>(sum);
       }
-    for (Int8Kernel kernel : supported_kernels()) {
-      std::vector<std::int32_t> sums(rows * out, 12345);
-      int8_gemm(a, w, sums, kernel);
-      EXPECT_EQ(sums, expected) << int8_kernel_name(kernel) << " on " << rows << "×" << in << " by " << out << "×"
-                                << in;
-    }
+    expect_every_kernel_gives(a, w, expected, rows, out, in);
   }
 }
 
